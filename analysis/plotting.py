@@ -1,0 +1,168 @@
+"""The house plot style and the figures the chapters share.
+
+Every function returns the :class:`matplotlib.figure.Figure` it drew on, so chapters can
+display it and tests can check it.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from analysis.simulate import BOWS
+from analysis.validation import require_columns
+
+__all__ = [
+    "BOW_COLORS",
+    "set_style",
+    "plot_distance_by_bow",
+    "plot_coefficients",
+]
+
+#: One colour per bow, used in every figure of the book.
+BOW_COLORS: dict[str, str] = {"Northwood": "#b03a2e", "Southwood": "#2e86c1"}
+
+
+def set_style() -> None:
+    """Apply the book's plot style (seaborn's whitegrid, readable sizes)."""
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
+    plt.rcParams.update(
+        {
+            "figure.figsize": (7.0, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "axes.titleweight": "bold",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def plot_distance_by_bow(
+    data: pd.DataFrame,
+    *,
+    by_archer: bool = False,
+    ax: Axes | None = None,
+    seed: int = 0,
+) -> Figure:
+    """Plot every shot's distance against the bow used.
+
+    Parameters
+    ----------
+    data
+        Archer data with columns ``Distance``, ``Bow`` and ``Name``.
+    by_archer
+        If false, all shots of a bow share one colour and the archers are hidden, as a naive
+        analysis sees them. If true, each archer gets a marker and the archers' mean per bow
+        is joined by a line, which shows the structure the naive view hides.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+    seed
+        Seed for the horizontal jitter of the points.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(data, ["Distance", "Bow", "Name"])
+    fig, ax = _new_axes(ax, (7.0, 4.5))
+    rng = np.random.default_rng(seed)
+    x = data["Bow"].astype(str).map({b: i for i, b in enumerate(BOWS)}).to_numpy(float)
+    jitter = rng.uniform(-0.12, 0.12, size=len(data))
+    if not by_archer:
+        colors = data["Bow"].astype(str).map(BOW_COLORS)
+        ax.scatter(x + jitter, data["Distance"], c=list(colors), alpha=0.75, s=28)
+        means = data.groupby("Bow", observed=True)["Distance"].mean()
+        for bow, m in means.items():
+            i = BOWS.index(str(bow))
+            ax.hlines(m, i - 0.3, i + 0.3, color="black", lw=2)
+        ax.set_title("Distance by bow, archers unseen")
+    else:
+        names = list(data["Name"].cat.categories if hasattr(data["Name"], "cat")
+                     else pd.unique(data["Name"]))
+        markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+        palette = sns.color_palette("colorblind", n_colors=max(len(names), 3))
+        for k, name in enumerate(names):
+            rows = (data["Name"] == name).to_numpy()
+            ax.scatter(x[rows] + jitter[rows], data.loc[rows, "Distance"],
+                       marker=markers[k % len(markers)], color=palette[k % len(palette)],
+                       alpha=0.8, s=30, label=str(name) if len(names) <= 8 else None)
+            cell = data.loc[rows].groupby("Bow", observed=True)["Distance"].mean()
+            xs = [BOWS.index(str(b)) for b in cell.index]
+            ax.plot(xs, cell.to_numpy(), color=palette[k % len(palette)], lw=1.5)
+        if len(names) <= 8:
+            ax.legend(title="Archer", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+        ax.set_title("Distance by bow, archers told apart")
+    ax.set_xticks(range(len(BOWS)), list(BOWS))
+    ax.set_xlim(-0.6, len(BOWS) - 0.4)
+    ax.set_xlabel("Bow")
+    ax.set_ylabel("Distance (m)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_coefficients(
+    table: pd.DataFrame,
+    *,
+    terms: list[str] | None = None,
+    labels: list[str] | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    sort: bool = True,
+) -> Figure:
+    """Draw estimates with 95% intervals as a dot-and-whisker plot, one row per term.
+
+    Parameters
+    ----------
+    table
+        A table from :func:`analysis.frequentist.coef_table` (columns ``estimate``,
+        ``ci_low``, ``ci_high``), indexed by term.
+    terms
+        Terms to show (default: all rows).
+    labels
+        Labels for those terms (default: the term names).
+    title
+        Axes title.
+    ax
+        Axes to draw on; a new figure sized to the number of terms is made if omitted.
+    sort
+        Order the rows by estimate.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(table, ["estimate", "ci_low", "ci_high"], argname="table")
+    sub = table if terms is None else table.loc[terms]
+    lab = pd.Series(list(sub.index) if labels is None else labels, index=sub.index)
+    if labels is not None and len(labels) != len(sub):
+        raise ValueError(f"labels must have {len(sub)} entries, got {len(labels)}")
+    if sort:
+        order = sub["estimate"].sort_values().index
+        sub, lab = sub.loc[order], lab.loc[order]
+    fig, ax = _new_axes(ax, (7.0, max(2.5, 0.18 * len(sub) + 1.2)))
+    y = np.arange(len(sub))
+    ax.errorbar(sub["estimate"], y,
+                xerr=[sub["estimate"] - sub["ci_low"], sub["ci_high"] - sub["estimate"]],
+                fmt="o", ms=4, color="#34495e", ecolor="#7f8c8d", capsize=2)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_yticks(y, list(lab))
+    ax.tick_params(axis="y", labelsize=8 if len(sub) > 20 else 10)
+    ax.set_xlabel("Estimate with 95% interval")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,96 @@
+"""Argument checks shared by the package: each raises a ``ValueError`` naming the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+import pandas as pd
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number of at least 1.
+
+    Parameters
+    ----------
+    name
+        The argument's name, used in the error message.
+    value
+        The value to check. Booleans and non-integral floats are rejected.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a positive whole number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(name: str, value: object) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number of at least 0.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a non-negative whole number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return int(value)
+
+
+def check_finite(name: str, value: object) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number of at least 0 (e.g. an SD).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is negative, infinite, NaN or not a number.
+    """
+    x = check_finite(name, value)
+    if x < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return x
+
+
+def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "data") -> None:
+    """Raise a ``ValueError`` if ``data`` is not a DataFrame holding every one of ``columns``.
+
+    Parameters
+    ----------
+    data
+        The frame to check.
+    columns
+        Column names that must be present.
+    argname
+        The argument's name, used in the error message.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"{argname} must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"{argname} is missing column(s) {missing}; it has {list(map(str, data.columns))}"
+        )
