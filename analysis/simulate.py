@@ -30,6 +30,10 @@ __all__ = [
     "ArcherExperiment",
     "archer_names",
     "simulate_archers",
+    "JAIME_SEED",
+    "FIFTY_SEED",
+    "jaimes_first_experiment",
+    "fifty_archers",
 ]
 
 #: The two bows, in the order used for the ``Bow`` categorical (Northwood is the baseline).
@@ -243,3 +247,20 @@ def simulate_archers(
         shot_sd=shot_sd,
         seed=int(seed),
     )
+
+
+#: Seed of Jaime's first experiment (chapters 1 and 2): chosen so that, as in the story, the
+#: naive analysis misses the bow effect at the 5% level (p between 0.05 and 0.10).
+JAIME_SEED: int = 46
+#: Seed of the fifty-archer experiment (chapters 3 onwards).
+FIFTY_SEED: int = 2026
+
+
+def jaimes_first_experiment() -> ArcherExperiment:
+    """Return Jaime's first experiment: 3 archers, each shooting each bow 10 times."""
+    return simulate_archers(3, 10, seed=JAIME_SEED)
+
+
+def fifty_archers() -> ArcherExperiment:
+    """Return the fifty-archer experiment: 50 archers, each shooting each bow 10 times."""
+    return simulate_archers(50, 10, seed=FIFTY_SEED)
