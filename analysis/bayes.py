@@ -1,0 +1,613 @@
+r"""Bayesian archer models in PyMC, and NUTS sampling with the settings in one place.
+
+The archer model of the book is
+
+.. math::
+
+    Y_{ijk} = \mu + \tau\,\mathbb{1}(i = \text{Southwood}) + \alpha_j + \varepsilon_{ijk},
+    \qquad \varepsilon_{ijk} \sim N(0, \sigma_e^2).
+
+Two Bayesian readings of :math:`\alpha_j` are built here:
+
+* :func:`fixed_effects_model` -- every :math:`\alpha_j` gets a Normal prior with a *fixed*
+  standard deviation :math:`\sigma_a` chosen by the analyst: the prior expresses our
+  uncertainty about each archer, and nothing is learned about a population of archers.
+* :func:`mixed_model` -- :math:`\alpha_j \sim N(0, \sigma_a^2)` with a prior on
+  :math:`\sigma_a`, which becomes a parameter to estimate (the Bayesian mixed model), in a
+  *centred* or a *non-centred* form.
+
+Every model names its variables the same way: ``mu``, ``tau``, ``sigma_e``, ``alpha`` (dims
+``archer``), and, for the mixed model, ``sigma_a``. :data:`HYPERPARAMETERS` lists the
+scalar parameters a convergence check should cover.
+
+Sampling goes through :func:`sample`, which uses nutpie (a Rust NUTS implementation running a
+numba-compiled log density) when it is installed and PyMC's own NUTS otherwise. The compiled
+nutpie model is cached per :class:`pymc.Model`, so sampling the same model again (another seed,
+more draws) does not pay the compilation again.
+
+Importing this module first imports :mod:`analysis.quiet`, which silences the known-harmless
+start-up noise of PyTensor, ArviZ and PyMC (see there for exactly what and why).
+"""
+
+from __future__ import annotations
+
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
+
+# isort: split
+
+import importlib.util
+import time
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from analysis.simulate import BOWS
+from analysis.validation import check_finite, check_positive_int, require_columns
+
+__all__ = [
+    "Engine",
+    "HYPERPARAMETERS",
+    "SamplerSettings",
+    "DEFAULT_SETTINGS",
+    "SigmaPrior",
+    "Priors",
+    "DEFAULT_PRIORS",
+    "nutpie_available",
+    "fixed_effects_model",
+    "mixed_model",
+    "sample",
+    "compile_seconds",
+    "posterior_predictive",
+    "diagnostics",
+    "count_divergences",
+]
+
+Engine = Literal["nutpie", "pymc"]
+
+#: The scalar parameters of the archer models, in the order tables show them.
+HYPERPARAMETERS: tuple[str, ...] = ("mu", "tau", "sigma_a", "sigma_e")
+
+
+def nutpie_available() -> bool:
+    """Return whether nutpie can be imported."""
+    return importlib.util.find_spec("nutpie") is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Sampler settings
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How NUTS is run: every sampling call in the book uses one of these.
+
+    Attributes
+    ----------
+    draws
+        Kept draws per chain.
+    tune
+        Warm-up (adaptation) draws per chain, discarded.
+    chains
+        Independent chains (at least 2 for r-hat).
+    cores
+        Chains run in parallel. PyMC's own sampler runs chains one after another unless told,
+        so this is passed explicitly; 2 matches the book's build machine.
+    target_accept
+        Target acceptance probability of NUTS' step-size adaptation (raise it towards 1 to
+        take smaller steps when there are divergences).
+    engine
+        ``"nutpie"`` or ``"pymc"``. If nutpie is requested but not installed, :func:`sample`
+        falls back to ``"pymc"``.
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int = 2
+    target_accept: float = 0.8
+    engine: Engine = "nutpie"
+
+    def __post_init__(self) -> None:
+        check_positive_int("draws", self.draws)
+        check_positive_int("tune", self.tune)
+        check_positive_int("chains", self.chains)
+        check_positive_int("cores", self.cores)
+        ta = check_finite("target_accept", self.target_accept)
+        if not 0.0 < ta < 1.0:
+            raise ValueError(f"target_accept must lie strictly between 0 and 1, got {ta!r}")
+        if self.engine not in ("nutpie", "pymc"):
+            raise ValueError(f"engine must be 'nutpie' or 'pymc', got {self.engine!r}")
+
+    def resolved_engine(self) -> Engine:
+        """Return the engine that will actually run (nutpie only if it is installed)."""
+        if self.engine == "nutpie" and not nutpie_available():
+            return "pymc"
+        return self.engine
+
+
+#: The book's default: 4 chains of 1000 draws after 1000 warm-up draws, 2 cores, nutpie.
+DEFAULT_SETTINGS = SamplerSettings()
+
+
+# --------------------------------------------------------------------------------------------
+# Priors
+# --------------------------------------------------------------------------------------------
+
+_SIGMA_FAMILIES = ("halfnormal", "halfcauchy", "halfstudentt", "exponential", "uniform")
+
+
+@dataclass(frozen=True)
+class SigmaPrior:
+    """A prior for a standard deviation, given by a family and a scale in metres.
+
+    Attributes
+    ----------
+    family
+        ``"halfnormal"`` (scale = SD of the underlying Normal), ``"halfcauchy"`` (scale),
+        ``"halfstudentt"`` (scale, 3 degrees of freedom), ``"exponential"`` (scale = mean,
+        i.e. rate ``1/scale``) or ``"uniform"`` (on ``[0, scale]``).
+    scale
+        The scale in metres, positive.
+    """
+
+    family: str = "halfnormal"
+    scale: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.family not in _SIGMA_FAMILIES:
+            raise ValueError(f"family must be one of {_SIGMA_FAMILIES}, got {self.family!r}")
+        if check_finite("scale", self.scale) <= 0:
+            raise ValueError(f"scale must be positive, got {self.scale!r}")
+
+    def label(self) -> str:
+        """Return a short human-readable name such as ``"HalfNormal(50)"``."""
+        names = {
+            "halfnormal": "HalfNormal({:g})",
+            "halfcauchy": "HalfCauchy({:g})",
+            "halfstudentt": "HalfStudentT(3, {:g})",
+            "exponential": "Exponential(mean {:g})",
+            "uniform": "Uniform(0, {:g})",
+        }
+        return names[self.family].format(self.scale)
+
+    def build(self, name: str) -> Any:
+        """Create the random variable ``name`` in the current model context."""
+        s = float(self.scale)
+        if self.family == "halfnormal":
+            return pm.HalfNormal(name, sigma=s)
+        if self.family == "halfcauchy":
+            return pm.HalfCauchy(name, beta=s)
+        if self.family == "halfstudentt":
+            return pm.HalfStudentT(name, nu=3.0, sigma=s)
+        if self.family == "exponential":
+            return pm.Exponential(name, lam=1.0 / s)
+        return pm.Uniform(name, lower=0.0, upper=s)
+
+
+@dataclass(frozen=True)
+class Priors:
+    r"""Priors of the archer models (distances in metres).
+
+    The defaults are weakly informative on the scale of an archery range: a Northwood mean
+    somewhere within 150 ± 100 m, a bow effect within ± 50 m, and SDs up to about 100 m.
+
+    Attributes
+    ----------
+    mu_mean, mu_sd
+        Normal prior of the Northwood mean :math:`\mu`.
+    tau_sd
+        SD of the zero-centred Normal prior of the Southwood effect :math:`\tau`.
+    sigma_e
+        Prior of the shot-to-shot SD :math:`\sigma_e`.
+    sigma_a
+        Prior of the archer SD :math:`\sigma_a` (mixed model only).
+    """
+
+    mu_mean: float = 150.0
+    mu_sd: float = 50.0
+    tau_sd: float = 25.0
+    sigma_e: SigmaPrior = field(default_factory=lambda: SigmaPrior("halfnormal", 20.0))
+    sigma_a: SigmaPrior = field(default_factory=lambda: SigmaPrior("halfnormal", 50.0))
+
+    def __post_init__(self) -> None:
+        check_finite("mu_mean", self.mu_mean)
+        for name in ("mu_sd", "tau_sd"):
+            if check_finite(name, getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("sigma_e", "sigma_a"):
+            if not isinstance(getattr(self, name), SigmaPrior):
+                raise ValueError(f"{name} must be a SigmaPrior, got {getattr(self, name)!r}")
+
+    def with_sigma_a(self, prior: SigmaPrior) -> Priors:
+        r"""Return a copy with another prior for :math:`\sigma_a`."""
+        return replace(self, sigma_a=prior)
+
+
+#: The book's default priors.
+DEFAULT_PRIORS = Priors()
+
+
+# --------------------------------------------------------------------------------------------
+# Model builders
+# --------------------------------------------------------------------------------------------
+
+
+def _archer_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Check archer data and return (distance, southwood indicator, archer index, names)."""
+    require_columns(data, ["Distance", "Bow", "Name"])
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    try:
+        y = data["Distance"].to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError("data['Distance'] must be numeric") from err
+    if not np.all(np.isfinite(y)):
+        raise ValueError("data['Distance'] must be finite (no missing or infinite values)")
+    if data["Bow"].isna().any():
+        raise ValueError("data['Bow'] has missing values")
+    bows = data["Bow"].astype(str)
+    unknown = sorted(set(bows) - set(BOWS))
+    if unknown:
+        raise ValueError(f"data['Bow'] has unknown bow(s) {unknown}; expected {list(BOWS)}")
+    if data["Name"].isna().any():
+        raise ValueError("data['Name'] has missing values")
+    names_col = data["Name"].astype(str)
+    if isinstance(data["Name"].dtype, pd.CategoricalDtype):
+        present = set(names_col)
+        names = [str(c) for c in data["Name"].cat.categories if str(c) in present]
+    else:
+        names = [str(n) for n in pd.unique(names_col)]
+    index = pd.Index(names).get_indexer(names_col)
+    south = (bows == BOWS[1]).to_numpy(dtype=float)
+    return y, south, index.astype(int), names
+
+
+def _common_parts(
+    data: pd.DataFrame, priors: Priors
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    y, south, idx, names = _archer_arrays(data)
+    if not isinstance(priors, Priors):
+        raise ValueError(f"priors must be a Priors instance, got {type(priors).__name__}")
+    coords = {"archer": names, "obs": np.arange(len(y))}
+    return coords, y, south, idx
+
+
+def fixed_effects_model(
+    data: pd.DataFrame,
+    *,
+    sigma_a: float = 50.0,
+    priors: Priors = DEFAULT_PRIORS,
+) -> pm.Model:
+    r"""Build the Bayesian fixed-effects archer model: a fixed prior SD for every archer.
+
+    .. math::
+
+        \mu \sim N(m_\mu, s_\mu^2),\quad \tau \sim N(0, s_\tau^2),\quad
+        \alpha_j \sim N(0, \sigma_a^2)\ \text{with } \sigma_a \text{ fixed},\quad
+        \sigma_e \sim p(\sigma_e),\quad
+        Y \sim N(\mu + \tau\,\text{south} + \alpha_j, \sigma_e^2).
+
+    The archer means :math:`\mu + \alpha_j` are sampled directly (the centred form, which
+    mixes well when every archer has several shots) and :math:`\alpha_j` is recorded as a
+    deterministic quantity.
+
+    Parameters
+    ----------
+    data
+        Archer data with columns ``Distance``, ``Bow`` and ``Name``.
+    sigma_a
+        The fixed prior SD of each archer effect, in metres (positive).
+    priors
+        Priors of ``mu``, ``tau`` and ``sigma_e`` (``priors.sigma_a`` is not used).
+
+    Returns
+    -------
+    pymc.Model
+        Variables ``mu``, ``tau``, ``sigma_e``, ``archer_mean`` and ``alpha`` (dims
+        ``archer``), and the observed ``Distance`` (dims ``obs``).
+
+    Raises
+    ------
+    ValueError
+        For missing columns, empty or non-finite data, an unknown bow, or a non-positive
+        ``sigma_a``.
+    """
+    sigma_a = check_finite("sigma_a", sigma_a)
+    if sigma_a <= 0:
+        raise ValueError(f"sigma_a must be positive, got {sigma_a!r}")
+    coords, y, south, idx = _common_parts(data, priors)
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
+        tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
+        sigma_e = priors.sigma_e.build("sigma_e")
+        archer_mean = pm.Normal("archer_mean", mu=mu, sigma=sigma_a, dims="archer")
+        pm.Deterministic("alpha", archer_mean - mu, dims="archer")
+        pm.Normal(
+            "Distance", mu=archer_mean[idx] + tau * south, sigma=sigma_e, observed=y, dims="obs"
+        )
+    return model
+
+
+def mixed_model(
+    data: pd.DataFrame,
+    *,
+    centered: bool = True,
+    priors: Priors = DEFAULT_PRIORS,
+) -> pm.Model:
+    r"""Build the Bayesian mixed archer model: archer effects drawn from N(0, σ_a²).
+
+    .. math::
+
+        \alpha_j \sim N(0, \sigma_a^2),\quad \sigma_a \sim p(\sigma_a),\quad
+        Y \sim N(\mu + \tau\,\text{south} + \alpha_j, \sigma_e^2),
+
+    with the same priors on :math:`\mu, \tau, \sigma_e` as :func:`fixed_effects_model`.
+
+    Parameters
+    ----------
+    data
+        Archer data with columns ``Distance``, ``Bow`` and ``Name``; at least two archers.
+    centered
+        ``True`` for the centred form: the archer means :math:`\mu + \alpha_j \sim N(\mu,
+        \sigma_a^2)` are the sampled variables (``archer_mean``), so :math:`\mu` enters only
+        their prior. ``False`` for the non-centred form: standard Normal ``z_j`` are sampled
+        and :math:`\alpha_j = \sigma_a z_j`. The two define the same posterior but give NUTS
+        different geometries: centred suits informative data (many shots per archer),
+        non-centred suits sparse data.
+    priors
+        The priors; ``priors.sigma_a`` is the prior of :math:`\sigma_a` (see
+        :meth:`Priors.with_sigma_a`).
+
+    Returns
+    -------
+    pymc.Model
+        Variables ``mu``, ``tau``, ``sigma_a``, ``sigma_e``, ``alpha`` (dims ``archer``) and
+        ``archer_mean`` (centred) or ``z`` (non-centred), and the observed ``Distance``.
+
+    Raises
+    ------
+    ValueError
+        For missing columns, empty or non-finite data, an unknown bow, fewer than two
+        archers, or a non-boolean ``centered``.
+    """
+    if not isinstance(centered, (bool, np.bool_)):
+        raise ValueError(f"centered must be True or False, got {centered!r}")
+    coords, y, south, idx = _common_parts(data, priors)
+    if len(coords["archer"]) < 2:
+        raise ValueError(
+            "data must hold at least two archers to estimate the archer SD sigma_a, "
+            f"got {len(coords['archer'])}"
+        )
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
+        tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
+        sigma_a = priors.sigma_a.build("sigma_a")
+        sigma_e = priors.sigma_e.build("sigma_e")
+        if centered:
+            archer_mean = pm.Normal("archer_mean", mu=mu, sigma=sigma_a, dims="archer")
+            pm.Deterministic("alpha", archer_mean - mu, dims="archer")
+            expected = archer_mean[idx] + tau * south
+        else:
+            z = pm.Normal("z", mu=0.0, sigma=1.0, dims="archer")
+            alpha = pm.Deterministic("alpha", sigma_a * z, dims="archer")
+            expected = mu + alpha[idx] + tau * south
+        pm.Normal("Distance", mu=expected, sigma=sigma_e, observed=y, dims="obs")
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling
+# --------------------------------------------------------------------------------------------
+
+# Compiled nutpie models, one per PyMC model object, so that a model sampled twice is
+# compiled once. Keyed weakly: the entry disappears with the model.
+_NUTPIE_CACHE: weakref.WeakKeyDictionary[pm.Model, Any] = weakref.WeakKeyDictionary()
+# Seconds spent compiling each cached model, for benchmarks and the chapter's narrative.
+_COMPILE_SECONDS: weakref.WeakKeyDictionary[pm.Model, float] = weakref.WeakKeyDictionary()
+
+
+def _compiled_nutpie(model: pm.Model) -> Any:
+    """Return the nutpie-compiled form of ``model``, compiling it on first use."""
+    compiled = _NUTPIE_CACHE.get(model)
+    if compiled is None:
+        import nutpie
+
+        start = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(model)
+        _COMPILE_SECONDS[model] = time.perf_counter() - start
+        _NUTPIE_CACHE[model] = compiled
+    return compiled
+
+
+def compile_seconds(model: pm.Model) -> float | None:
+    """Return the seconds nutpie took to compile ``model``, or ``None`` if not compiled."""
+    return _COMPILE_SECONDS.get(model)
+
+
+def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
+    """Attach ``observed_data`` (and ``constant_data``) as ``pm.sample`` does for nutpie."""
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        dict_to_dataset,
+        find_constants,
+        find_observations,
+    )
+
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    groups = {
+        "observed_data": dict_to_dataset(
+            find_observations(model), library=pm, coords=coords, dims=dims, default_dims=[]
+        ),
+    }
+    constants = find_constants(model)
+    if constants:
+        groups["constant_data"] = dict_to_dataset(
+            constants, library=pm, coords=coords, dims=dims, default_dims=[]
+        )
+    idata.add_groups(groups, coords=coords, dims=dims)
+
+
+def sample(
+    model: pm.Model,
+    *,
+    seed: int,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    target_accept: float | None = None,
+    progressbar: bool = False,
+    engine: Engine | None = None,
+    settings: SamplerSettings = DEFAULT_SETTINGS,
+) -> az.InferenceData:
+    """Sample ``model`` with NUTS, reproducibly and quietly.
+
+    With nutpie (the default when installed) the model is compiled once with numba and the
+    compiled model is cached on the :class:`pymc.Model` object, so later calls on the same
+    model only sample. This is what ``pm.sample(..., nuts_sampler="nutpie")`` does, minus the
+    recompilation on every call; as there, ``observed_data`` is attached to the result.
+    Without nutpie, or with ``engine="pymc"``, PyMC's own NUTS runs ``settings.cores`` chains
+    in parallel; its convergence log messages are off (use :func:`diagnostics` instead).
+
+    Parameters
+    ----------
+    model
+        The PyMC model.
+    seed
+        Seed of the sampler; the same seed gives the same draws (for a given engine).
+    draws, tune, chains, target_accept
+        Override the corresponding field of ``settings``.
+    progressbar
+        Show a progress bar (off by default: chapters print nothing while sampling).
+    engine
+        Override ``settings.engine``.
+    settings
+        The sampler settings; :data:`DEFAULT_SETTINGS` by default.
+
+    Returns
+    -------
+    arviz.InferenceData
+        Groups ``posterior``, ``sample_stats`` (with ``diverging``) and ``observed_data``.
+        ``posterior.attrs["engine"]`` names the engine that ran and
+        ``posterior.attrs["sampling_seconds"]`` the wall time of sampling alone.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a PyMC model, ``seed`` is not an integer, or a setting is invalid.
+    """
+    if not isinstance(model, pm.Model):
+        raise ValueError(f"model must be a pymc.Model, got {type(model).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    overrides = {
+        k: v
+        for k, v in {
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "target_accept": target_accept,
+            "engine": engine,
+        }.items()
+        if v is not None
+    }
+    cfg = replace(settings, **overrides) if overrides else settings
+    chosen = cfg.resolved_engine()
+
+    start = time.perf_counter()
+    if chosen == "nutpie":
+        import nutpie
+
+        compiled = _compiled_nutpie(model)
+        start = time.perf_counter()
+        idata = nutpie.sample(
+            compiled,
+            draws=cfg.draws,
+            tune=cfg.tune,
+            chains=cfg.chains,
+            cores=cfg.cores,
+            seed=int(seed),
+            target_accept=cfg.target_accept,
+            progress_bar=progressbar,
+            save_warmup=False,
+        )
+        elapsed = time.perf_counter() - start
+        _add_data_groups(idata, model)
+    else:
+        idata = pm.sample(
+            draws=cfg.draws,
+            tune=cfg.tune,
+            chains=cfg.chains,
+            cores=cfg.cores,
+            target_accept=cfg.target_accept,
+            random_seed=int(seed),
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            model=model,
+        )
+        elapsed = time.perf_counter() - start
+    idata.posterior.attrs["engine"] = chosen
+    idata.posterior.attrs["sampling_seconds"] = elapsed
+    return idata
+
+
+def posterior_predictive(
+    model: pm.Model, idata: az.InferenceData, *, seed: int
+) -> az.InferenceData:
+    """Draw from the posterior predictive distribution and add it to ``idata`` (in place).
+
+    Parameters
+    ----------
+    model
+        The model ``idata`` was sampled from.
+    idata
+        The posterior draws.
+    seed
+        Seed of the predictive draws.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``idata``, now with a ``posterior_predictive`` group.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return pm.sample_posterior_predictive(
+        idata, model=model, random_seed=int(seed), extend_inferencedata=True, progressbar=False
+    )
+
+
+def count_divergences(idata: az.InferenceData) -> int:
+    """Return the number of divergent transitions after warm-up, over all chains."""
+    return int(idata.sample_stats["diverging"].sum())
+
+
+def diagnostics(
+    idata: az.InferenceData, var_names: tuple[str, ...] | list[str] | None = None
+) -> pd.DataFrame:
+    """Return r-hat, bulk and tail ESS of the scalar parameters, and divergences.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws.
+    var_names
+        Variables to report; by default those of :data:`HYPERPARAMETERS` present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by variable, columns ``mean``, ``sd``, ``r_hat``, ``ess_bulk``,
+        ``ess_tail``; ``attrs["divergences"]`` holds the divergence count.
+    """
+    if var_names is None:
+        var_names = [v for v in HYPERPARAMETERS if v in idata.posterior]
+    table = az.summary(idata, var_names=list(var_names), kind="all", round_to="none")
+    table = table[["mean", "sd", "r_hat", "ess_bulk", "ess_tail"]]
+    table.attrs["divergences"] = count_divergences(idata)
+    return table
