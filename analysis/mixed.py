@@ -1,0 +1,574 @@
+r"""Random-intercept mixed models: fitting, lme4-style tables, BLUPs and shrinkage.
+
+The model of chapters 4 and 5 is the one-way random-intercept model
+
+.. math::
+
+    y_{i} = x_i^\top \beta + \alpha_{g(i)} + \varepsilon_i, \qquad
+    \alpha_j \sim N(0, \sigma_a^2), \quad \varepsilon_i \sim N(0, \sigma_e^2),
+
+written ``Distance ~ Bow + (1 | Name)`` in lme4's notation. :func:`fit_random_intercept`
+fits it with statsmodels' ``MixedLM`` and returns a :class:`MixedFit`, whose printout
+follows lme4's ``summary()``. The shrinkage helpers express each archer's prediction (the
+conditional mode, or BLUP) as a shrunken version of that archer's own mean residual.
+
+statsmodels is imported inside the functions that fit, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.simulate import ArcherExperiment, simulate_archers
+from analysis.validation import check_nonnegative, require_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMResultsWrapper
+
+__all__ = [
+    "MixedFit",
+    "fit_random_intercept",
+    "build_model",
+    "prepare_data",
+    "variance_components",
+    "fixed_effects_table",
+    "lme4_summary",
+    "icc",
+    "shrinkage_factor",
+    "shrinkage_table",
+    "fixed_group_estimates",
+    "UNBALANCED_SEED",
+    "UNBALANCED_SHOT_SD",
+    "unbalanced_shot_counts",
+    "unbalanced_archers",
+]
+
+
+@dataclass(frozen=True)
+class MixedFit:
+    r"""A fitted random-intercept model, in the terms an lme4 user expects.
+
+    Attributes
+    ----------
+    fixed
+        Fixed effects indexed by term, with columns ``estimate``, ``se``, ``z``, ``p``,
+        ``ci_low`` and ``ci_high`` (Wald intervals at 95%).
+    sd_group
+        Estimated SD of the group (random-intercept) effects, :math:`\hat\sigma_a`.
+    sd_resid
+        Estimated residual SD, :math:`\hat\sigma_e`.
+    blups
+        Conditional modes (BLUPs) of the group effects, indexed by group level.
+    blup_sd
+        Conditional SDs of the group effects given the data and the estimated parameters
+        (what lme4's ``ranef(fit, condVar = TRUE)`` reports), indexed by group level.
+    group_sizes
+        Number of observations per group level.
+    n_obs
+        Number of observations used.
+    n_groups
+        Number of group levels.
+    reml
+        Whether the variance components were estimated by REML.
+    loglik
+        The maximised log-likelihood (the REML log-likelihood for a REML fit), with lme4's
+        constants, so that ``-2 * loglik`` equals lme4's ``REMLcrit``/``deviance``.
+    response
+        Name of the response column.
+    fixed_terms
+        Names of the fixed-effect columns.
+    group
+        Name of the grouping column.
+    result
+        The statsmodels ``MixedLMResults`` object.
+    """
+
+    fixed: pd.DataFrame
+    sd_group: float
+    sd_resid: float
+    blups: pd.Series
+    blup_sd: pd.Series
+    group_sizes: pd.Series
+    n_obs: int
+    n_groups: int
+    reml: bool
+    loglik: float
+    response: str
+    fixed_terms: tuple[str, ...]
+    group: str
+    result: Any
+
+    def summary(self) -> str:
+        """Return the lme4-style printout (see :func:`lme4_summary`)."""
+        return lme4_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _as_names(fixed: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(fixed, str):
+        return (fixed,) if fixed else ()
+    names = tuple(fixed)
+    if not all(isinstance(x, str) and x for x in names):
+        raise ValueError(
+            f"fixed must be a column name or a sequence of column names, got {fixed!r}"
+        )
+    return names
+
+
+def prepare_data(
+    data: pd.DataFrame,
+    response: str = "Distance",
+    fixed: str | Sequence[str] = ("Bow",),
+    group: str = "Name",
+) -> pd.DataFrame:
+    """Check the columns for a random-intercept fit and return the rows and columns it uses.
+
+    Parameters
+    ----------
+    data
+        The data.
+    response
+        The numeric response column.
+    fixed
+        Columns entering as fixed effects (numeric columns as slopes, others as factors).
+    group
+        The grouping column whose levels get random intercepts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy holding only the used columns, with the group as a string column.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not a non-empty DataFrame, a column is missing or repeated, the
+        response is not numeric or not finite, a used column has missing values, or the
+        group has fewer than two levels.
+    """
+    fixed_names = _as_names(fixed)
+    for arg, value in (("response", response), ("group", group)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{arg} must be a column name, got {value!r}")
+    used = [response, *fixed_names, group]
+    if len(set(used)) != len(used):
+        raise ValueError(f"response, fixed and group must name different columns, got {used}")
+    require_columns(data, used)
+    if len(data) == 0:
+        raise ValueError("data is empty: there are no rows to fit")
+    sub = data.loc[:, used].copy()
+    if not pd.api.types.is_numeric_dtype(sub[response]) or pd.api.types.is_bool_dtype(
+        sub[response]
+    ):
+        raise ValueError(
+            f"response column {response!r} must be numeric, got dtype {sub[response].dtype}"
+        )
+    missing = [c for c in used if sub[c].isna().any()]
+    if missing:
+        raise ValueError(f"column(s) {missing} have missing values; drop or fill them first")
+    if not np.all(np.isfinite(sub[response].to_numpy(float))):
+        raise ValueError(f"response column {response!r} has infinite values")
+    sub[group] = sub[group].astype(str)
+    n_levels = sub[group].nunique()
+    if n_levels < 2:
+        raise ValueError(
+            f"group column {group!r} has {n_levels} level(s); a random intercept needs at "
+            "least two groups"
+        )
+    return sub.reset_index(drop=True)
+
+
+def _quote(name: str) -> str:
+    return name if name.isidentifier() else f"Q({name!r})"
+
+
+def build_model(
+    data: pd.DataFrame,
+    response: str = "Distance",
+    fixed: str | Sequence[str] = ("Bow",),
+    group: str = "Name",
+) -> MixedLM:
+    """Return the (unfitted) statsmodels ``MixedLM`` for ``response ~ fixed + (1 | group)``.
+
+    Parameters are as for :func:`prepare_data`, which checks them.
+
+    Returns
+    -------
+    statsmodels.regression.mixed_linear_model.MixedLM
+        The model; its ``exog``, ``endog`` and ``groups`` hold the design.
+    """
+    import statsmodels.formula.api as smf
+
+    fixed_names = _as_names(fixed)
+    sub = prepare_data(data, response, fixed_names, group)
+    rhs = " + ".join(_quote(c) for c in fixed_names) or "1"
+    formula = f"{_quote(response)} ~ {rhs}"
+    return smf.mixedlm(formula, sub, groups=sub[group])
+
+
+def fixed_effects_table(
+    result: MixedLMResultsWrapper, level: float = 0.95, se: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Return the fixed effects of a MixedLM fit with Wald statistics and intervals.
+
+    Parameters
+    ----------
+    result
+        A fitted statsmodels ``MixedLM``.
+    level
+        Confidence level of the Wald intervals.
+    se
+        Standard errors to use instead of statsmodels' ``bse_fe``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by term, columns ``estimate``, ``se``, ``z``, ``p``, ``ci_low``, ``ci_high``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    names = list(result.model.exog_names)
+    est = np.asarray(result.fe_params, dtype=float)
+    se = np.asarray(result.bse_fe if se is None else se, dtype=float)
+    z = est / se
+    q = stats.norm.ppf(0.5 + level / 2)
+    table = pd.DataFrame(
+        {
+            "estimate": est,
+            "se": se,
+            "z": z,
+            "p": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        },
+        index=pd.Index(names, name="term"),
+    )
+    return table
+
+
+def fit_random_intercept(
+    data: pd.DataFrame,
+    response: str = "Distance",
+    fixed: str | Sequence[str] = ("Bow",),
+    group: str = "Name",
+    reml: bool = True,
+) -> MixedFit:
+    """Fit ``response ~ fixed + (1 | group)`` with statsmodels' MixedLM.
+
+    Parameters
+    ----------
+    data
+        The data, one row per observation.
+    response
+        The numeric response column.
+    fixed
+        Fixed-effect columns (numeric ones enter as slopes, others as treatment-coded
+        factors with the first level as baseline, as in R).
+    group
+        The grouping column; each level gets a random intercept.
+    reml
+        Estimate the variance components by REML (lme4's default) rather than ML.
+
+    Returns
+    -------
+    MixedFit
+        The fit.
+
+    Raises
+    ------
+    ValueError
+        For bad input (see :func:`prepare_data`) or if the optimiser does not converge.
+    """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    from analysis.profile import RandomInterceptLikelihood
+
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ValueError(f"reml must be True or False, got {reml!r}")
+    fixed_names = _as_names(fixed)
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    model = build_model(data, response, fixed_names, group)
+    lik = RandomInterceptLikelihood.from_model(model)
+    # statsmodels' optimiser stops at a gradient tolerance that can leave the SDs a few
+    # thousandths away from the optimum on unbalanced data; starting it at the optimum of the
+    # closed-form criterion (analysis.profile) lets it confirm convergence there instead.
+    exact = lik.fit(reml=bool(reml))
+    start = None
+    if exact.sd_group > 0:
+        theta = exact.sd_group / exact.sd_resid
+        start = MixedLMParams.from_components(
+            fe_params=lik.beta(exact.sd_group, exact.sd_resid), cov_re=np.array([[theta**2]])
+        )
+    with warnings.catch_warnings():
+        # A zero variance estimate is a legitimate answer (lme4 calls it a singular fit);
+        # statsmodels warns about the boundary, which we report through sd_group = 0.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning,
+                                message=".*(boundary|Hessian).*")
+        result = model.fit(reml=bool(reml), start_params=start)
+    if not result.converged:
+        raise ValueError("the mixed model did not converge; check the data")
+    sd_group = float(math.sqrt(max(float(np.asarray(result.cov_re)[0, 0]), 0.0)))
+    sd_resid = float(math.sqrt(result.scale))
+    labels = [str(x) for x in model.group_labels]
+    sizes = pd.Series(lik.group_sizes, index=pd.Index(labels, name=group), name="n")
+    blups = pd.Series(
+        [float(np.asarray(result.random_effects[k])[0]) for k in model.group_labels],
+        index=sizes.index, name="blup",
+    )
+    var_a, var_e = sd_group**2, sd_resid**2
+    cond_var = var_a * var_e / (var_e + sizes.to_numpy(float) * var_a)
+    blup_sd = pd.Series(np.sqrt(cond_var), index=sizes.index, name="blup_sd")
+    loglik = -0.5 * lik.deviance(sd_group, sd_resid, reml=bool(reml))
+    # Standard errors as lme4 computes them, from sigma_e^2 (X'WX)^{-1} at the estimates;
+    # statsmodels' bse_fe comes from the full Hessian and differs slightly when unbalanced.
+    se = np.sqrt(np.diag(lik.fixed_cov(sd_group, sd_resid)))
+    return MixedFit(
+        fixed=fixed_effects_table(result, se=se),
+        sd_group=sd_group,
+        sd_resid=sd_resid,
+        blups=blups,
+        blup_sd=blup_sd,
+        group_sizes=sizes,
+        n_obs=int(model.nobs),
+        n_groups=len(labels),
+        reml=bool(reml),
+        loglik=float(loglik),
+        response=response,
+        fixed_terms=fixed_names,
+        group=group,
+        result=result,
+    )
+
+
+def variance_components(fit: MixedFit) -> pd.DataFrame:
+    """Return lme4's variance-components table: Groups, Name, Variance, Std.Dev.
+
+    Parameters
+    ----------
+    fit
+        A fitted model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows: the group's ``(Intercept)`` and the ``Residual``.
+    """
+    return pd.DataFrame(
+        {
+            "Groups": [fit.group, "Residual"],
+            "Name": ["(Intercept)", ""],
+            "Variance": [fit.sd_group**2, fit.sd_resid**2],
+            "Std.Dev.": [fit.sd_group, fit.sd_resid],
+        }
+    )
+
+
+def lme4_summary(fit: MixedFit, digits: int = 4) -> str:
+    """Format a fit the way lme4's ``summary()`` does: random effects, then fixed effects.
+
+    Parameters
+    ----------
+    fit
+        A fitted model.
+    digits
+        Decimals shown.
+
+    Returns
+    -------
+    str
+        The printout.
+    """
+    rhs = " + ".join(fit.fixed_terms) or "1"
+    method = "REML" if fit.reml else "maximum likelihood"
+    crit = "REML criterion at convergence" if fit.reml else "deviance"
+    vc = variance_components(fit)
+    fe = fit.fixed.loc[:, ["estimate", "se", "z"]].rename(
+        columns={"estimate": "Estimate", "se": "Std. Error", "z": "z value"}
+    )
+    lines = [
+        f"Linear mixed model fit by {method} (statsmodels MixedLM)",
+        f"Formula: {fit.response} ~ {rhs} + (1 | {fit.group})",
+        f"{crit}: {-2 * fit.loglik:.{digits}f}",
+        "",
+        "Random effects:",
+        vc.to_string(index=False, float_format=lambda v: f"{v:.{digits}f}"),
+        f"Number of obs: {fit.n_obs}, groups:  {fit.group}, {fit.n_groups}",
+        "",
+        "Fixed effects:",
+        fe.to_string(float_format=lambda v: f"{v:.{digits}f}"),
+    ]
+    return "\n".join(lines)
+
+
+def icc(fit: MixedFit) -> float:
+    r"""Intra-class correlation :math:`\sigma_a^2 / (\sigma_a^2 + \sigma_e^2)`.
+
+    The correlation between two observations of the same group, and the share of the
+    variance (given the fixed effects) that lies between groups.
+    """
+    va, ve = fit.sd_group**2, fit.sd_resid**2
+    return float(va / (va + ve))
+
+
+def shrinkage_factor(
+    sd_group: float, sd_resid: float, n: int | float | np.ndarray | pd.Series
+) -> Any:
+    r"""Shrinkage factor :math:`k = \sigma_a^2 / (\sigma_a^2 + \sigma_e^2 / n)`.
+
+    A group with ``n`` observations has BLUP equal to ``k`` times its mean residual from
+    the fixed part of the model. ``k`` rises towards 1 as ``n`` grows.
+
+    Parameters
+    ----------
+    sd_group
+        :math:`\sigma_a`.
+    sd_resid
+        :math:`\sigma_e`, positive.
+    n
+        Observations per group: a number, array or Series (kept as a Series).
+
+    Returns
+    -------
+    float, numpy.ndarray or pandas.Series
+        The factor(s), shaped like ``n``.
+    """
+    va = check_nonnegative("sd_group", sd_group) ** 2
+    ve = check_nonnegative("sd_resid", sd_resid) ** 2
+    if ve == 0:
+        raise ValueError("sd_resid must be positive")
+    arr = np.asarray(n, dtype=float)
+    if np.any(~np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"n must hold positive group sizes, got {n!r}")
+    k = va / (va + ve / arr)
+    if isinstance(n, pd.Series):
+        return pd.Series(k, index=n.index, name="k")
+    if np.ndim(k) == 0:
+        return float(k)
+    return k
+
+
+def fixed_group_estimates(fit: MixedFit, data: pd.DataFrame) -> pd.Series:
+    """Group effects estimated as fixed effects (OLS with one intercept per group), centred.
+
+    Fits ``response ~ 0 + C(group) + fixed`` by least squares and subtracts the mean of
+    the group intercepts, so the estimates sum to zero like the random effects do.
+
+    Parameters
+    ----------
+    fit
+        The mixed fit (supplies the column roles).
+    data
+        The data it was fitted to.
+
+    Returns
+    -------
+    pandas.Series
+        Centred fixed-effect estimates, indexed like ``fit.blups``.
+    """
+    sub = prepare_data(data, fit.response, fit.fixed_terms, fit.group)
+    codes = pd.Categorical(sub[fit.group], categories=list(fit.blups.index))
+    dummies = pd.get_dummies(codes, dtype=float).to_numpy()
+    exog = np.asarray(fit.result.model.exog, dtype=float)
+    # Columns of the mixed model's design other than its intercept, in the same row order.
+    names = list(fit.result.model.exog_names)
+    keep = [i for i, nm in enumerate(names) if nm != "Intercept"]
+    if len(sub) != fit.result.model.nobs:
+        raise ValueError("data does not match the fitted model (different number of rows)")
+    design = np.column_stack([dummies, exog[:, keep]]) if keep else dummies
+    y = sub[fit.response].to_numpy(float)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    effects = coef[: dummies.shape[1]]
+    return pd.Series(effects - effects.mean(), index=fit.blups.index, name="fixed")
+
+
+def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
+    r"""Per-group shrinkage: size, mean residual, BLUP and the shrinkage factor.
+
+    For group :math:`j` with :math:`n_j` observations, the mean residual from the fixed part,
+    :math:`\bar r_j = \overline{(y - X\hat\beta)}_j`, is the group's own estimate of its
+    effect; the BLUP is :math:`k_j \bar r_j` with :math:`k_j` from :func:`shrinkage_factor`.
+
+    Parameters
+    ----------
+    fit
+        A fitted model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group level, columns ``n``, ``raw`` (mean residual), ``blup``,
+        ``k`` (theoretical factor), ``k_observed`` (``blup / raw``) and ``blup_sd``.
+    """
+    model = fit.result.model
+    y = np.asarray(model.endog, dtype=float)
+    x = np.asarray(model.exog, dtype=float)
+    resid = y - x @ fit.fixed["estimate"].to_numpy()
+    codes = pd.Categorical(pd.Series(model.groups).astype(str),
+                           categories=list(fit.blups.index)).codes
+    n = np.bincount(codes, minlength=fit.n_groups).astype(float)
+    raw = np.bincount(codes, weights=resid, minlength=fit.n_groups) / n
+    k = shrinkage_factor(fit.sd_group, fit.sd_resid, n)
+    blup = fit.blups.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k_obs = np.where(raw != 0, blup / raw, np.nan)
+    return pd.DataFrame(
+        {
+            "n": n.astype(int),
+            "raw": raw,
+            "blup": blup,
+            "k": k,
+            "k_observed": k_obs,
+            "blup_sd": fit.blup_sd.to_numpy(),
+        },
+        index=fit.blups.index,
+    )
+
+
+#: Seed of the unbalanced fifty-archer experiment of chapter 5.
+UNBALANCED_SEED: int = 2027
+#: Shot-to-shot SD of the unbalanced experiment (a windy season at the long range), metres.
+UNBALANCED_SHOT_SD: float = 25.0
+
+
+def unbalanced_shot_counts(n_archers: int = 50, seed: int = UNBALANCED_SEED) -> np.ndarray:
+    """Shots per bow for each archer of the unbalanced experiment, drawn reproducibly.
+
+    Counts are spread over two orders of magnitude: a log-uniform draw between 1 and 40
+    shots per bow, rounded to whole shots.
+
+    Parameters
+    ----------
+    n_archers
+        Number of archers.
+    seed
+        Seed of the random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer counts, one per archer (the same for both bows).
+    """
+    rng = np.random.default_rng(seed)
+    return np.rint(np.exp(rng.uniform(0.0, np.log(40.0), size=n_archers))).astype(int)
+
+
+def unbalanced_archers() -> ArcherExperiment:
+    """Return the unbalanced fifty-archer experiment of chapter 5.
+
+    Fifty archers shoot each bow between 1 and 40 times (:func:`unbalanced_shot_counts`)
+    on a windy range, so shots are noisier (SD :data:`UNBALANCED_SHOT_SD`) than in the
+    balanced experiment; the other parameters are the simulator's defaults.
+    """
+    counts = unbalanced_shot_counts(50, seed=UNBALANCED_SEED)
+    return simulate_archers(50, counts, seed=UNBALANCED_SEED, shot_sd=UNBALANCED_SHOT_SD)
