@@ -21,6 +21,8 @@ __all__ = [
     "set_style",
     "plot_distance_by_bow",
     "plot_coefficients",
+    "plot_power",
+    "plot_archer_spread",
 ]
 
 #: One colour per bow, used in every figure of the book.
@@ -147,9 +149,9 @@ def plot_coefficients(
     """
     require_columns(table, ["estimate", "ci_low", "ci_high"], argname="table")
     sub = table if terms is None else table.loc[terms]
-    lab = pd.Series(list(sub.index) if labels is None else labels, index=sub.index)
     if labels is not None and len(labels) != len(sub):
         raise ValueError(f"labels must have {len(sub)} entries, got {len(labels)}")
+    lab = pd.Series(list(sub.index) if labels is None else labels, index=sub.index)
     if sort:
         order = sub["estimate"].sort_values().index
         sub, lab = sub.loc[order], lab.loc[order]
@@ -164,5 +166,70 @@ def plot_coefficients(
     ax.set_xlabel("Estimate with 95% interval")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power(power: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Bar chart of rejection rates with 95% Monte Carlo intervals, one bar per model.
+
+    Parameters
+    ----------
+    power
+        A table from :func:`analysis.frequentist.bow_test_power` (columns ``power`` and
+        ``mc_se``), indexed by model.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(power, ["power", "mc_se"], argname="power")
+    fig, ax = _new_axes(ax, (6.5, 0.6 * len(power) + 1.6))
+    y = np.arange(len(power))
+    ax.barh(y, 100 * power["power"], color="#5d6d7e", height=0.55,
+            xerr=100 * 1.96 * power["mc_se"], capsize=3)
+    ax.set_yticks(y, [str(i) for i in power.index])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Experiments in which the bow effect is significant at 5% (%)")
+    ax.set_title("Power of the bow test")
+    fig.tight_layout()
+    return fig
+
+
+def plot_archer_spread(
+    estimated: pd.Series, true: pd.Series | None = None, *, ax: Axes | None = None
+) -> Figure:
+    """Histogram of estimated archer means, optionally with the true levels overlaid.
+
+    Parameters
+    ----------
+    estimated
+        Estimated mean distance per archer, indexed by name.
+    true
+        True mean distance per archer (e.g. from a simulation), indexed by name.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if len(estimated) == 0:
+        raise ValueError("estimated must hold at least one archer")
+    fig, ax = _new_axes(ax, (7.0, 3.8))
+    values = [estimated.to_numpy(float)] + ([] if true is None else [true.to_numpy(float)])
+    bins = np.histogram_bin_edges(np.concatenate(values), bins=15)
+    ax.hist(estimated, bins=bins, color="#5d6d7e", alpha=0.75, label="estimated archer means")
+    if true is not None:
+        ax.hist(true, bins=bins, histtype="step", lw=2, color="#b03a2e",
+                label="true archer levels (simulation)")
+    ax.set_xlabel("Mean distance (m)")
+    ax.set_ylabel("Archers")
+    ax.set_title("How much do archers differ?")
+    ax.legend(frameon=False)
     fig.tight_layout()
     return fig

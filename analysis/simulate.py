@@ -175,7 +175,9 @@ def simulate_archers(
     shot_sd
         SD of shot-to-shot noise, in metres.
     names
-        Archer names; by default drawn with :func:`archer_names` from the same seed.
+        Archer names; by default drawn with :func:`archer_names` from the same seed, or
+        ``"Archer 1"``, ``"Archer 2"``, ... when more archers are asked for than there are
+        distinct names.
     decimals
         Round distances to this many decimals, as a measuring tape would (``None`` keeps them
         unrounded).
@@ -210,7 +212,10 @@ def simulate_archers(
         raise ValueError(f"seed must be an integer, got {seed!r}")
 
     if names is None:
-        names = archer_names(n_archers, seed=seed)
+        if n_archers <= len(_GIVEN) * len(_HOUSES):
+            names = archer_names(n_archers, seed=seed)
+        else:
+            names = [f"Archer {j + 1}" for j in range(n_archers)]
     else:
         names = [str(x) for x in names]
         if len(names) != n_archers or len(set(names)) != n_archers:
