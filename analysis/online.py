@@ -1,0 +1,880 @@
+r"""Prediction for many small units: a simulated online service and five ways to predict it.
+
+The simulator draws a service with many *units* (websites, advertisers, shops) whose traffic is
+heavy-tailed: most units are seen a handful of times, a few are seen thousands of times. An
+observation of unit :math:`j` (optionally on device :math:`d`) is
+
+.. math::
+
+    y_{ji} = \beta + \mu^a_j + \mu^b_{d} + \varepsilon_{ji}, \qquad
+    \mu^a_j \sim N(0, \sigma_a^2), \quad \mu^b_d \sim N(0, \sigma_b^2), \quad
+    \varepsilon_{ji} \sim N(0, \sigma_e^2).
+
+The prediction methods all take a training frame and a test frame (columns ``unit`` and ``y``)
+and return one prediction per test row:
+
+* :func:`predict_grand_mean` -- complete pooling, one number for everybody;
+* :func:`predict_unit_means` -- no pooling, each unit's own mean;
+* :func:`predict_blup` -- partial pooling, the one-way mixed model's BLUPs fitted by REML
+  (:func:`fit_one_way`);
+* :func:`predict_ridge_cv` -- ridge regression on one-hot units, penalty by cross-validation;
+* :func:`predict_bayes` -- the posterior mean of a hierarchical Bayesian model (PyMC).
+
+Units never seen in training get the grand mean (no pooling) or the estimated intercept
+(every other method).
+
+The one-way model is fitted from sufficient statistics: with :math:`n_j` observations, mean
+:math:`\bar y_j` and within-unit sum of squares :math:`W_j` per unit, :math:`N = \sum_j n_j`,
+:math:`\theta = \sigma_a^2 / \sigma_e^2` and weights :math:`w_j = n_j / (1 + n_j\theta)`, the
+generalised least squares intercept is :math:`\hat\beta(\theta) = \sum_j w_j \bar y_j /
+\sum_j w_j`, and minus twice the REML log-likelihood, with :math:`\sigma_e^2` profiled out, is
+(up to a constant)
+
+.. math::
+
+    (N - 1) \log Q(\theta) + \sum_j \log(1 + n_j\theta) + \log \sum_j w_j, \qquad
+    Q(\theta) = \sum_j W_j + \sum_j w_j (\bar y_j - \hat\beta)^2,
+
+with :math:`\hat\sigma_e^2 = Q / (N - 1)`. The BLUP of unit :math:`j` is
+:math:`\hat\mu^a_j = n_j (\bar y_j - \hat\beta) / (n_j + \lambda)` with
+:math:`\lambda = \sigma_e^2 / \sigma_a^2`: exactly the ridge estimate with penalty
+:math:`\lambda` and an unpenalised intercept (:func:`fit_ridge`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, sparse
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+from analysis.validation import (
+    check_finite,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive_int,
+    require_columns,
+)
+
+__all__ = [
+    "OnlineSimulation",
+    "simulate_online",
+    "OneWayFit",
+    "fit_one_way",
+    "RidgeFit",
+    "fit_ridge",
+    "fit_ridge_cv",
+    "BayesFit",
+    "fit_bayes",
+    "predict_grand_mean",
+    "predict_unit_means",
+    "predict_blup",
+    "predict_ridge_cv",
+    "predict_bayes",
+    "BUCKETS",
+    "traffic_bucket",
+    "evaluate",
+    "default_methods",
+    "replicate",
+    "summarise",
+]
+
+#: A prediction method: ``method(train, test)`` returns one prediction per row of ``test``.
+Method = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+
+
+# --------------------------------------------------------------------------------------------
+# Simulator
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnlineSimulation:
+    r"""A simulated online service split into training and test data, with the truth.
+
+    Attributes
+    ----------
+    train
+        One row per training observation: ``unit`` (int), ``device`` (int, only if the
+        simulation has devices) and ``y`` (float).
+    test
+        The held-out observations, same columns. It holds observations of training units
+        (split within units) and every observation of the unseen units.
+    unit_effects
+        The true unit effects :math:`\mu^a_j`, indexed by unit id (seen and unseen units).
+    device_effects
+        The true device effects :math:`\mu^b_d`, indexed by device id (empty without devices).
+    unseen_units
+        Ids of the units that appear only in ``test``.
+    intercept, unit_sd, device_sd, noise_sd
+        The true :math:`\beta, \sigma_a, \sigma_b, \sigma_e`.
+    seed
+        The seed the simulation was drawn with.
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    unit_effects: pd.Series
+    device_effects: pd.Series
+    unseen_units: np.ndarray
+    intercept: float
+    unit_sd: float
+    device_sd: float
+    noise_sd: float
+    seed: int
+
+    @property
+    def penalty(self) -> float:
+        r"""The true ridge penalty :math:`\lambda = \sigma_e^2 / \sigma_a^2` (inf if no units)."""
+        return math.inf if self.unit_sd == 0 else self.noise_sd**2 / self.unit_sd**2
+
+    def true_means(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the true expected value of every row of ``frame`` (no noise)."""
+        require_columns(frame, ["unit"], argname="frame")
+        mean = self.intercept + self.unit_effects.reindex(frame["unit"]).to_numpy()
+        if len(self.device_effects) and "device" in frame:
+            mean = mean + self.device_effects.reindex(frame["device"]).to_numpy()
+        return mean
+
+
+def _check_fraction(name: str, value: object) -> float:
+    x = check_finite(name, value)
+    if not 0.0 <= x < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return x
+
+
+def simulate_online(
+    n_units: int = 1000,
+    *,
+    seed: int,
+    intercept: float = 10.0,
+    unit_sd: float = 1.0,
+    noise_sd: float = 2.0,
+    median_traffic: float = 4.0,
+    traffic_spread: float = 1.5,
+    max_traffic: int = 5000,
+    test_fraction: float = 0.3,
+    n_unseen: int = 100,
+    n_devices: int = 0,
+    device_sd: float = 0.0,
+) -> OnlineSimulation:
+    r"""Simulate an online service with heavy-tailed traffic and split it into train and test.
+
+    Every seen unit gets a total of :math:`1 + \lceil T_j \rceil` observations, with
+    :math:`T_j` log-normal (median ``median_traffic``, log-scale SD ``traffic_spread``), capped
+    at ``max_traffic``. Its first observation goes to training; each of the others goes to the
+    test set with probability ``test_fraction``. ``n_unseen`` further units get traffic drawn
+    the same way, all of it in the test set.
+
+    Parameters
+    ----------
+    n_units
+        Number of units seen in training.
+    seed
+        Seed of the random generator (keyword only, required).
+    intercept, unit_sd, noise_sd
+        The true :math:`\beta, \sigma_a, \sigma_e`.
+    median_traffic
+        Median of the log-normal traffic :math:`T_j` (must be positive).
+    traffic_spread
+        SD of :math:`\log T_j`; larger values give a heavier tail.
+    max_traffic
+        Cap on a unit's total number of observations (at least 2).
+    test_fraction
+        Probability that an observation beyond a unit's first is held out, in [0, 1).
+    n_unseen
+        Number of units that appear only in the test set.
+    n_devices
+        Number of levels of a second, crossed factor (0 for none).
+    device_sd
+        The true :math:`\sigma_b` of the device effects.
+
+    Returns
+    -------
+    OnlineSimulation
+        The frames and the true effects.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range; the message names it.
+    """
+    n_units = check_positive_int("n_units", n_units)
+    seed = check_nonnegative_int("seed", seed)
+    intercept = check_finite("intercept", intercept)
+    unit_sd = check_nonnegative("unit_sd", unit_sd)
+    noise_sd = check_nonnegative("noise_sd", noise_sd)
+    if noise_sd == 0:
+        raise ValueError("noise_sd must be positive, got 0")
+    median_traffic = check_nonnegative("median_traffic", median_traffic)
+    if median_traffic == 0:
+        raise ValueError("median_traffic must be positive, got 0")
+    traffic_spread = check_nonnegative("traffic_spread", traffic_spread)
+    max_traffic = check_positive_int("max_traffic", max_traffic)
+    if max_traffic < 2:
+        raise ValueError(f"max_traffic must be at least 2, got {max_traffic}")
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    n_unseen = check_nonnegative_int("n_unseen", n_unseen)
+    n_devices = check_nonnegative_int("n_devices", n_devices)
+    device_sd = check_nonnegative("device_sd", device_sd)
+    if n_devices == 0 and device_sd > 0:
+        raise ValueError("device_sd must be 0 when n_devices is 0")
+
+    rng = np.random.default_rng(seed)
+    n_total_units = n_units + n_unseen
+    units = np.arange(n_total_units)
+    unit_effects = rng.normal(0.0, unit_sd, size=n_total_units)
+    draws = rng.lognormal(math.log(median_traffic), traffic_spread, size=n_total_units)
+    traffic = np.minimum(1 + np.ceil(draws).astype(np.int64), max_traffic)
+
+    unit = np.repeat(units, traffic)
+    first = np.zeros(len(unit), dtype=bool)
+    first[np.concatenate([[0], np.cumsum(traffic)[:-1]])] = True
+    held_out = rng.random(len(unit)) < test_fraction
+    in_test = np.where(unit >= n_units, True, held_out & ~first)
+
+    mean = intercept + unit_effects[unit]
+    columns: dict[str, np.ndarray] = {"unit": unit}
+    device_effects = pd.Series(dtype=float, name="device_effect")
+    if n_devices > 0:
+        dev_eff = rng.normal(0.0, device_sd, size=n_devices)
+        share = rng.dirichlet(np.full(n_devices, 2.0))
+        device = rng.choice(n_devices, size=len(unit), p=share)
+        mean = mean + dev_eff[device]
+        columns["device"] = device
+        device_effects = pd.Series(dev_eff, index=pd.Index(np.arange(n_devices), name="device"),
+                                   name="device_effect")
+    columns["y"] = mean + rng.normal(0.0, noise_sd, size=len(unit))
+    frame = pd.DataFrame(columns)
+    train = frame.loc[~in_test].reset_index(drop=True)
+    test = frame.loc[in_test].reset_index(drop=True)
+    return OnlineSimulation(
+        train=train,
+        test=test,
+        unit_effects=pd.Series(unit_effects, index=pd.Index(units, name="unit"),
+                               name="unit_effect"),
+        device_effects=device_effects,
+        unseen_units=units[n_units:],
+        intercept=intercept,
+        unit_sd=unit_sd,
+        device_sd=device_sd,
+        noise_sd=noise_sd,
+        seed=seed,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sufficient statistics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _UnitStats:
+    units: np.ndarray  # sorted unit ids
+    n: np.ndarray  # observations per unit
+    mean: np.ndarray  # unit means
+    within_ss: float  # pooled within-unit sum of squares
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.n.sum())
+
+
+def _unit_stats(train: pd.DataFrame, argname: str = "train") -> _UnitStats:
+    require_columns(train, ["unit", "y"], argname=argname)
+    if len(train) == 0:
+        raise ValueError(f"{argname} is empty")
+    y = train["y"].to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{argname} column 'y' must be finite")
+    grouped = train.groupby("unit", sort=True)["y"]
+    n = grouped.size().to_numpy()
+    mean = grouped.mean().to_numpy()
+    units = grouped.size().index.to_numpy()
+    codes = np.searchsorted(units, train["unit"].to_numpy())
+    within = float(np.sum((y - mean[codes]) ** 2))
+    return _UnitStats(units=units, n=n, mean=mean, within_ss=within)
+
+
+def _lookup(effects: pd.Series, units: pd.Series, default: float = 0.0) -> np.ndarray:
+    return effects.reindex(units.to_numpy()).fillna(default).to_numpy(dtype=float)
+
+
+def _check_test(test: pd.DataFrame) -> None:
+    require_columns(test, ["unit"], argname="test")
+
+
+# --------------------------------------------------------------------------------------------
+# One-way mixed model by REML
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OneWayFit:
+    r"""A one-way random-intercept model fitted by REML.
+
+    Attributes
+    ----------
+    intercept
+        :math:`\hat\beta`, the GLS intercept at the REML variance estimates.
+    unit_sd, noise_sd
+        REML estimates of :math:`\sigma_a` and :math:`\sigma_e`.
+    effects
+        The BLUPs :math:`\hat\mu^a_j`, indexed by unit.
+    n
+        Training observations per unit, indexed by unit.
+    reml_criterion
+        Minus twice the restricted log-likelihood at the optimum (lme4's ``REMLcrit``).
+    """
+
+    intercept: float
+    unit_sd: float
+    noise_sd: float
+    effects: pd.Series
+    n: pd.Series
+    reml_criterion: float
+
+    @property
+    def penalty(self) -> float:
+        r""":math:`\lambda = \hat\sigma_e^2 / \hat\sigma_a^2`, the implied ridge penalty."""
+        return math.inf if self.unit_sd == 0 else self.noise_sd**2 / self.unit_sd**2
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        """Predict every row of ``test``: intercept plus BLUP (0 for unseen units)."""
+        _check_test(test)
+        return self.intercept + _lookup(self.effects, test["unit"])
+
+
+def _reml_parts(theta: float, st: _UnitStats) -> tuple[float, float, float]:
+    """Return (profiled -2 REML log-lik without constant, beta_hat, Q) at ``theta``."""
+    w = st.n / (1.0 + st.n * theta)
+    sw = float(w.sum())
+    beta = float(np.dot(w, st.mean) / sw)
+    q = st.within_ss + float(np.dot(w, (st.mean - beta) ** 2))
+    crit = (st.n_obs - 1) * math.log(q) + float(np.log1p(st.n * theta).sum()) + math.log(sw)
+    return crit, beta, q
+
+
+def fit_one_way(train: pd.DataFrame) -> OneWayFit:
+    r"""Fit :math:`y = \beta + \mu^a_{unit} + \varepsilon` by REML and compute the BLUPs.
+
+    The profiled REML criterion (see the module docstring) is a function of the single ratio
+    :math:`s = \sigma_a / \sigma_e`; it is minimised over :math:`s \ge 0` by a coarse grid
+    followed by bounded Brent refinement, so a boundary fit (:math:`\hat\sigma_a = 0`) is found.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y`` (other columns are ignored).
+
+    Returns
+    -------
+    OneWayFit
+        Estimates and BLUPs.
+
+    Raises
+    ------
+    ValueError
+        If ``train`` lacks the columns, is empty, has non-finite ``y``, or has too little data
+        to separate the two variances (fewer than two units, or no unit with two observations).
+    """
+    st = _unit_stats(train)
+    if len(st.units) < 2:
+        raise ValueError("train must hold at least two units to estimate the unit SD")
+    if st.n_obs <= len(st.units):
+        raise ValueError("train must hold at least one unit with two or more observations")
+    if st.within_ss <= 0:
+        raise ValueError("train has no within-unit variation; the noise SD is not identified")
+
+    def crit(s: float) -> float:
+        return _reml_parts(s * s, st)[0]
+
+    grid = np.concatenate([[0.0], np.logspace(-4, 3, 57)])
+    values = np.array([crit(s) for s in grid])
+    k = int(np.argmin(values))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = optimize.minimize_scalar(crit, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-10 * max(hi, 1e-8)})
+    s = float(res.x) if res.fun <= values[k] else float(grid[k])
+    theta = s * s
+    value, beta, q = _reml_parts(theta, st)
+    sigma_e2 = q / (st.n_obs - 1)
+    # Add the constant so the criterion matches lme4's REMLcrit.
+    reml = value + (st.n_obs - 1) * (1.0 + math.log(2.0 * math.pi / (st.n_obs - 1)))
+    blup = st.n * theta / (1.0 + st.n * theta) * (st.mean - beta)
+    index = pd.Index(st.units, name="unit")
+    return OneWayFit(
+        intercept=beta,
+        unit_sd=math.sqrt(theta * sigma_e2),
+        noise_sd=math.sqrt(sigma_e2),
+        effects=pd.Series(blup, index=index, name="blup"),
+        n=pd.Series(st.n, index=index, name="n"),
+        reml_criterion=float(reml),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ridge regression on one-hot units
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RidgeFit:
+    """Ridge regression of ``y`` on one-hot units with an unpenalised intercept.
+
+    Attributes
+    ----------
+    intercept
+        The fitted intercept.
+    effects
+        One coefficient per training unit, indexed by unit.
+    alpha
+        The penalty used (chosen by cross-validation in :func:`fit_ridge_cv`).
+    """
+
+    intercept: float
+    effects: pd.Series
+    alpha: float
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        """Predict every row of ``test``: intercept plus coefficient (0 for unseen units)."""
+        _check_test(test)
+        return self.intercept + _lookup(self.effects, test["unit"])
+
+
+def _one_hot(train: pd.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
+    require_columns(train, ["unit", "y"], argname="train")
+    if len(train) == 0:
+        raise ValueError("train is empty")
+    units, codes = np.unique(train["unit"].to_numpy(), return_inverse=True)
+    rows = np.arange(len(train))
+    x = sparse.csr_matrix((np.ones(len(train)), (rows, codes)), shape=(len(train), len(units)))
+    return x, units
+
+
+def fit_ridge(train: pd.DataFrame, alpha: float, *, dense: bool = True) -> RidgeFit:
+    r"""Fit ridge regression on one-hot units with penalty ``alpha`` (scikit-learn ``Ridge``).
+
+    The design has one indicator column per training unit (none dropped) and scikit-learn's
+    unpenalised intercept, so the fit minimises
+    :math:`\sum_i (y_i - b_0 - u_{j(i)})^2 + \alpha \sum_j u_j^2`. With
+    ``alpha`` equal to :math:`\sigma_e^2 / \sigma_a^2` the solution is the mixed model's
+    intercept and BLUPs.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y``.
+    alpha
+        The penalty, positive.
+    dense
+        Solve with a dense design by Cholesky (exact; fine up to a few hundred units and tens
+        of thousands of rows). If false, keep the design sparse and let scikit-learn pick an
+        iterative solver.
+
+    Returns
+    -------
+    RidgeFit
+        The fit.
+    """
+    from sklearn.linear_model import Ridge
+
+    alpha = check_nonnegative("alpha", alpha)
+    if alpha == 0:
+        raise ValueError("alpha must be positive, got 0")
+    x, units = _one_hot(train)
+    y = train["y"].to_numpy(dtype=float)
+    if dense:
+        model = Ridge(alpha=alpha, fit_intercept=True, solver="cholesky").fit(x.toarray(), y)
+    else:
+        model = Ridge(alpha=alpha, fit_intercept=True, tol=1e-10).fit(x, y)
+    return RidgeFit(
+        intercept=float(model.intercept_),
+        effects=pd.Series(model.coef_, index=pd.Index(units, name="unit"), name="ridge"),
+        alpha=alpha,
+    )
+
+
+def _ridge_by_units(n: np.ndarray, total: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
+    """Exact one-hot ridge solution from per-unit counts and sums (used for fast CV)."""
+    mean = total / n
+    w = n * alpha / (n + alpha)
+    b0 = float(np.dot(w, mean) / w.sum())
+    return b0, n * (mean - b0) / (n + alpha)
+
+
+def fit_ridge_cv(
+    train: pd.DataFrame,
+    *,
+    seed: int,
+    alphas: Sequence[float] | None = None,
+    n_folds: int = 5,
+) -> RidgeFit:
+    """Choose the ridge penalty by K-fold cross-validation, then refit on all of ``train``.
+
+    The folds are scikit-learn ``KFold`` splits of the rows, shuffled with ``seed``; the
+    criterion is the held-out mean squared error averaged over folds, as in scikit-learn's
+    ``GridSearchCV(Ridge(), scoring="neg_mean_squared_error")``. Because the design is one-hot,
+    each candidate fit is computed exactly from per-unit counts and sums (the same minimiser
+    scikit-learn's ``Ridge`` finds, see :func:`fit_ridge`), which keeps thousands of units fast.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y``.
+    seed
+        Seed of the fold shuffling.
+    alphas
+        Candidate penalties (default: 41 values log-spaced from 0.01 to 10 000).
+    n_folds
+        Number of folds, at least 2.
+
+    Returns
+    -------
+    RidgeFit
+        The refitted model; ``alpha`` is the chosen penalty.
+    """
+    from sklearn.model_selection import KFold
+
+    seed = check_nonnegative_int("seed", seed)
+    n_folds = check_positive_int("n_folds", n_folds)
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
+    grid = np.logspace(-2, 4, 41) if alphas is None else np.asarray(alphas, dtype=float)
+    if grid.ndim != 1 or len(grid) == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
+        raise ValueError("alphas must be a non-empty sequence of positive finite numbers")
+    require_columns(train, ["unit", "y"], argname="train")
+    if len(train) < n_folds:
+        raise ValueError(f"train must have at least n_folds={n_folds} rows, got {len(train)}")
+    units, codes = np.unique(train["unit"].to_numpy(), return_inverse=True)
+    y = train["y"].to_numpy(dtype=float)
+    n_units = len(units)
+    mse = np.zeros(len(grid))
+    folds = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fit_rows, val_rows in folds.split(y):
+        n = np.bincount(codes[fit_rows], minlength=n_units).astype(float)
+        total = np.bincount(codes[fit_rows], weights=y[fit_rows], minlength=n_units)
+        seen = n > 0
+        for k, alpha in enumerate(grid):
+            b0, u = _ridge_by_units(n[seen], total[seen], alpha)
+            coef = np.zeros(n_units)
+            coef[seen] = u
+            pred = b0 + coef[codes[val_rows]]
+            mse[k] += float(np.mean((y[val_rows] - pred) ** 2)) / n_folds
+    best = float(grid[int(np.argmin(mse))])
+    n = np.bincount(codes, minlength=n_units).astype(float)
+    total = np.bincount(codes, weights=y, minlength=n_units)
+    b0, u = _ridge_by_units(n, total, best)
+    return RidgeFit(intercept=b0, effects=pd.Series(u, index=pd.Index(units, name="unit"),
+                                                    name="ridge"), alpha=best)
+
+
+# --------------------------------------------------------------------------------------------
+# Bayesian hierarchical model (PyMC)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BayesFit:
+    r"""Posterior means from the Bayesian one-way model.
+
+    Attributes
+    ----------
+    intercept
+        Posterior mean of :math:`\beta`.
+    effects
+        Posterior means of the unit effects, indexed by unit.
+    unit_sd, noise_sd
+        Posterior means of :math:`\sigma_a` and :math:`\sigma_e`.
+    idata
+        The full ``arviz.InferenceData``.
+    """
+
+    intercept: float
+    effects: pd.Series
+    unit_sd: float
+    noise_sd: float
+    idata: object = field(repr=False)
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        r"""Predict every row of ``test``: posterior mean of :math:`\beta + \mu^a_j`."""
+        _check_test(test)
+        return self.intercept + _lookup(self.effects, test["unit"])
+
+
+def one_way_pymc_model(train: pd.DataFrame) -> pm.Model:
+    r"""Build the Bayesian one-way model in PyMC, written with sufficient statistics.
+
+    Priors are weakly informative on the scale of the data: :math:`\beta \sim
+    N(\bar y, (5 s_y)^2)`, :math:`\sigma_a, \sigma_e \sim \text{HalfNormal}(s_y)`, with unit
+    effects :math:`\mu^a_j = \sigma_a z_j`, :math:`z_j \sim N(0, 1)`. The likelihood of the raw
+    observations is written exactly through each unit's mean
+    (:math:`\bar y_j \sim N(\beta + \mu^a_j, \sigma_e^2 / n_j)`) plus the within-unit sum of
+    squares, so the sampler's cost grows with the number of units, not of observations.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y``.
+
+    Returns
+    -------
+    pymc.Model
+        The model, with coords ``unit``.
+    """
+    import analysis.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    st = _unit_stats(train)
+    y = train["y"].to_numpy(dtype=float)
+    centre, scale = float(y.mean()), float(y.std()) or 1.0
+    extra = st.n_obs - len(st.units)
+    with pm.Model(coords={"unit": st.units}) as model:
+        beta = pm.Normal("beta", centre, 5.0 * scale)
+        unit_sd = pm.HalfNormal("unit_sd", scale)
+        noise_sd = pm.HalfNormal("noise_sd", scale)
+        z = pm.Normal("z", 0.0, 1.0, dims="unit")
+        effect = pm.Deterministic("unit_effect", unit_sd * z, dims="unit")
+        pm.Normal("unit_mean", beta + effect, noise_sd / np.sqrt(st.n), observed=st.mean,
+                  dims="unit")
+        pm.Potential("within_unit",
+                     -extra * pt.log(noise_sd) - st.within_ss / (2.0 * noise_sd**2))
+    return model
+
+
+def fit_bayes(
+    train: pd.DataFrame,
+    *,
+    seed: int,
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+) -> BayesFit:
+    """Sample the Bayesian one-way model with ``analysis.bayes.sample`` and summarise it.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y``.
+    seed
+        Sampler seed.
+    draws, tune, chains
+        Passed to :func:`analysis.bayes.sample`.
+
+    Returns
+    -------
+    BayesFit
+        Posterior means and the inference data.
+    """
+    from analysis.bayes import sample
+
+    model = one_way_pymc_model(train)
+    idata = sample(model, seed=seed, draws=draws, tune=tune, chains=chains)
+    post = idata.posterior  # type: ignore[attr-defined]
+    effects = post["unit_effect"].mean(dim=("chain", "draw")).to_pandas()
+    effects.index.name = "unit"
+    return BayesFit(
+        intercept=float(post["beta"].mean()),
+        effects=effects.rename("posterior_mean"),
+        unit_sd=float(post["unit_sd"].mean()),
+        noise_sd=float(post["noise_sd"].mean()),
+        idata=idata,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Prediction methods: method(train, test) -> predictions
+# --------------------------------------------------------------------------------------------
+
+
+def predict_grand_mean(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Complete pooling: predict the mean of all training observations for every test row."""
+    st = _unit_stats(train)
+    _check_test(test)
+    return np.full(len(test), float(np.dot(st.n, st.mean) / st.n_obs))
+
+
+def predict_unit_means(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """No pooling: predict each unit's training mean; unseen units get the grand mean."""
+    st = _unit_stats(train)
+    _check_test(test)
+    grand = float(np.dot(st.n, st.mean) / st.n_obs)
+    means = pd.Series(st.mean, index=st.units)
+    return _lookup(means, test["unit"], default=grand)
+
+
+def predict_blup(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Partial pooling: the one-way mixed model's intercept plus BLUP (:func:`fit_one_way`)."""
+    return fit_one_way(train).predict(test)
+
+
+def predict_ridge_cv(
+    train: pd.DataFrame, test: pd.DataFrame, *, seed: int, n_folds: int = 5
+) -> np.ndarray:
+    """Ridge on one-hot units, penalty by seeded K-fold cross-validation (:func:`fit_ridge_cv`)."""
+    return fit_ridge_cv(train, seed=seed, n_folds=n_folds).predict(test)
+
+
+def predict_bayes(
+    train: pd.DataFrame, test: pd.DataFrame, *, seed: int, draws: int = 500, tune: int = 500,
+    chains: int = 2,
+) -> np.ndarray:
+    """Bayesian partial pooling: posterior mean of each unit's mean (:func:`fit_bayes`)."""
+    return fit_bayes(train, seed=seed, draws=draws, tune=tune, chains=chains).predict(test)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+#: Traffic buckets by number of training observations, smallest first; ``unseen`` is 0.
+BUCKETS: tuple[str, ...] = ("unseen", "1", "2-3", "4-10", "11-30", "31-100", ">100")
+_EDGES = np.array([0, 1, 2, 4, 11, 31, 101])
+
+
+def traffic_bucket(n_train: np.ndarray | Sequence[int] | pd.Series) -> pd.Categorical:
+    """Label training-traffic counts with the buckets of :data:`BUCKETS`.
+
+    Parameters
+    ----------
+    n_train
+        Number of training observations per row (0 for units unseen in training).
+
+    Returns
+    -------
+    pandas.Categorical
+        Ordered categories :data:`BUCKETS`.
+    """
+    n = np.asarray(n_train)
+    if n.ndim != 1 or (len(n) and (not np.issubdtype(n.dtype, np.number) or np.any(n < 0))):
+        raise ValueError("n_train must be a one-dimensional array of non-negative counts")
+    idx = np.searchsorted(_EDGES, n, side="right") - 1
+    return pd.Categorical.from_codes(idx, categories=list(BUCKETS), ordered=True)
+
+
+def evaluate(
+    train: pd.DataFrame, test: pd.DataFrame, predictions: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """Held-out RMSE of each method, overall and by traffic bucket.
+
+    Parameters
+    ----------
+    train
+        The training frame (used only to count each unit's training observations).
+    test
+        The test frame with columns ``unit`` and ``y``.
+    predictions
+        Method name to predictions for ``test`` (one per row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``method``, ``bucket`` (the :data:`BUCKETS` plus ``overall``), ``n_test``
+        and ``rmse``; empty buckets are left out.
+    """
+    require_columns(train, ["unit"], argname="train")
+    require_columns(test, ["unit", "y"], argname="test")
+    counts = train["unit"].value_counts()
+    n_train = counts.reindex(test["unit"].to_numpy()).fillna(0).to_numpy(dtype=int)
+    bucket = np.asarray(traffic_bucket(n_train))
+    y = test["y"].to_numpy(dtype=float)
+    rows = []
+    for name, pred in predictions.items():
+        pred = np.asarray(pred, dtype=float)
+        if pred.shape != y.shape:
+            raise ValueError(f"predictions[{name!r}] must have {len(y)} values, got {pred.shape}")
+        sq = (y - pred) ** 2
+        for label in (*BUCKETS, "overall"):
+            mask = np.ones(len(y), bool) if label == "overall" else bucket == label
+            if mask.any():
+                rows.append({"method": name, "bucket": label, "n_test": int(mask.sum()),
+                             "rmse": float(np.sqrt(sq[mask].mean()))})
+    out = pd.DataFrame(rows)
+    out["bucket"] = pd.Categorical(out["bucket"], categories=[*BUCKETS, "overall"], ordered=True)
+    return out
+
+
+def default_methods(seed: int) -> dict[str, Method]:
+    """Return the four fast methods, in the book's order; the ridge folds use ``seed``."""
+
+    def ridge(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        return predict_ridge_cv(train, test, seed=seed)
+
+    return {
+        "complete pooling": predict_grand_mean,
+        "no pooling": predict_unit_means,
+        "partial pooling (BLUP)": predict_blup,
+        "ridge (CV)": ridge,
+    }
+
+
+def replicate(
+    seeds: Sequence[int],
+    *,
+    methods: Callable[[int], Mapping[str, Method]] = default_methods,
+    **simulation: object,
+) -> pd.DataFrame:
+    """Simulate once per seed, predict with every method and evaluate.
+
+    Parameters
+    ----------
+    seeds
+        One simulation per seed.
+    methods
+        Function from a seed to the methods to run (default :func:`default_methods`).
+    **simulation
+        Keyword arguments for :func:`simulate_online` (other than ``seed``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`evaluate` for every seed, with a ``seed`` column.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    frames = []
+    for seed in seeds:
+        sim = simulate_online(seed=seed, **simulation)  # type: ignore[arg-type]
+        preds = {name: m(sim.train, sim.test) for name, m in methods(seed).items()}
+        frames.append(evaluate(sim.train, sim.test, preds).assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean RMSE over seeds with its standard error, by method and bucket.
+
+    Parameters
+    ----------
+    results
+        Output of :func:`replicate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``method``, ``bucket``, ``rmse`` (mean over seeds), ``se`` (SD over seeds
+        divided by the square root of their number; NaN for a single seed), ``n_seeds`` and
+        ``n_test`` (mean test rows per seed). Methods keep their order of appearance.
+    """
+    require_columns(results, ["method", "bucket", "rmse", "seed", "n_test"], argname="results")
+    order = list(pd.unique(results["method"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # SD of a single seed is NaN
+        out = (results.groupby(["method", "bucket"], observed=True, sort=False)
+               .agg(rmse=("rmse", "mean"), sd=("rmse", "std"), n_seeds=("seed", "nunique"),
+                    n_test=("n_test", "mean"))
+               .reset_index())
+    out["se"] = out["sd"] / np.sqrt(out["n_seeds"])
+    out["method"] = pd.Categorical(out["method"], categories=order, ordered=True)
+    out = out.sort_values(["method", "bucket"]).reset_index(drop=True)
+    return out[["method", "bucket", "rmse", "se", "n_seeds", "n_test"]]

@@ -1,0 +1,336 @@
+"""Tests for analysis.online: the online-services simulator and the prediction methods."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import online as ol
+
+# ------------------------------------------------------------------------------------------
+# Simulator
+# ------------------------------------------------------------------------------------------
+
+
+def test_simulation_is_deterministic_per_seed() -> None:
+    a = ol.simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
+    b = ol.simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
+    pd.testing.assert_frame_equal(a.train, b.train)
+    pd.testing.assert_frame_equal(a.test, b.test)
+    pd.testing.assert_series_equal(a.unit_effects, b.unit_effects)
+    pd.testing.assert_series_equal(a.device_effects, b.device_effects)
+    c = ol.simulate_online(300, seed=12, n_devices=3, device_sd=0.5)
+    assert not np.allclose(a.unit_effects.to_numpy(), c.unit_effects.to_numpy())
+
+
+def test_frames_have_the_documented_shape() -> None:
+    sim = ol.simulate_online(400, seed=3, n_unseen=50, test_fraction=0.4)
+    assert list(sim.train.columns) == ["unit", "y"]
+    assert list(sim.test.columns) == ["unit", "y"]
+    assert sim.train["y"].dtype == float
+    # Every seen unit has at least one training row; unit ids are 0..n_units-1.
+    assert sorted(sim.train["unit"].unique()) == list(range(400))
+    assert len(sim.unit_effects) == 450
+    assert list(sim.unseen_units) == list(range(400, 450))
+    # Unseen units are disjoint from training units and are all in the test set.
+    assert set(sim.unseen_units).isdisjoint(sim.train["unit"])
+    assert set(sim.unseen_units) <= set(sim.test["unit"])
+    # Test rows of seen units exist (split within units).
+    assert sim.test["unit"].lt(400).sum() > 0
+    dev = ol.simulate_online(100, seed=3, n_devices=4, device_sd=1.0)
+    assert list(dev.train.columns) == ["unit", "device", "y"]
+    assert set(dev.train["device"]) <= {0, 1, 2, 3}
+    assert len(dev.device_effects) == 4
+
+
+def test_traffic_is_heavy_tailed_and_capped() -> None:
+    sim = ol.simulate_online(3000, seed=5, median_traffic=3.0, traffic_spread=2.0,
+                             max_traffic=800, test_fraction=0.0, n_unseen=0)
+    counts = sim.train["unit"].value_counts()
+    assert len(sim.test) == 0
+    assert counts.max() <= 800
+    assert counts.median() <= 6
+    # A few huge units carry a large share of all traffic.
+    top = counts.sort_values(ascending=False).iloc[: len(counts) // 100].sum()
+    assert top / counts.sum() > 0.25
+
+
+def test_simulation_has_the_requested_moments() -> None:
+    sim = ol.simulate_online(4000, seed=8, intercept=3.0, unit_sd=1.5, noise_sd=0.5)
+    assert sim.unit_effects.std() == pytest.approx(1.5, rel=0.05)
+    resid = sim.train["y"] - sim.true_means(sim.train)
+    assert resid.std() == pytest.approx(0.5, rel=0.03)
+    assert sim.penalty == pytest.approx(0.5**2 / 1.5**2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_units": 0}, "n_units"),
+        ({"n_units": 2.5}, "n_units"),
+        ({"seed": -1}, "seed"),
+        ({"unit_sd": -1.0}, "unit_sd"),
+        ({"noise_sd": 0.0}, "noise_sd"),
+        ({"intercept": math.nan}, "intercept"),
+        ({"median_traffic": 0.0}, "median_traffic"),
+        ({"traffic_spread": -0.1}, "traffic_spread"),
+        ({"max_traffic": 1}, "max_traffic"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"test_fraction": -0.2}, "test_fraction"),
+        ({"n_unseen": -3}, "n_unseen"),
+        ({"n_devices": -1}, "n_devices"),
+        ({"device_sd": 1.0}, "device_sd"),
+    ],
+)
+def test_simulator_rejects_bad_arguments(kwargs: dict, name: str) -> None:
+    args = {"n_units": 50, "seed": 1} | kwargs
+    with pytest.raises(ValueError, match=name):
+        ol.simulate_online(**args)
+
+
+# ------------------------------------------------------------------------------------------
+# The REML fitter
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    return ol.simulate_online(60, seed=21, median_traffic=5.0).train
+
+
+def test_fit_one_way_matches_statsmodels_mixedlm(small: pd.DataFrame) -> None:
+    import statsmodels.formula.api as smf
+
+    fit = ol.fit_one_way(small)
+    ref = smf.mixedlm("y ~ 1", small, groups=small["unit"]).fit(reml=True)
+    assert fit.intercept == pytest.approx(ref.fe_params.iloc[0], abs=1e-5)
+    assert fit.unit_sd == pytest.approx(math.sqrt(ref.cov_re.iloc[0, 0]), rel=1e-4)
+    assert fit.noise_sd == pytest.approx(math.sqrt(ref.scale), rel=1e-4)
+    blups = pd.Series({k: v.iloc[0] for k, v in ref.random_effects.items()}).sort_index()
+    np.testing.assert_allclose(fit.effects.to_numpy(), blups.to_numpy(), atol=1e-4)
+
+
+def test_fit_one_way_matches_lme4(small: pd.DataFrame, tmp_path) -> None:
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript is not installed")
+    path = tmp_path / "small.csv"
+    small.to_csv(path, index=False)
+    script = (
+        "suppressMessages(library(lme4)); "
+        f"d <- read.csv('{path}'); d$unit <- factor(d$unit); "
+        "m <- lmer(y ~ 1 + (1 | unit), data = d, REML = TRUE); "
+        "vc <- as.data.frame(VarCorr(m)); "
+        "cat(jsonlite::toJSON(list(beta = unname(fixef(m)), sd_a = vc$sdcor[1], "
+        "sd_e = vc$sdcor[2], reml = unname(REMLcrit(m)), "
+        "ranef = unname(ranef(m)$unit[[1]])), digits = 12))"
+    )
+    out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0 and "there is no package called" in out.stderr:
+        pytest.skip("R package lme4 or jsonlite is not installed")
+    assert out.returncode == 0, out.stderr
+    ref = json.loads(out.stdout)
+    fit = ol.fit_one_way(small)
+    assert fit.reml_criterion == pytest.approx(ref["reml"][0], abs=1e-5)
+    assert fit.intercept == pytest.approx(ref["beta"][0], abs=1e-5)
+    assert fit.unit_sd == pytest.approx(ref["sd_a"][0], rel=1e-4)
+    assert fit.noise_sd == pytest.approx(ref["sd_e"][0], rel=1e-4)
+    np.testing.assert_allclose(fit.effects.to_numpy(), ref["ranef"], atol=1e-4)
+
+
+def test_fit_one_way_recovers_the_truth() -> None:
+    sim = ol.simulate_online(3000, seed=4, unit_sd=1.2, noise_sd=2.5)
+    fit = ol.fit_one_way(sim.train)
+    assert fit.unit_sd == pytest.approx(1.2, rel=0.06)
+    assert fit.noise_sd == pytest.approx(2.5, rel=0.02)
+    assert fit.intercept == pytest.approx(sim.intercept, abs=0.1)
+    # BLUPs shrink: never further from 0 than the raw deviation, and more so for small units.
+    raw = sim.train.groupby("unit")["y"].mean() - fit.intercept
+    assert np.all(np.abs(fit.effects) <= np.abs(raw) + 1e-12)
+    shrink = fit.effects / raw
+    n = fit.n
+    assert shrink[n == 1].mean() < shrink[n > 50].mean()
+
+
+def test_fit_one_way_finds_a_boundary_fit() -> None:
+    sim = ol.simulate_online(200, seed=9, unit_sd=0.0, noise_sd=1.0, median_traffic=8.0)
+    fit = ol.fit_one_way(sim.train)
+    assert fit.unit_sd < 0.1
+    assert np.all(np.abs(fit.effects) < 0.05)
+
+
+def test_fit_one_way_rejects_bad_data() -> None:
+    with pytest.raises(ValueError, match="train"):
+        ol.fit_one_way(pd.DataFrame({"unit": [1, 2]}))
+    with pytest.raises(ValueError, match="two units"):
+        ol.fit_one_way(pd.DataFrame({"unit": [1, 1, 1], "y": [1.0, 2.0, 3.0]}))
+    with pytest.raises(ValueError, match="two or more"):
+        ol.fit_one_way(pd.DataFrame({"unit": [1, 2, 3], "y": [1.0, 2.0, 3.0]}))
+    with pytest.raises(ValueError, match="empty"):
+        ol.fit_one_way(pd.DataFrame({"unit": [], "y": []}))
+
+
+# ------------------------------------------------------------------------------------------
+# Ridge
+# ------------------------------------------------------------------------------------------
+
+
+def test_blup_is_ridge_with_penalty_sigma_e2_over_sigma_a2(small: pd.DataFrame) -> None:
+    fit = ol.fit_one_way(small)
+    ridge = ol.fit_ridge(small, fit.penalty)
+    assert ridge.intercept == pytest.approx(fit.intercept, abs=1e-8)
+    np.testing.assert_allclose(ridge.effects.to_numpy(), fit.effects.to_numpy(), atol=1e-8)
+    # A different penalty gives different coefficients, so the check above can fail.
+    other = ol.fit_ridge(small, 3.0 * fit.penalty)
+    assert np.max(np.abs(other.effects.to_numpy() - fit.effects.to_numpy())) > 1e-3
+    # The sparse iterative solver reaches the same point.
+    sparse_fit = ol.fit_ridge(small, fit.penalty, dense=False)
+    np.testing.assert_allclose(sparse_fit.effects.to_numpy(), fit.effects.to_numpy(), atol=1e-5)
+
+
+def test_fit_ridge_cv_agrees_with_sklearn_grid_search(small: pd.DataFrame) -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    alphas = np.logspace(-1, 2, 13)
+    ours = ol.fit_ridge_cv(small, seed=5, alphas=alphas, n_folds=4)
+    units, codes = np.unique(small["unit"], return_inverse=True)
+    x = np.eye(len(units))[codes]
+    search = GridSearchCV(Ridge(solver="cholesky"), {"alpha": alphas},
+                          scoring="neg_mean_squared_error",
+                          cv=KFold(4, shuffle=True, random_state=5)).fit(x, small["y"])
+    assert ours.alpha == pytest.approx(search.best_params_["alpha"])
+    np.testing.assert_allclose(ours.effects.to_numpy(), search.best_estimator_.coef_, atol=1e-8)
+    assert ours.intercept == pytest.approx(search.best_estimator_.intercept_, abs=1e-8)
+
+
+def test_ridge_cv_penalty_is_near_the_true_ratio() -> None:
+    sim = ol.simulate_online(2000, seed=6, unit_sd=1.0, noise_sd=2.0)
+    fit = ol.fit_ridge_cv(sim.train, seed=6)
+    assert 4.0 / 2.5 < fit.alpha < 4.0 * 2.5
+
+
+def test_ridge_rejects_bad_arguments(small: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        ol.fit_ridge(small, 0.0)
+    with pytest.raises(ValueError, match="alphas"):
+        ol.fit_ridge_cv(small, seed=1, alphas=[1.0, -1.0])
+    with pytest.raises(ValueError, match="n_folds"):
+        ol.fit_ridge_cv(small, seed=1, n_folds=1)
+
+
+# ------------------------------------------------------------------------------------------
+# Prediction methods and evaluation
+# ------------------------------------------------------------------------------------------
+
+
+def test_unseen_units_get_the_pooled_prediction() -> None:
+    sim = ol.simulate_online(200, seed=2, n_unseen=20)
+    unseen = sim.test[sim.test["unit"].isin(sim.unseen_units)]
+    grand = sim.train["y"].mean()
+    np.testing.assert_allclose(ol.predict_unit_means(sim.train, unseen), grand)
+    np.testing.assert_allclose(ol.predict_grand_mean(sim.train, unseen), grand)
+    np.testing.assert_allclose(ol.predict_blup(sim.train, unseen),
+                               ol.fit_one_way(sim.train).intercept)
+
+
+def test_unit_means_predict_each_units_training_mean() -> None:
+    train = pd.DataFrame({"unit": [1, 1, 2], "y": [1.0, 3.0, 10.0]})
+    test = pd.DataFrame({"unit": [2, 1, 7], "y": [0.0, 0.0, 0.0]})
+    np.testing.assert_allclose(ol.predict_unit_means(train, test), [10.0, 2.0, 14.0 / 3.0])
+
+
+def test_partial_pooling_beats_no_pooling_on_small_units() -> None:
+    sim = ol.simulate_online(4000, seed=13, test_fraction=0.5)
+    preds = {name: m(sim.train, sim.test) for name, m in ol.default_methods(13).items()}
+    res = ol.evaluate(sim.train, sim.test, preds).set_index(["method", "bucket"])["rmse"]
+    for bucket in ("1", "2-3", "4-10"):
+        assert res[("partial pooling (BLUP)", bucket)] < res[("no pooling", bucket)]
+    # Large units: partial pooling beats complete pooling and is close to no pooling.
+    assert res[("partial pooling (BLUP)", ">100")] < res[("complete pooling", ">100")]
+    assert res[("partial pooling (BLUP)", ">100")] == pytest.approx(
+        res[("no pooling", ">100")], rel=0.01)
+    # Overall the mixed model is the best of the first three.
+    best = min(res[(m, "overall")] for m in ("complete pooling", "no pooling"))
+    assert res[("partial pooling (BLUP)", "overall")] < best
+
+
+def test_traffic_bucket_edges() -> None:
+    labels = list(ol.traffic_bucket([0, 1, 2, 3, 4, 10, 11, 30, 31, 100, 101, 5000]))
+    assert labels == ["unseen", "1", "2-3", "2-3", "4-10", "4-10", "11-30", "11-30",
+                      "31-100", "31-100", ">100", ">100"]
+    with pytest.raises(ValueError, match="n_train"):
+        ol.traffic_bucket([-1])
+
+
+def test_evaluate_computes_rmse_by_bucket() -> None:
+    train = pd.DataFrame({"unit": [1, 2, 2], "y": [0.0, 0.0, 0.0]})
+    test = pd.DataFrame({"unit": [1, 2, 3], "y": [1.0, 2.0, 3.0]})
+    out = ol.evaluate(train, test, {"zero": np.zeros(3)}).set_index("bucket")
+    assert out.loc["1", "rmse"] == pytest.approx(1.0)
+    assert out.loc["2-3", "rmse"] == pytest.approx(2.0)
+    assert out.loc["unseen", "rmse"] == pytest.approx(3.0)
+    assert out.loc["overall", "rmse"] == pytest.approx(math.sqrt(14 / 3))
+    assert "4-10" not in out.index
+    with pytest.raises(ValueError, match="predictions"):
+        ol.evaluate(train, test, {"short": np.zeros(2)})
+
+
+def test_replicate_and_summarise() -> None:
+    res = ol.replicate([1, 2, 3], n_units=200)
+    assert set(res["seed"]) == {1, 2, 3}
+    summary = ol.summarise(res)
+    row = summary[(summary["method"] == "no pooling") & (summary["bucket"] == "overall")]
+    vals = res[(res["method"] == "no pooling") & (res["bucket"] == "overall")]["rmse"]
+    assert row["rmse"].iloc[0] == pytest.approx(vals.mean())
+    assert row["se"].iloc[0] == pytest.approx(vals.std() / math.sqrt(3))
+    assert list(summary["method"].cat.categories) == list(ol.default_methods(0))
+    # Same seeds, same numbers.
+    pd.testing.assert_frame_equal(res, ol.replicate([1, 2, 3], n_units=200))
+    with pytest.raises(ValueError, match="seeds"):
+        ol.replicate([])
+
+
+# ------------------------------------------------------------------------------------------
+# Bayesian model
+# ------------------------------------------------------------------------------------------
+
+
+def test_sufficient_statistics_likelihood_equals_raw_likelihood(small: pd.DataFrame) -> None:
+    """The PyMC model's log density differs from the raw-data one by a constant only."""
+    import pymc as pm
+
+    model = ol.one_way_pymc_model(small)
+    units, codes = np.unique(small["unit"], return_inverse=True)
+    with pm.Model(coords={"unit": units}) as raw:
+        beta = pm.Normal("beta", 0.0, 1.0)
+        unit_sd = pm.HalfNormal("unit_sd", 1.0)
+        noise_sd = pm.HalfNormal("noise_sd", 1.0)
+        z = pm.Normal("z", 0.0, 1.0, dims="unit")
+        pm.Normal("y", beta + unit_sd * z[codes], noise_sd, observed=small["y"].to_numpy())
+    ll_suff = model.compile_fn(model.logp(vars=[*model.observed_RVs, *model.potentials]),
+                               inputs=model.value_vars)
+    ll_raw = raw.compile_fn(raw.logp(vars=raw.observed_RVs), inputs=raw.value_vars)
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(3):
+        point = {"beta": rng.normal(10, 1), "unit_sd_log__": rng.normal(0, 0.3),
+                 "noise_sd_log__": rng.normal(0.5, 0.3), "z": rng.normal(size=len(units))}
+        diffs.append(float(ll_suff(point)) - float(ll_raw(point)))
+    assert np.ptp(diffs) < 1e-8
+
+
+@pytest.mark.slow
+def test_bayesian_posterior_means_are_close_to_blups() -> None:
+    pytest.importorskip("analysis.bayes")
+    sim = ol.simulate_online(80, seed=31, median_traffic=6.0)
+    fit = ol.fit_one_way(sim.train)
+    post = ol.fit_bayes(sim.train, seed=1, draws=400, tune=400, chains=2)
+    assert np.corrcoef(post.effects.to_numpy(), fit.effects.to_numpy())[0, 1] > 0.98
+    assert post.intercept == pytest.approx(fit.intercept, abs=0.2)
+    assert post.noise_sd == pytest.approx(fit.noise_sd, rel=0.1)
