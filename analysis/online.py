@@ -439,11 +439,15 @@ class RidgeFit:
         One coefficient per training unit, indexed by unit.
     alpha
         The penalty used (chosen by cross-validation in :func:`fit_ridge_cv`).
+    cv_curve
+        From :func:`fit_ridge_cv` only: the cross-validated mean squared error of every
+        candidate penalty, indexed by penalty (``None`` otherwise).
     """
 
     intercept: float
     effects: pd.Series
     alpha: float
+    cv_curve: pd.Series | None = None
 
     def predict(self, test: pd.DataFrame) -> np.ndarray:
         """Predict every row of ``test``: intercept plus coefficient (0 for unseen units)."""
@@ -575,7 +579,8 @@ def fit_ridge_cv(
     total = np.bincount(codes, weights=y, minlength=n_units)
     b0, u = _ridge_by_units(n, total, best)
     return RidgeFit(intercept=b0, effects=pd.Series(u, index=pd.Index(units, name="unit"),
-                                                    name="ridge"), alpha=best)
+                                                    name="ridge"), alpha=best,
+                    cv_curve=pd.Series(mse, index=pd.Index(grid, name="alpha"), name="cv_mse"))
 
 
 # --------------------------------------------------------------------------------------------

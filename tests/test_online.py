@@ -334,3 +334,38 @@ def test_bayesian_posterior_means_are_close_to_blups() -> None:
     assert np.corrcoef(post.effects.to_numpy(), fit.effects.to_numpy())[0, 1] > 0.98
     assert post.intercept == pytest.approx(fit.intercept, abs=0.2)
     assert post.noise_sd == pytest.approx(fit.noise_sd, rel=0.1)
+
+
+# ------------------------------------------------------------------------------------------
+# Figures
+# ------------------------------------------------------------------------------------------
+
+
+def test_figures_draw() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from analysis import online_plots as op
+
+    sim = ol.simulate_online(300, seed=1)
+    fit = ol.fit_one_way(sim.train)
+    ridge = ol.fit_ridge_cv(sim.train, seed=1)
+    summary = ol.summarise(ol.replicate([1, 2], n_units=300))
+    figs = [
+        op.plot_traffic(sim.train),
+        op.plot_rmse_by_bucket(summary),
+        op.plot_rmse_by_bucket(summary, relative_to="partial pooling (BLUP)"),
+        op.plot_shrinkage(sim.train, fit),
+        op.plot_ridge_cv(ridge, mixed_penalty=fit.penalty),
+    ]
+    assert all(isinstance(f, Figure) for f in figs)
+    # One line per method in the RMSE plot.
+    assert len(figs[1].axes[0].get_legend().get_texts()) == 4
+    with pytest.raises(ValueError, match="relative_to"):
+        op.plot_rmse_by_bucket(summary, relative_to="nope")
+    with pytest.raises(ValueError, match="ridge"):
+        op.plot_ridge_cv(ol.fit_ridge(sim.train, 1.0))
+    plt.close("all")

@@ -1,0 +1,196 @@
+"""Figures for the online-prediction chapter (see :mod:`analysis.online`).
+
+Every function returns the :class:`matplotlib.figure.Figure` it drew on.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from analysis.online import BUCKETS, OneWayFit, RidgeFit
+from analysis.validation import require_columns
+
+__all__ = [
+    "METHOD_COLORS",
+    "plot_traffic",
+    "plot_rmse_by_bucket",
+    "plot_shrinkage",
+    "plot_ridge_cv",
+]
+
+#: One colour per prediction method, shared by the chapter's figures.
+METHOD_COLORS: dict[str, str] = {
+    "complete pooling": "#7f8c8d",
+    "no pooling": "#c0392b",
+    "partial pooling (BLUP)": "#2471a3",
+    "ridge (CV)": "#d68910",
+    "Bayesian posterior mean": "#7d3c98",
+}
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def plot_traffic(train: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Histogram of training observations per unit, on a logarithmic axis.
+
+    Parameters
+    ----------
+    train
+        Training frame with a ``unit`` column.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(train, ["unit"], argname="train")
+    counts = train["unit"].value_counts().to_numpy()
+    fig, ax = _axes(ax, (7.0, 3.6))
+    bins = np.logspace(0, np.log10(counts.max() + 1), 30)
+    ax.hist(counts, bins=bins, color="#5d6d7e", edgecolor="white")
+    ax.set_xscale("log")
+    ax.set_xlabel("Training observations per unit (log scale)")
+    ax.set_ylabel("Number of units")
+    ax.set_title("Most units are tiny, a few are huge")
+    fig.tight_layout()
+    return fig
+
+
+def plot_rmse_by_bucket(
+    summary: pd.DataFrame,
+    *,
+    methods: list[str] | None = None,
+    relative_to: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot held-out RMSE by traffic bucket, one line per method, with ±2 SE bars over seeds.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`analysis.online.summarise` (columns ``method``, ``bucket``, ``rmse``,
+        ``se``). The ``overall`` bucket is not drawn.
+    methods
+        Methods to draw, in order (default: all).
+    relative_to
+        If given, draw each RMSE divided by this method's RMSE in the same bucket (the
+        error bars are scaled the same way), so 1 means "as good as that method".
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(summary, ["method", "bucket", "rmse", "se"], argname="summary")
+    data = summary[summary["bucket"].astype(str) != "overall"].copy()
+    data["bucket"] = data["bucket"].astype(str)
+    names = methods or [str(m) for m in pd.unique(data["method"].astype(str))]
+    buckets = [b for b in BUCKETS if b in set(data["bucket"])]
+    if relative_to is not None:
+        if relative_to not in set(data["method"].astype(str)):
+            raise ValueError(f"relative_to must be one of the methods, got {relative_to!r}")
+        base = data[data["method"].astype(str) == relative_to].set_index("bucket")["rmse"]
+        scale = data["bucket"].map(base)
+        data["rmse"] = data["rmse"] / scale
+        data["se"] = data["se"] / scale
+    fig, ax = _axes(ax, (7.5, 4.2))
+    width = 0.7 / max(len(names), 1)
+    for k, name in enumerate(names):
+        rows = data[data["method"].astype(str) == name].set_index("bucket").reindex(buckets)
+        x = np.arange(len(buckets)) + (k - (len(names) - 1) / 2) * width
+        ax.errorbar(x, rows["rmse"], yerr=2 * rows["se"].fillna(0.0), fmt="o-", ms=4, lw=1.2,
+                    capsize=2, color=METHOD_COLORS.get(name), label=name)
+    ax.set_xticks(range(len(buckets)), buckets)
+    ax.set_xlabel("Training observations of the unit")
+    if relative_to is None:
+        ax.set_ylabel("Held-out RMSE")
+    else:
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_ylabel(f"RMSE / RMSE of {relative_to}")
+    ax.legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shrinkage(
+    train: pd.DataFrame, fit: OneWayFit, *, ax: Axes | None = None
+) -> Figure:
+    """Plot each unit's raw deviation from the intercept against its BLUP, coloured by traffic.
+
+    Parameters
+    ----------
+    train
+        The training frame the model was fitted to (columns ``unit`` and ``y``).
+    fit
+        The fitted one-way model.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(train, ["unit", "y"], argname="train")
+    raw = train.groupby("unit")["y"].mean().reindex(fit.effects.index) - fit.intercept
+    fig, ax = _axes(ax, (6.5, 4.5))
+    points = ax.scatter(raw, fit.effects, c=np.log10(fit.n), cmap="viridis", s=8, alpha=0.7)
+    lim = float(np.nanmax(np.abs(raw)))
+    ax.plot([-lim, lim], [-lim, lim], color="black", lw=0.8, ls="--")
+    cbar = fig.colorbar(points, ax=ax)
+    cbar.set_label("log10 training observations")
+    ax.set_xlabel("Unit mean minus intercept (no pooling)")
+    ax.set_ylabel("BLUP (partial pooling)")
+    ax.set_title("Small units are pulled to the intercept")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ridge_cv(
+    ridge: RidgeFit, *, mixed_penalty: float | None = None, ax: Axes | None = None
+) -> Figure:
+    r"""Plot the cross-validated error against the ridge penalty, with the chosen penalties.
+
+    Parameters
+    ----------
+    ridge
+        A fit from :func:`analysis.online.fit_ridge_cv` (it carries ``cv_curve``).
+    mixed_penalty
+        The mixed model's :math:`\hat\sigma_e^2 / \hat\sigma_a^2`, drawn as a second line.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if ridge.cv_curve is None:
+        raise ValueError("ridge must come from fit_ridge_cv (it has no cv_curve)")
+    fig, ax = _axes(ax, (6.5, 3.8))
+    curve = ridge.cv_curve
+    ax.plot(curve.index, curve.to_numpy(), color="#5d6d7e", lw=1.5)
+    ax.set_xscale("log")
+    ax.axvline(ridge.alpha, color=METHOD_COLORS["ridge (CV)"], lw=1.5,
+               label=f"chosen by cross-validation ({ridge.alpha:.2f})")
+    if mixed_penalty is not None:
+        ax.axvline(mixed_penalty, color=METHOD_COLORS["partial pooling (BLUP)"], lw=1.5, ls="--",
+                   label=f"learned by REML ({mixed_penalty:.2f})")
+    ax.set_xlabel(r"Ridge penalty $\lambda$ (log scale)")
+    ax.set_ylabel("Cross-validated MSE")
+    ax.legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    return fig
