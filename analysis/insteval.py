@@ -119,8 +119,7 @@ def load_insteval(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     target = Path(path) if path is not None else insteval_path()
     if not target.is_file():
         raise FileNotFoundError(
-            f"{target} not found; create it once with "
-            "analysis.insteval.regenerate_insteval_cache()"
+            f"{target} not found; create it once with analysis.insteval.regenerate_insteval_cache()"
         )
     return _typed(pd.read_csv(target))
 

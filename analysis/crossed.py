@@ -1,0 +1,703 @@
+r"""REML and ML fits of linear models with crossed random intercepts, the lme4 way, made cheap.
+
+The model is
+
+.. math:: y = X\beta + \sum_k Z_k b_k + \varepsilon,\qquad
+          b_k \sim N(0, \sigma_k^2 I),\quad \varepsilon \sim N(0, \sigma^2 I),
+
+with one random intercept per level of each grouping factor ``k`` (the factors may be crossed,
+as students and instructors are in InstEval). Following lme4 (Bates et al. 2015, *Fitting
+linear mixed-effects models using lme4*, J. Stat. Softw. 67(1)), write
+:math:`b = \Lambda_\theta u` with :math:`\Lambda_\theta` diagonal, holding
+:math:`\theta_k = \sigma_k/\sigma` on the columns of factor ``k``. For a given
+:math:`\theta` the penalised least-squares problem
+
+.. math:: \min_{u, \beta} \|y - X\beta - Z\Lambda_\theta u\|^2 + \|u\|^2
+
+has a closed-form solution, and :math:`\sigma` and :math:`\beta` can be profiled out, leaving a
+criterion of :math:`\theta` alone (lme4's ``REMLcrit``, or the ML deviance) that a
+derivative-free optimiser (BOBYQA, from ``nlopt``, as in lme4's default ``nloptwrap``)
+minimises.
+
+What makes it cheap is the structure of :math:`Z'Z`. The columns of the largest factor (the
+students) never overlap with each other, so their block of
+:math:`\Lambda'Z'Z\Lambda + I` is *diagonal*. We eliminate it exactly (a Schur complement,
+one division per level) and are left with a small dense system over the other factors' levels,
+the fixed effects and the response, which LAPACK's Cholesky factors in milliseconds. The
+determinants, the residual sum of squares and the solution all come out of that one
+factorisation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.linalg import cho_solve, solve_triangular
+from scipy.linalg.lapack import dpotrf
+
+from analysis.validation import check_positive_int, require_columns
+
+__all__ = [
+    "CrossedFit",
+    "FixedDesign",
+    "ProfiledDeviance",
+    "fit_crossed",
+    "fixed_design",
+    "group_codes",
+]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+# ---------------------------------------------------------------------------------------------
+# Designs
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or not pd.api.types.is_numeric_dtype(series)
+        or pd.api.types.is_bool_dtype(series)
+    )
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """How the fixed-effect columns are built, so new data can be coded the same way.
+
+    Attributes
+    ----------
+    terms
+        The data columns, in order.
+    names
+        The design-matrix column names, R style: ``"(Intercept)"``, a numeric column's own
+        name, or a factor's name followed by its level (``"service1"``) under treatment coding.
+    levels
+        For each factor term, its levels (the first is the reference); absent for numeric terms.
+    """
+
+    terms: tuple[str, ...]
+    names: tuple[str, ...]
+    levels: dict[str, tuple[object, ...]] = field(default_factory=dict)
+
+    def matrix(self, data: pd.DataFrame, argname: str = "data") -> np.ndarray:
+        """Return the design matrix of ``data`` (n x p, intercept first).
+
+        Raises
+        ------
+        ValueError
+            If a column is missing, holds missing values, or a factor has a level that was not
+            seen when the design was built.
+        """
+        require_columns(data, self.terms, argname=argname)
+        cols = [np.ones(len(data))]
+        for term in self.terms:
+            series = data[term]
+            if series.isna().any():
+                raise ValueError(f"{argname}: column {term!r} has missing values")
+            if term in self.levels:
+                levels = self.levels[term]
+                values = np.asarray(series.astype(object))
+                known = pd.Index(levels)
+                unknown = set(pd.unique(values)) - set(known)
+                if unknown:
+                    raise ValueError(
+                        f"{argname}: column {term!r} has level(s) {sorted(map(str, unknown))} "
+                        f"not seen in the fitted data (levels {list(map(str, levels))})"
+                    )
+                for level in levels[1:]:
+                    cols.append((values == level).astype(float))
+            else:
+                cols.append(series.to_numpy(dtype=float))
+        return np.column_stack(cols)
+
+
+def fixed_design(data: pd.DataFrame, fixed: Sequence[str]) -> FixedDesign:
+    """Build the fixed-effect design (intercept plus ``fixed``) as R's ``model.matrix`` would.
+
+    Numeric columns enter as they are; categorical, string and boolean columns are
+    treatment-coded against their first level (the first category of a pandas categorical,
+    otherwise the smallest value). Levels that never occur are dropped.
+
+    Parameters
+    ----------
+    data
+        The data.
+    fixed
+        Column names of the fixed effects (may be empty: intercept only).
+
+    Returns
+    -------
+    FixedDesign
+        The design; call :meth:`FixedDesign.matrix` to get the matrix.
+    """
+    if isinstance(fixed, str):
+        raise ValueError(f"fixed must be a list of column names, got the string {fixed!r}")
+    terms = tuple(fixed)
+    require_columns(data, terms)
+    names: list[str] = ["(Intercept)"]
+    levels: dict[str, tuple[object, ...]] = {}
+    for term in terms:
+        series = data[term]
+        if series.isna().any():
+            raise ValueError(f"data: column {term!r} has missing values")
+        if _is_categorical(series):
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                used = series.cat.remove_unused_categories().cat.categories
+                lev = tuple(used)
+            else:
+                lev = tuple(sorted(pd.unique(series.astype(object)), key=str))
+            levels[term] = lev
+            names.extend(f"{term}{level}" for level in lev[1:])
+        else:
+            names.append(term)
+    return FixedDesign(terms=terms, names=tuple(names), levels=levels)
+
+
+def group_codes(series: pd.Series, name: str = "group") -> tuple[np.ndarray, pd.Index]:
+    """Return integer codes (0..q-1) and the levels of a grouping column.
+
+    Categorical columns keep their category order (unused categories dropped); other columns
+    get their sorted unique values.
+
+    Raises
+    ------
+    ValueError
+        If the column has missing values.
+    """
+    if series.isna().any():
+        raise ValueError(f"data: grouping column {name!r} has missing values")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cat = series.cat.remove_unused_categories()
+        return cat.cat.codes.to_numpy(dtype=np.int64), pd.Index(cat.cat.categories, name=name)
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes.astype(np.int64), pd.Index(uniques, name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The profiled criterion
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Solution:
+    theta: np.ndarray
+    criterion: float
+    sigma: float
+    beta: np.ndarray
+    vcov_beta: np.ndarray
+    b: list[np.ndarray]
+    cond_sd: list[np.ndarray]
+
+
+class ProfiledDeviance:
+    r"""The profiled REML criterion (or ML deviance) of a crossed random-intercept model.
+
+    Everything that does not depend on :math:`\theta` is computed once here: the cross
+    products of the response, the fixed-effect columns and the indicator columns of every
+    factor but the largest (a dense ``m x m`` matrix, ``m`` = their total number of columns
+    plus one for the response), and the sparse cross products of those columns with the
+    largest factor's indicators. Each evaluation then costs one sparse product, one dense
+    ``m x m`` Cholesky factorisation, and a few vector operations.
+
+    Parameters
+    ----------
+    X
+        Fixed-effect design, ``n x p`` with full column rank.
+    y
+        Response, length ``n``.
+    codes
+        For each grouping factor, integer level codes ``0..q_k-1`` of length ``n``.
+    n_levels
+        ``q_k`` for each factor.
+    reml
+        REML criterion if true, otherwise the ML deviance.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        codes: Sequence[np.ndarray],
+        n_levels: Sequence[int],
+        reml: bool = True,
+    ) -> None:
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+        n, p = X.shape
+        if len(codes) == 0:
+            raise ValueError("groups must name at least one grouping column")
+        self.n, self.p, self.reml = n, p, bool(reml)
+        self.n_levels = [int(q) for q in n_levels]
+        self.n_factors = len(self.n_levels)
+        #: Index of the factor whose (diagonal) block is eliminated: the one with most levels.
+        self.eliminated = int(np.argmax(self.n_levels))
+        self.rest = [k for k in range(self.n_factors) if k != self.eliminated]
+        rows = np.arange(n)
+
+        def indicators(k: int) -> sp.csc_matrix:
+            q = self.n_levels[k]
+            return sp.csc_matrix((np.ones(n), (rows, codes[k])), shape=(n, q))
+
+        blocks = [indicators(k) for k in self.rest]
+        self.mu = int(sum(self.n_levels[k] for k in self.rest))
+        W0 = sp.hstack([*blocks, sp.csc_matrix(X), sp.csc_matrix(y[:, None])], format="csc")
+        self.m = W0.shape[1]
+        Ze = indicators(self.eliminated)
+        self.counts = np.asarray(Ze.sum(axis=0)).ravel()
+        self.G = np.asarray((W0.T @ W0).toarray())
+        #: W0' Z_e, ``m x q_e``; its last row is Z_e' y.
+        self.P = sp.csr_matrix(W0.T @ Ze)
+        self.Pt = sp.csr_matrix(self.P.T)
+        self.Pt.sort_indices()
+        self._prepare_pairs()
+        # Which θ scales each column of the dense system (-1: a fixed-effect or response column).
+        owner = np.concatenate(
+            [np.full(self.n_levels[k], k) for k in self.rest] + [np.full(p + 1, -1)]
+        ).astype(np.int64)
+        self._owner = owner
+        self._diag_u = np.arange(self.mu)
+        self.n_evals = 0
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _prepare_pairs(self) -> None:
+        r"""Precompute ``P diag(w) P'`` as a linear map of one weight per distinct level size.
+
+        The weight of a level of the eliminated factor, :math:`w_j = \theta^2/(\theta^2 n_j + 1)`,
+        depends only on its number of rows :math:`n_j`, and the sparsity pattern of ``P`` is
+        fixed. So every entry of the lower triangle of ``P diag(w) P'`` is a fixed linear
+        combination of the few distinct weights (86 for InstEval's students): we collect the
+        products ``P[a, j] P[b, j]`` once, summed by (entry, level size), into a sparse matrix
+        ``A`` with one row per dense entry, and each evaluation is the sparse product
+        ``A @ w_size`` -- a couple of milliseconds instead of a general sparse product.
+        """
+        Pt = self.Pt
+        indptr = Pt.indptr
+        row_len = np.diff(indptr)
+        pos = np.arange(Pt.nnz)
+        row_of_pos = np.repeat(np.arange(Pt.shape[0]), row_len)
+        n_after = indptr[row_of_pos + 1] - pos  # partners q >= p in the same row
+        first = np.repeat(pos, n_after)
+        group_start = np.repeat(np.cumsum(n_after) - n_after, n_after)
+        second = first + (np.arange(first.size) - group_start)
+        rows_a = Pt.indices[first].astype(np.int64)
+        rows_b = Pt.indices[second].astype(np.int64)
+        flat = rows_b * self.m + rows_a  # lower triangle: rows_b >= rows_a
+        self.sizes, size_class = np.unique(self.counts, return_inverse=True)
+        self.size_freq = np.bincount(size_class).astype(float)
+        cls = size_class[row_of_pos[first]]
+        A = sp.csr_matrix(
+            (Pt.data[first] * Pt.data[second], (flat, cls)),
+            shape=(self.m * self.m, self.sizes.size),
+        )
+        A.sum_duplicates()
+        self._gram_map = A
+
+    def _weighted_gram(self, w_size: np.ndarray) -> np.ndarray:
+        """Return the lower triangle of ``P diag(w) P'`` (dense ``m x m``), given w per size."""
+        return np.asarray(self._gram_map @ w_size).reshape(self.m, self.m)
+
+    def _scale(self, theta: np.ndarray) -> np.ndarray:
+        d = np.ones(self.m)
+        mask = self._owner >= 0
+        d[mask] = theta[self._owner[mask]]
+        return d
+
+    def _factor(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Return (lower Cholesky factor of the Schur complement, a = diag block, d) or None."""
+        te = float(theta[self.eliminated])
+        a = te * te * self.sizes + 1.0  # diagonal of the eliminated block, per level size
+        d = self._scale(theta)
+        S = self.G - self._weighted_gram(te * te / a)  # only the lower triangle is used
+        S *= d[:, None]
+        S *= d[None, :]
+        S[self._diag_u, self._diag_u] += 1.0
+        L, info = dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            return None
+        return L, a, d
+
+    def __call__(self, theta: Sequence[float] | np.ndarray) -> float:
+        """Return the criterion at ``theta`` (one relative SD per grouping factor, >= 0)."""
+        theta = np.asarray(theta, dtype=float)
+        self.n_evals += 1
+        out = self._factor(theta)
+        if out is None:
+            return float("inf")
+        L, a, _ = out
+        return self._criterion(L, a)
+
+    def _criterion(self, L: np.ndarray, a: np.ndarray) -> float:
+        diag = np.diag(L)
+        mu, p, n = self.mu, self.p, self.n
+        r2 = diag[-1] ** 2
+        logdet_l = float(self.size_freq @ np.log(a)) + 2.0 * float(np.sum(np.log(diag[:mu])))
+        if self.reml:
+            logdet_rx = 2.0 * float(np.sum(np.log(diag[mu : mu + p])))
+            dof = n - p
+            return logdet_l + logdet_rx + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+        return logdet_l + n * (1.0 + _LOG_2PI + np.log(r2 / n))
+
+    def solve(self, theta: Sequence[float] | np.ndarray) -> _Solution:
+        """Return the criterion, sigma, fixed effects, their covariance, modes and cond. SDs."""
+        theta = np.asarray(theta, dtype=float)
+        out = self._factor(theta)
+        if out is None:
+            raise np.linalg.LinAlgError("the penalised system is not positive definite")
+        L, a_size, d = out
+        crit = self._criterion(L, a_size)
+        te_sq = float(theta[self.eliminated]) ** 2
+        a = te_sq * self.counts + 1.0  # per level of the eliminated factor
+        mu, p, n, e = self.mu, self.p, self.n, self.eliminated
+        r2 = L[-1, -1] ** 2
+        sigma2 = r2 / (n - p) if self.reml else r2 / n
+        Lsub = L[:-1, :-1]
+        c = L[-1, :-1]
+        sol = solve_triangular(Lsub, c, lower=True, trans="T", check_finite=False)
+        beta = sol[mu:]
+        te = float(theta[e])
+        # u_e from the eliminated block row: a * u_e = te * (Z_e'y - P_{u,beta}' (d * sol)).
+        ds = d[:-1] * sol
+        ze_y = np.asarray(self.Pt[:, -1].toarray()).ravel()
+        u_e = te * (ze_y - self.Pt[:, :-1] @ ds) / a
+        # Fixed-effect covariance: sigma^2 (L_X L_X')^{-1}.
+        Lx = L[mu : mu + p, mu : mu + p]
+        Lx_inv = solve_triangular(Lx, np.eye(p), lower=True, check_finite=False)
+        vcov = sigma2 * (Lx_inv.T @ Lx_inv)
+        # Conditional variances of u: the diagonal of (Lambda'Z'Z Lambda + I)^{-1}.
+        if mu > 0:
+            L1 = L[:mu, :mu]
+            S1_inv = cho_solve((L1, True), np.eye(mu), check_finite=False)
+            var_rest = np.diag(S1_inv).copy()
+            B1 = sp.csr_matrix(self.Pt[:, :mu].multiply(te * d[None, :mu]))  # q_e x mu
+            M = np.asarray(B1 @ S1_inv)  # q_e x mu
+            quad = np.asarray(B1.multiply(M).sum(axis=1)).ravel()
+            var_e = 1.0 / a + quad / (a * a)
+        else:
+            var_rest = np.zeros(0)
+            var_e = 1.0 / a
+        b: list[np.ndarray] = [np.empty(0)] * self.n_factors
+        cond_sd: list[np.ndarray] = [np.empty(0)] * self.n_factors
+        sigma = float(np.sqrt(sigma2))
+        b[e] = te * u_e
+        cond_sd[e] = sigma * te * np.sqrt(var_e)
+        start = 0
+        for k in self.rest:
+            q = self.n_levels[k]
+            b[k] = theta[k] * sol[start : start + q]
+            cond_sd[k] = sigma * theta[k] * np.sqrt(var_rest[start : start + q])
+            start += q
+        return _Solution(theta, crit, sigma, beta, vcov, b, cond_sd)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fit
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CrossedFit:
+    """A fitted crossed random-intercept model.
+
+    Attributes
+    ----------
+    fixed
+        Fixed effects, indexed by term (``"(Intercept)"``, ``"service1"``, ...), with columns
+        ``estimate`` and ``se``.
+    sds
+        Standard deviations, indexed by grouping factor names and ``"Residual"``.
+    ranef
+        For each grouping factor, a frame indexed by level with columns ``mode`` (the
+        conditional mode, lme4's ``ranef``) and ``cond_sd`` (its conditional SD, as lme4's
+        ``condVar``).
+    criterion
+        The minimised criterion: lme4's ``REMLcrit`` for REML, its ``deviance`` for ML.
+    reml
+        Whether the fit is REML.
+    theta
+        Relative SDs ``sigma_k / sigma`` at the optimum, one per grouping factor.
+    n_evals
+        Number of criterion evaluations the optimiser used.
+    fit_seconds
+        Wall time of the fit (design, optimisation and solution).
+    response, groups, n_obs
+        What was fitted, and on how many rows.
+    vcov
+        Covariance matrix of the fixed effects.
+    design
+        The fixed-effect design, reused by :meth:`predict`.
+    """
+
+    fixed: pd.DataFrame
+    sds: pd.Series
+    ranef: dict[str, pd.DataFrame]
+    criterion: float
+    reml: bool
+    theta: np.ndarray
+    n_evals: int
+    fit_seconds: float
+    response: str
+    groups: tuple[str, ...]
+    n_obs: int
+    vcov: pd.DataFrame
+    design: FixedDesign
+    optimizer_status: str = ""
+
+    @property
+    def reml_criterion(self) -> float:
+        """The minimised criterion (REMLcrit for REML fits, the ML deviance otherwise)."""
+        return self.criterion
+
+    @property
+    def criterion_name(self) -> str:
+        """``"REMLcrit"`` or ``"deviance"``, as lme4 names the criterion."""
+        return "REMLcrit" if self.reml else "deviance"
+
+    @property
+    def sigma(self) -> float:
+        """The residual standard deviation."""
+        return float(self.sds["Residual"])
+
+    def predict(self, newdata: pd.DataFrame, include_random: bool = True) -> np.ndarray:
+        """Predict the response: fixed part plus each level's conditional mode.
+
+        Levels not seen in the fitted data contribute zero (the mean of their distribution).
+
+        Parameters
+        ----------
+        newdata
+            Frame with the fixed-effect columns and (if ``include_random``) the group columns.
+        include_random
+            If false, return the fixed part only.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row of ``newdata``.
+        """
+        X = self.design.matrix(newdata, argname="newdata")
+        pred = X @ self.fixed["estimate"].to_numpy()
+        if include_random:
+            require_columns(newdata, self.groups, argname="newdata")
+            for g in self.groups:
+                modes = self.ranef[g]["mode"]
+                values = newdata[g].astype(object).to_numpy()
+                idx = pd.Index(modes.index.astype(object)).get_indexer(values)
+                contrib = np.where(idx >= 0, modes.to_numpy()[np.maximum(idx, 0)], 0.0)
+                pred = pred + contrib
+        return np.asarray(pred, dtype=float)
+
+    def variance_components(self) -> pd.DataFrame:
+        """Return a table of the variance components: ``variance``, ``sd`` and share of total."""
+        var = self.sds**2
+        return pd.DataFrame({"variance": var, "sd": self.sds, "share": var / var.sum()})
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
+        return {
+            "response": self.response,
+            "reml": self.reml,
+            "n": self.n_obs,
+            "criterion_name": self.criterion_name,
+            "criterion": self.criterion,
+            "fixed": {
+                "term": list(self.fixed.index),
+                "estimate": self.fixed["estimate"].tolist(),
+                "se": self.fixed["se"].tolist(),
+            },
+            "sds": {str(k): float(v) for k, v in self.sds.items()},
+            "theta": [float(t) for t in self.theta],
+            "n_evals": self.n_evals,
+            "fit_seconds": self.fit_seconds,
+            "ranef": {
+                g: {
+                    "level": [str(v) for v in frame.index],
+                    "mode": frame["mode"].tolist(),
+                    "cond_sd": frame["cond_sd"].tolist(),
+                }
+                for g, frame in self.ranef.items()
+            },
+        }
+
+
+def _check_names(name: str, value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be a list of column names, got {value!r}")
+    out = [str(v) for v in value]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has repeated column names: {out}")
+    return out
+
+
+def fit_crossed(
+    data: pd.DataFrame,
+    response: str,
+    fixed: Sequence[str],
+    groups: Sequence[str],
+    reml: bool = True,
+    xtol_abs: float = 1e-8,
+    ftol_abs: float = 1e-8,
+    maxeval: int = 100_000,
+    blas_threads: int | None = 1,
+) -> CrossedFit:
+    """Fit ``response ~ fixed + (1|g1) + (1|g2) + ...`` by REML (or ML), like ``lme4::lmer``.
+
+    Parameters
+    ----------
+    data
+        The data.
+    response
+        Numeric response column.
+    fixed
+        Fixed-effect columns (an intercept is always included; factors are treatment-coded,
+        see :func:`fixed_design`).
+    groups
+        Grouping columns, each with its own random intercept; they may be nested or crossed.
+    reml
+        Fit by REML (default) or by maximum likelihood.
+    xtol_abs, ftol_abs, maxeval
+        Stopping rules of BOBYQA, defaulting to those of lme4's ``nloptwrap``.
+    blas_threads
+        Threads the BLAS/LAPACK library may use during the fit (``None``: leave it alone).
+        One is the default: the dense factorisations are small, and on a shared machine
+        OpenBLAS's spinning threads can make a multi-threaded Cholesky many times slower.
+
+    Returns
+    -------
+    CrossedFit
+        Fixed effects with SEs, SDs, conditional modes with conditional SDs, the criterion.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, the response is not numeric or has missing values, the data are
+        empty, a column appears in two roles, or the fixed-effect design is rank deficient.
+    """
+    start = time.perf_counter()
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if not isinstance(response, str):
+        raise ValueError(f"response must be a column name, got {response!r}")
+    fixed_list = _check_names("fixed", fixed)
+    group_list = _check_names("groups", groups)
+    if not group_list:
+        raise ValueError("groups must name at least one grouping column")
+    overlap = ({response} & set(fixed_list + group_list)) | (set(fixed_list) & set(group_list))
+    if overlap:
+        raise ValueError(f"column(s) {sorted(overlap)} appear in more than one role")
+    require_columns(data, [response, *fixed_list, *group_list])
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    y_series = data[response]
+    if pd.api.types.is_bool_dtype(y_series) or not pd.api.types.is_numeric_dtype(y_series):
+        raise ValueError(f"response column {response!r} must be numeric, got {y_series.dtype}")
+    y = y_series.to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"response column {response!r} has missing or infinite values")
+
+    design = fixed_design(data, fixed_list)
+    X = design.matrix(data)
+    n, p = X.shape
+    if n <= p:
+        raise ValueError(f"data has {n} rows, too few for {p} fixed-effect columns")
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError(f"the fixed-effect design {list(design.names)} is rank deficient")
+    coded = [group_codes(data[g], g) for g in group_list]
+    codes = [c for c, _ in coded]
+    levels = [lev for _, lev in coded]
+
+    if blas_threads is None:
+        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    else:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(check_positive_int("blas_threads", blas_threads), "blas")
+    with limits:
+        return _fit(
+            data,
+            response,
+            design,
+            X,
+            y,
+            group_list,
+            codes,
+            levels,
+            reml,
+            (xtol_abs, ftol_abs, maxeval),
+            start,
+        )
+
+
+def _fit(
+    data: pd.DataFrame,
+    response: str,
+    design: FixedDesign,
+    X: np.ndarray,
+    y: np.ndarray,
+    group_list: list[str],
+    codes: list[np.ndarray],
+    levels: list[pd.Index],
+    reml: bool,
+    tolerances: tuple[float, float, int],
+    start: float,
+) -> CrossedFit:
+    import nlopt
+
+    xtol_abs, ftol_abs, maxeval = tolerances
+    n = X.shape[0]
+    problem = ProfiledDeviance(X, y, codes, [len(lev) for lev in levels], reml=reml)
+    K = len(group_list)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, K)
+    opt.set_lower_bounds(np.zeros(K))
+    opt.set_upper_bounds(np.full(K, np.inf))
+    opt.set_min_objective(lambda x, grad: problem(x))
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(int(maxeval))
+    theta = np.asarray(opt.optimize(np.ones(K)), dtype=float)
+    status = {
+        nlopt.SUCCESS: "success",
+        nlopt.FTOL_REACHED: "ftol reached",
+        nlopt.XTOL_REACHED: "xtol reached",
+        nlopt.MAXEVAL_REACHED: "maxeval reached",
+    }.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
+    sol = problem.solve(theta)
+
+    se = np.sqrt(np.diag(sol.vcov_beta))
+    fixed_table = pd.DataFrame(
+        {"estimate": sol.beta, "se": se}, index=pd.Index(design.names, name="term")
+    )
+    sds = pd.Series(
+        [sol.sigma * t for t in theta] + [sol.sigma],
+        index=pd.Index([*group_list, "Residual"], name="group"),
+        name="sd",
+    )
+    ranef = {
+        g: pd.DataFrame({"mode": sol.b[k], "cond_sd": sol.cond_sd[k]}, index=levels[k])
+        for k, g in enumerate(group_list)
+    }
+    vcov = pd.DataFrame(sol.vcov_beta, index=list(design.names), columns=list(design.names))
+    return CrossedFit(
+        fixed=fixed_table,
+        sds=sds,
+        ranef=ranef,
+        criterion=float(sol.criterion),
+        reml=bool(reml),
+        theta=theta,
+        n_evals=problem.n_evals,
+        fit_seconds=time.perf_counter() - start,
+        response=response,
+        groups=tuple(group_list),
+        n_obs=n,
+        vcov=vcov,
+        design=design,
+        optimizer_status=status,
+    )
