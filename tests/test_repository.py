@@ -70,7 +70,7 @@ def test_book_config_is_strict_offline_and_complete():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "cache"
     assert config["execute"].get("allow_errors", False) is False
-    assert "sphinx_mathjax_offline" in config["sphinx"]["extra_extensions"]
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
     patterns = " ".join(config["exclude_patterns"])
     for needed in (".venv", "_build", "ipynb_checkpoints"):
         assert needed in patterns
