@@ -1,0 +1,265 @@
+"""The crossed random-intercept fitter against closed forms, dense algebra, simulation truth,
+statsmodels MixedLM and lme4 (on the archer data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.crossed import (
+    ProfiledDeviance,
+    fit_crossed,
+    fixed_design,
+    group_codes,
+    simulate_crossed,
+)
+from analysis.data import read_archers
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCHERS = ROOT / "data" / "archers_50.csv"
+ARCHERS_LME4 = ROOT / "data" / "reference" / "archers_50_crossed_lme4.json"
+
+
+def dense_criterion(X, y, Zs, theta, reml=True):
+    """lme4's profiled criterion computed from the n x n marginal covariance, no tricks."""
+    n, p = X.shape
+    Z = np.hstack([t * Zk for t, Zk in zip(theta, Zs, strict=True)])
+    V = np.eye(n) + Z @ Z.T
+    Vi = np.linalg.inv(V)
+    XtViX = X.T @ Vi @ X
+    beta = np.linalg.solve(XtViX, X.T @ Vi @ y)
+    r = y - X @ beta
+    r2 = r @ Vi @ r
+    logdet_v = np.linalg.slogdet(V)[1]
+    if reml:
+        return (
+            logdet_v
+            + np.linalg.slogdet(XtViX)[1]
+            + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p)))
+        )
+    return logdet_v + n * (1 + np.log(2 * np.pi * r2 / n))
+
+
+def indicators(codes, q):
+    Z = np.zeros((codes.size, q))
+    Z[np.arange(codes.size), codes] = 1.0
+    return Z
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate_crossed(seed=11, n_students=40, n_instructors=12, per_student=5)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("theta", [(0.7, 1.3, 0.4), (0.0, 0.9, 0.2), (2.0, 0.0, 0.0)])
+def test_criterion_matches_dense_marginal_likelihood(small, reml, theta):
+    design = fixed_design(small, ["service"])
+    X = design.matrix(small)
+    y = small["y"].to_numpy()
+    coded = [group_codes(small[g], g) for g in ["s", "d", "dept"]]
+    codes = [c for c, _ in coded]
+    q = [len(lev) for _, lev in coded]
+    problem = ProfiledDeviance(X, y, codes, q, reml=reml)
+    Zs = [indicators(c, k) for c, k in zip(codes, q, strict=True)]
+    assert problem(np.array(theta)) == pytest.approx(
+        dense_criterion(X, y, Zs, theta, reml=reml), rel=1e-10
+    )
+
+
+def test_solution_matches_dense_algebra(small):
+    fit = fit_crossed(small, "y", ["service"], ["s", "d", "dept"])
+    X = fit.design.matrix(small)
+    y = small["y"].to_numpy()
+    coded = [group_codes(small[g], g) for g in ["s", "d", "dept"]]
+    Zs = [indicators(c, len(lev)) for c, lev in coded]
+    Z = np.hstack(Zs)
+    lam = np.concatenate([np.full(Zk.shape[1], t) for t, Zk in zip(fit.theta, Zs, strict=True)])
+    sigma2 = fit.sigma**2
+    # Marginal covariance, GLS fixed effects and their covariance.
+    V = sigma2 * (np.eye(len(y)) + (Z * lam**2) @ Z.T)
+    Vi = np.linalg.inv(V)
+    cov_beta = np.linalg.inv(X.T @ Vi @ X)
+    beta = cov_beta @ X.T @ Vi @ y
+    np.testing.assert_allclose(fit.fixed["estimate"], beta, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fit.fixed["se"], np.sqrt(np.diag(cov_beta)), rtol=1e-8)
+    # Conditional modes (BLUPs) and lme4's conditional variances sigma^2 Λ(ΛZ'ZΛ + I)^{-1}Λ.
+    G = np.diag(sigma2 * lam**2)
+    blup = G @ Z.T @ Vi @ (y - X @ beta)
+    A = (Z * lam).T @ (Z * lam) + np.eye(Z.shape[1])
+    cond_var = sigma2 * lam**2 * np.diag(np.linalg.inv(A))
+    modes = np.concatenate([fit.ranef[g]["mode"] for g in ["s", "d", "dept"]])
+    sds = np.concatenate([fit.ranef[g]["cond_sd"] for g in ["s", "d", "dept"]])
+    np.testing.assert_allclose(modes, blup, atol=1e-9)
+    np.testing.assert_allclose(sds, np.sqrt(cond_var), rtol=1e-8, atol=1e-12)
+
+
+def test_balanced_one_way_matches_anova_closed_form():
+    rng = np.random.default_rng(5)
+    a, n = 30, 8
+    g = np.repeat(np.arange(a), n)
+    y = 10 + rng.normal(0, 2.0, a)[g] + rng.normal(0, 1.5, a * n)
+    data = pd.DataFrame({"y": y, "g": g})
+    fit = fit_crossed(data, "y", [], ["g"])
+    means = data.groupby("g")["y"].mean().to_numpy()
+    msw = ((y - means[g]) ** 2).sum() / (a * (n - 1))
+    msb = n * ((means - y.mean()) ** 2).sum() / (a - 1)
+    assert msb > msw  # so REML's estimate is interior and equals the ANOVA estimate
+    assert fit.sds["Residual"] == pytest.approx(np.sqrt(msw), rel=1e-6)
+    assert fit.sds["g"] == pytest.approx(np.sqrt((msb - msw) / n), rel=1e-5)
+    assert fit.fixed.loc["(Intercept)", "estimate"] == pytest.approx(y.mean(), rel=1e-10)
+    assert fit.fixed.loc["(Intercept)", "se"] == pytest.approx(np.sqrt(msb / (a * n)), rel=1e-5)
+
+
+def test_simulation_recovers_true_variance_components():
+    data = simulate_crossed(seed=2026, n_students=500, n_instructors=80, per_student=12)
+    fit = fit_crossed(data, "y", ["service"], ["s", "d", "dept"])
+    assert fit.sds["Residual"] == pytest.approx(1.0, abs=0.04)
+    assert fit.sds["s"] == pytest.approx(0.5, abs=0.08)
+    assert fit.sds["d"] == pytest.approx(0.8, abs=0.2)
+    est, se = fit.fixed.loc["service1"]
+    assert abs(est - (-0.2)) < 3 * se
+    # Instructor modes follow the instructors' mean ratings.
+    means = data.groupby("d", observed=True)["y"].mean()
+    assert np.corrcoef(means, fit.ranef["d"]["mode"])[0, 1] > 0.9
+
+
+def test_group_order_does_not_matter(small):
+    tight = {"xtol_abs": 1e-10, "ftol_abs": 1e-12}
+    a = fit_crossed(small, "y", ["service"], ["s", "d", "dept"], **tight)
+    b = fit_crossed(small, "y", ["service"], ["dept", "d", "s"], **tight)
+    for g in ["s", "d", "dept", "Residual"]:
+        assert a.sds[g] == pytest.approx(b.sds[g], rel=1e-4, abs=1e-6)
+    assert a.criterion == pytest.approx(b.criterion, rel=1e-10)
+
+
+def test_no_group_variance_gives_zero_theta():
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"y": rng.normal(size=400), "g": np.repeat(np.arange(40), 10)})
+    # Remove any between-group variation so the REML optimum is on the boundary.
+    data["y"] -= data.groupby("g")["y"].transform("mean")
+    fit = fit_crossed(data, "y", [], ["g"])
+    assert fit.theta[0] < 1e-3
+    assert np.all(np.isfinite(fit.ranef["g"]["cond_sd"]))
+
+
+@pytest.fixture(scope="module")
+def archers():
+    return read_archers(ARCHERS)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_archers_agree_with_statsmodels_mixedlm(archers, reml):
+    import statsmodels.formula.api as smf
+
+    fit = fit_crossed(archers, "Distance", ["Bow"], ["Name"], reml=reml)
+    mixed = smf.mixedlm("Distance ~ Bow", archers, groups=archers["Name"]).fit(reml=reml)
+    assert fit.sds["Name"] == pytest.approx(np.sqrt(mixed.cov_re.iloc[0, 0]), rel=1e-4)
+    assert fit.sds["Residual"] == pytest.approx(np.sqrt(mixed.scale), rel=1e-4)
+    np.testing.assert_allclose(fit.fixed["estimate"], mixed.fe_params, rtol=1e-6)
+    np.testing.assert_allclose(fit.fixed["se"], mixed.bse_fe, rtol=1e-3)
+    assert fit.criterion == pytest.approx(-2 * mixed.llf, abs=1e-4)
+    modes = pd.Series({str(k): v.iloc[0] for k, v in mixed.random_effects.items()})
+    ours = fit.ranef["Name"]["mode"]
+    np.testing.assert_allclose(ours, modes.loc[ours.index.astype(str)], atol=1e-3)
+
+
+def test_archers_agree_with_lme4_reference(archers):
+    ref = json.loads(ARCHERS_LME4.read_text())
+    fit = fit_crossed(archers, "Distance", ["Bow"], ["Name"])
+    assert list(fit.fixed.index) == ref["fixed"]["term"]
+    np.testing.assert_allclose(fit.fixed["estimate"], ref["fixed"]["estimate"], atol=1e-4)
+    np.testing.assert_allclose(fit.fixed["se"], ref["fixed"]["se"], atol=1e-4)
+    for g, sd in ref["sds"].items():
+        assert fit.sds[g] == pytest.approx(sd, abs=1e-4)
+    assert fit.criterion == pytest.approx(ref["criterion"], abs=1e-5)
+    lev = ref["ranef"]["Name"]["level"]
+    ours = fit.ranef["Name"].loc[lev]
+    np.testing.assert_allclose(ours["mode"], ref["ranef"]["Name"]["mode"], atol=1e-3)
+    np.testing.assert_allclose(ours["cond_sd"], ref["ranef"]["Name"]["cond_sd"], atol=1e-4)
+
+
+def test_predict_uses_modes_and_zero_for_unseen_levels(small):
+    fit = fit_crossed(small, "y", ["service"], ["s", "d", "dept"])
+    row = small.iloc[[0]]
+    expected = (
+        fit.fixed.loc["(Intercept)", "estimate"]
+        + (fit.fixed.loc["service1", "estimate"] if row["service"].iloc[0] == 1 else 0.0)
+        + sum(fit.ranef[g].loc[row[g].iloc[0], "mode"] for g in ["s", "d", "dept"])
+    )
+    assert fit.predict(row)[0] == pytest.approx(expected, rel=1e-12)
+    new = pd.DataFrame({"service": [0, 1], "s": [-1, -1], "d": [-5, -5], "dept": [-9, -9]})
+    np.testing.assert_allclose(
+        fit.predict(new),
+        [fit.fixed["estimate"].iloc[0], fit.fixed["estimate"].sum()],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        fit.predict(small, include_random=False)[:1], fit.predict(row.assign(s=-1, d=-1, dept=-1))
+    )
+
+
+def test_predict_rejects_unknown_fixed_level(small):
+    fit = fit_crossed(small, "y", ["service"], ["s"])
+    with pytest.raises(ValueError, match="service"):
+        fit.predict(pd.DataFrame({"service": [7], "s": [0]}))
+
+
+def test_fit_outputs_are_complete(small):
+    fit = fit_crossed(small, "y", ["service"], ["s", "d", "dept"], reml=False)
+    assert fit.criterion_name == "deviance"
+    assert list(fit.sds.index) == ["s", "d", "dept", "Residual"]
+    assert set(fit.ranef) == {"s", "d", "dept"}
+    assert len(fit.ranef["s"]) == small["s"].nunique()
+    assert fit.n_evals > 5
+    d = fit.to_dict()
+    json.dumps(d)
+    assert d["ranef"]["d"]["level"][0] == str(fit.ranef["d"].index[0])
+    vc = fit.variance_components()
+    assert vc["share"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"response": "nope"}, "nope"),
+        ({"fixed": ["nope"]}, "nope"),
+        ({"groups": ["nope"]}, "nope"),
+        ({"groups": []}, "groups"),
+        ({"fixed": "service"}, "fixed"),
+        ({"response": "s"}, "more than one role"),
+        ({"response": "d", "groups": ["s"]}, "numeric"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(small, kwargs, match):
+    args = {"response": "y", "fixed": ["service"], "groups": ["s", "d"]} | kwargs
+    data = small.assign(d=small["d"].astype(str)) if kwargs.get("response") == "d" else small
+    with pytest.raises(ValueError, match=match):
+        fit_crossed(data, **args)
+
+
+def test_bad_data_raise_clear_errors(small):
+    with pytest.raises(ValueError, match="empty"):
+        fit_crossed(small.iloc[:0], "y", [], ["s"])
+    with pytest.raises(ValueError, match="missing"):
+        fit_crossed(small.assign(y=np.where(small.index == 3, np.nan, small["y"])), "y", [], ["s"])
+    with pytest.raises(ValueError, match="rank deficient"):
+        fit_crossed(small.assign(x=1.0), "y", ["x"], ["s"])
+    with pytest.raises(ValueError, match="DataFrame"):
+        fit_crossed(small.to_dict(), "y", [], ["s"])
+
+
+def test_simulate_crossed_is_seeded_and_validated():
+    a = simulate_crossed(seed=1, n_students=20, n_instructors=10, per_student=4)
+    b = simulate_crossed(seed=1, n_students=20, n_instructors=10, per_student=4)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 80
+    assert (a.groupby("s", observed=True)["d"].nunique() == 4).all()
+    with pytest.raises(ValueError, match="per_student"):
+        simulate_crossed(seed=1, n_instructors=3, per_student=4)
+    with pytest.raises(ValueError, match="sd_student"):
+        simulate_crossed(seed=1, sd_student=-1.0)

