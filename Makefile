@@ -11,11 +11,11 @@ JB     := $(BIN)/jupyter-book
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test unit notebooks lint lock clean
+.PHONY: help venv book test unit notebooks site-test lint lock clean
 
 help:
 	@echo "make book   build the executed website into _build/html"
-	@echo "make test   run lint, unit tests, every chapter under nbval and the strict build"
+	@echo "make test   lint, unit tests, every chapter under nbval, the strict build, browser test"
 	@echo "make lock   regenerate requirements.lock from pyproject.toml in a fresh environment"
 	@echo "make clean  remove _build (keeps .venv)"
 
@@ -34,15 +34,19 @@ book: $(STAMP)
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html in a browser."
 
 lint: $(STAMP)
-	$(BIN)/ruff check analysis tests scripts
+	$(BIN)/ruff check analysis tests scripts bench _ext
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not site"
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 -p no:cacheprovider book
 
-test: lint unit notebooks book
+# The built site opened in headless Chromium (skipped, saying how to install it, without one).
+site-test: $(STAMP)
+	$(BIN)/python -m pytest tests -m site
+
+test: lint unit notebooks book site-test
 
 lock:
 	rm -rf .lock-venv
