@@ -1,0 +1,107 @@
+"""What the book was built with: package versions, the machine, and benchmark results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+__all__ = ["book_root", "locked_versions", "machine_info", "package_versions", "read_benchmarks"]
+
+
+def book_root() -> Path:
+    """Return the book's root folder (the one holding ``_toc.yml``), searching up from here."""
+    here = Path.cwd().resolve()
+    for path in (here, *here.parents):
+        if (path / "_toc.yml").is_file():
+            return path
+    raise FileNotFoundError("no _toc.yml in the current folder or above: run from the book")
+
+
+def locked_versions(lock_file: str | os.PathLike[str]) -> dict[str, str]:
+    """Read exact pins (``name==version``) from a lock file, keyed by canonical name."""
+    pins: dict[str, str] = {}
+    for line in Path(lock_file).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            if not sep:
+                raise ValueError(f"{lock_file}: not an exact pin: {line!r}")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def package_versions(
+    distribution: str = "analysis", lock_file: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
+    """Installed versions of a distribution's direct dependencies, extras included.
+
+    Parameters
+    ----------
+    distribution
+        The installed distribution whose requirements are listed (default: this package).
+    lock_file
+        If given, a lock file of exact pins; its version of each package is added as the
+        column ``locked``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by package name, with columns ``required`` (the range asked for), ``extra``
+        (the optional-dependency group, or ``""``) and ``installed`` (the version found, or
+        ``None`` if missing), plus ``locked`` when ``lock_file`` is given.
+    """
+    rows = []
+    for text in metadata.requires(distribution) or []:
+        req = Requirement(text)
+        extra = ""
+        if req.marker is not None:
+            found = re.search(r'extra\s*==\s*"([^"]+)"', str(req.marker))
+            extra = found.group(1) if found else ""
+        try:
+            installed: str | None = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        rows.append({"package": req.name, "required": str(req.specifier), "extra": extra,
+                     "installed": installed})
+    table = pd.DataFrame(rows).set_index("package")
+    if lock_file is not None:
+        pins = locked_versions(lock_file)
+        table["locked"] = [pins.get(canonicalize_name(name)) for name in table.index]
+    return table
+
+
+def machine_info() -> dict[str, str | int]:
+    """Describe the machine: Python version, platform, CPU model and count."""
+    cpu = platform.processor() or "unknown"
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        if found:
+            cpu = found.group(1).strip()
+    except OSError:
+        pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count() or 0,
+    }
+
+
+def read_benchmarks(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read every benchmark CSV in ``folder``, keyed by file stem (newest first by name).
+
+    Returns an empty dict when the folder does not exist.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        return {}
+    return {p.stem: pd.read_csv(p) for p in sorted(path.glob("*.csv"), reverse=True)}

@@ -1,0 +1,48 @@
+import pandas as pd
+import pytest
+
+from analysis.reproducibility import (
+    book_root,
+    locked_versions,
+    machine_info,
+    package_versions,
+    read_benchmarks,
+)
+
+
+def test_package_versions_lists_direct_dependencies_with_lock_pins(tmp_path):
+    lock = tmp_path / "lock.txt"
+    lock.write_text("# comment\nNumPy==1.0\npandas==2.0\n")
+    table = package_versions(lock_file=lock)
+    assert {"numpy", "pandas", "statsmodels", "pytest"} <= set(table.index)
+    assert table.loc["numpy", "locked"] == "1.0"
+    assert pd.isna(table.loc["statsmodels", "locked"])
+    assert table.loc["pytest", "extra"] == "dev" and table.loc["numpy", "extra"] == ""
+    import numpy
+
+    assert table.loc["numpy", "installed"] == numpy.__version__
+
+
+def test_locked_versions_rejects_ranges(tmp_path):
+    lock = tmp_path / "lock.txt"
+    lock.write_text("numpy>=1\n")
+    with pytest.raises(ValueError, match="exact pin"):
+        locked_versions(lock)
+
+
+def test_machine_info_and_root(tmp_path, monkeypatch):
+    info = machine_info()
+    assert info["cpu_count"] >= 1 and info["python"].startswith("3.")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="_toc.yml"):
+        book_root()
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert book_root() == tmp_path.resolve()
+
+
+def test_read_benchmarks(tmp_path):
+    assert read_benchmarks(tmp_path / "missing") == {}
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "x.csv", index=False)
+    assert list(read_benchmarks(tmp_path)) == ["x"]
