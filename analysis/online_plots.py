@@ -71,7 +71,7 @@ def plot_rmse_by_bucket(
     summary: pd.DataFrame,
     *,
     methods: list[str] | None = None,
-    relative_to: str | None = None,
+    reference: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Plot held-out RMSE by traffic bucket, one line per method, with ±2 SE bars over seeds.
@@ -83,9 +83,9 @@ def plot_rmse_by_bucket(
         ``se``). The ``overall`` bucket is not drawn.
     methods
         Methods to draw, in order (default: all).
-    relative_to
-        If given, draw each RMSE divided by this method's RMSE in the same bucket (the
-        error bars are scaled the same way), so 1 means "as good as that method".
+    reference
+        If the summary holds RMSE ratios (:func:`analysis.online.relative_rmse`), the method
+        they are relative to: it labels the axis and draws a line at 1.
     ax
         Axes to draw on; a new figure is made if omitted.
 
@@ -98,14 +98,10 @@ def plot_rmse_by_bucket(
     data = summary[summary["bucket"].astype(str) != "overall"].copy()
     data["bucket"] = data["bucket"].astype(str)
     names = methods or [str(m) for m in pd.unique(data["method"].astype(str))]
+    unknown = [m for m in names if m not in set(data["method"].astype(str))]
+    if unknown:
+        raise ValueError(f"methods {unknown} are not in summary")
     buckets = [b for b in BUCKETS if b in set(data["bucket"])]
-    if relative_to is not None:
-        if relative_to not in set(data["method"].astype(str)):
-            raise ValueError(f"relative_to must be one of the methods, got {relative_to!r}")
-        base = data[data["method"].astype(str) == relative_to].set_index("bucket")["rmse"]
-        scale = data["bucket"].map(base)
-        data["rmse"] = data["rmse"] / scale
-        data["se"] = data["se"] / scale
     fig, ax = _axes(ax, (7.5, 4.2))
     width = 0.7 / max(len(names), 1)
     for k, name in enumerate(names):
@@ -115,11 +111,12 @@ def plot_rmse_by_bucket(
                     capsize=2, color=METHOD_COLORS.get(name), label=name)
     ax.set_xticks(range(len(buckets)), buckets)
     ax.set_xlabel("Training observations of the unit")
-    if relative_to is None:
+    if reference is None:
         ax.set_ylabel("Held-out RMSE")
     else:
         ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_ylabel(f"RMSE / RMSE of {relative_to}")
+        ax.ticklabel_format(axis="y", useOffset=False)
+        ax.set_ylabel(f"RMSE / RMSE of {reference}")
     ax.legend(frameon=False, fontsize=9)
     fig.tight_layout()
     return fig

@@ -296,6 +296,19 @@ def test_replicate_and_summarise() -> None:
         ol.replicate([])
 
 
+def test_relative_rmse_pairs_by_seed_and_bucket() -> None:
+    res = ol.replicate([4, 5], n_units=200)
+    rel = ol.relative_rmse(res, "partial pooling (BLUP)")
+    ref = rel[rel["method"] == "partial pooling (BLUP)"]
+    np.testing.assert_allclose(ref["rmse"], 1.0)
+    row = (res["method"] == "no pooling") & (res["bucket"] == "1") & (res["seed"] == 5)
+    base = (res["method"] == "partial pooling (BLUP)") & (res["bucket"] == "1") & (res["seed"] == 5)
+    assert rel.loc[row, "rmse"].iloc[0] == pytest.approx(
+        res.loc[row, "rmse"].iloc[0] / res.loc[base, "rmse"].iloc[0])
+    with pytest.raises(ValueError, match="reference"):
+        ol.relative_rmse(res, "nope")
+
+
 # ------------------------------------------------------------------------------------------
 # Bayesian model
 # ------------------------------------------------------------------------------------------
@@ -357,15 +370,18 @@ def test_figures_draw() -> None:
     figs = [
         op.plot_traffic(sim.train),
         op.plot_rmse_by_bucket(summary),
-        op.plot_rmse_by_bucket(summary, relative_to="partial pooling (BLUP)"),
+        op.plot_rmse_by_bucket(
+            ol.summarise(ol.relative_rmse(ol.replicate([1, 2], n_units=300),
+                                          "partial pooling (BLUP)")),
+            reference="partial pooling (BLUP)"),
         op.plot_shrinkage(sim.train, fit),
         op.plot_ridge_cv(ridge, mixed_penalty=fit.penalty),
     ]
     assert all(isinstance(f, Figure) for f in figs)
     # One line per method in the RMSE plot.
     assert len(figs[1].axes[0].get_legend().get_texts()) == 4
-    with pytest.raises(ValueError, match="relative_to"):
-        op.plot_rmse_by_bucket(summary, relative_to="nope")
+    with pytest.raises(ValueError, match="methods"):
+        op.plot_rmse_by_bucket(summary, methods=["nope"])
     with pytest.raises(ValueError, match="ridge"):
         op.plot_ridge_cv(ol.fit_ridge(sim.train, 1.0))
     plt.close("all")
