@@ -38,10 +38,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.linalg import cho_solve, solve_triangular
-from scipy.linalg.lapack import dpotrf
+from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpotrf, dpotri
 
-from analysis.validation import check_nonnegative, check_positive_int, require_columns
+from analysis.validation import (
+    check_finite,
+    check_nonnegative,
+    check_positive_int,
+    require_columns,
+)
 
 __all__ = [
     "CrossedFit",
@@ -258,53 +263,81 @@ class ProfiledDeviance:
         self.P = sp.csr_matrix(W0.T @ Ze)
         self.Pt = sp.csr_matrix(self.P.T)
         self.Pt.sort_indices()
-        self._prepare_pairs()
         # Which θ scales each column of the dense system (-1: a fixed-effect or response column).
         owner = np.concatenate(
             [np.full(self.n_levels[k], k) for k in self.rest] + [np.full(p + 1, -1)]
         ).astype(np.int64)
         self._owner = owner
         self._diag_u = np.arange(self.mu)
+        self._prepare_map()
         self.n_evals = 0
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _prepare_pairs(self) -> None:
-        r"""Precompute ``P diag(w) P'`` as a linear map of one weight per distinct level size.
+    def _prepare_map(self) -> None:
+        r"""Precompute the lower triangle of the Schur complement as a linear map.
 
-        The weight of a level of the eliminated factor, :math:`w_j = \theta^2/(\theta^2 n_j + 1)`,
-        depends only on its number of rows :math:`n_j`, and the sparsity pattern of ``P`` is
-        fixed. So every entry of the lower triangle of ``P diag(w) P'`` is a fixed linear
-        combination of the few distinct weights (86 for InstEval's students): we collect the
-        products ``P[a, j] P[b, j]`` once, summed by (entry, level size), into a sparse matrix
-        ``A`` with one row per dense entry, and each evaluation is the sparse product
-        ``A @ w_size`` -- a couple of milliseconds instead of a general sparse product.
+        With :math:`D` the diagonal matrix of the θ's scaling each remaining column (1 for the
+        fixed effects and the response), the Schur complement is
+
+        .. math:: S = D\,(G - P\,\mathrm{diag}(w)\,P')\,D + I_u,\qquad
+                  w_j = 	heta_e^2 / (	heta_e^2 n_j + 1).
+
+        The weight :math:`w_j` of a level of the eliminated factor depends only on its number of
+        rows :math:`n_j` (86 distinct sizes for InstEval's students), and the sparsity patterns
+        of ``G`` and ``P`` are fixed. So each stored entry of the lower triangle of ``S`` is a
+        fixed linear combination of a few numbers: the products of two θ's (one per pair of
+        column blocks) times the weight of each size, or times 1 for ``G``. We collect the
+        products ``P[a, j] P[b, j]`` once, summed by (entry, block pair, size), into a sparse
+        matrix with one row per entry, so that an evaluation is one sparse matrix-vector
+        product and a scatter into the dense array -- a few milliseconds, against a dozen
+        for the Cholesky factorisation that follows.
         """
+        m = self.m
         Pt = self.Pt
         indptr = Pt.indptr
-        row_len = np.diff(indptr)
         pos = np.arange(Pt.nnz)
-        row_of_pos = np.repeat(np.arange(Pt.shape[0]), row_len)
+        row_of_pos = np.repeat(np.arange(Pt.shape[0]), np.diff(indptr))
         n_after = indptr[row_of_pos + 1] - pos  # partners q >= p in the same row
         first = np.repeat(pos, n_after)
         group_start = np.repeat(np.cumsum(n_after) - n_after, n_after)
         second = first + (np.arange(first.size) - group_start)
-        rows_a = Pt.indices[first].astype(np.int64)
-        rows_b = Pt.indices[second].astype(np.int64)
-        flat = rows_b * self.m + rows_a  # lower triangle: rows_b >= rows_a
+        col_lo = Pt.indices[first].astype(np.int64)
+        col_hi = Pt.indices[second].astype(np.int64)  # col_hi >= col_lo: lower triangle
         self.sizes, size_class = np.unique(self.counts, return_inverse=True)
         self.size_freq = np.bincount(size_class).astype(float)
-        cls = size_class[row_of_pos[first]]
+        n_sizes = self.sizes.size
+        # The G part: its nonzero lower-triangle entries.
+        g_hi, g_lo = np.nonzero(np.tril(self.G))
+        hi = np.concatenate([col_hi, g_hi])
+        lo = np.concatenate([col_lo, g_lo])
+        values = np.concatenate([-Pt.data[first] * Pt.data[second], self.G[g_hi, g_lo]])
+        slot = np.concatenate([size_class[row_of_pos[first]], np.full(g_hi.size, n_sizes)])
+        # Block pair of each entry: (owner of row + 1, owner of column + 1).
+        n_own = self.n_factors + 1
+        pair = (self._owner[hi] + 1) * n_own + (self._owner[lo] + 1)
+        column = pair * (n_sizes + 1) + slot
+        flat = hi * m + lo
+        used = np.zeros(m * m, dtype=bool)
+        used[flat] = True
+        self._flat = np.flatnonzero(used)
+        row_id = (np.cumsum(used) - 1)[flat]
         A = sp.csr_matrix(
-            (Pt.data[first] * Pt.data[second], (flat, cls)),
-            shape=(self.m * self.m, self.sizes.size),
+            (values, (row_id, column)), shape=(self._flat.size, n_own * n_own * (n_sizes + 1))
         )
         A.sum_duplicates()
-        self._gram_map = A
+        self._map = A
+        pairs = np.arange(n_own * n_own)
+        self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
+        self._diag_flat = self._diag_u * (m + 1)
 
-    def _weighted_gram(self, w_size: np.ndarray) -> np.ndarray:
-        """Return the lower triangle of ``P diag(w) P'`` (dense ``m x m``), given w per size."""
-        return np.asarray(self._gram_map @ w_size).reshape(self.m, self.m)
+    def _weights(self, theta: np.ndarray, a_size: np.ndarray) -> np.ndarray:
+        """Return the vector the map multiplies: theta products times (size weights, 1)."""
+        t = np.append(theta, 1.0)  # index -1 (fixed effects, response) scales by 1
+        scale = t[self._pair_owner[0]] * t[self._pair_owner[1]]
+        te2 = float(theta[self.eliminated]) ** 2
+        per_slot = np.append(te2 / a_size, 1.0)
+        return np.outer(scale, per_slot).ravel()
 
     def _scale(self, theta: np.ndarray) -> np.ndarray:
         d = np.ones(self.m)
@@ -313,18 +346,26 @@ class ProfiledDeviance:
         return d
 
     def _factor(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Return (lower Cholesky factor of the Schur complement, a = diag block, d) or None."""
+        """Factor the Schur complement at ``theta``.
+
+        Returns
+        -------
+        tuple or None
+            The lower Cholesky factor (C order), the eliminated block's diagonal per level size,
+            and the column scales; ``None`` if the system is not positive definite.
+        """
         te = float(theta[self.eliminated])
-        a = te * te * self.sizes + 1.0  # diagonal of the eliminated block, per level size
-        d = self._scale(theta)
-        S = self.G - self._weighted_gram(te * te / a)  # only the lower triangle is used
-        S *= d[:, None]
-        S *= d[None, :]
-        S[self._diag_u, self._diag_u] += 1.0
-        L, info = dpotrf(S, lower=1, clean=1, overwrite_a=1)
+        a_size = te * te * self.sizes + 1.0  # diagonal of the eliminated block, per level size
+        S = np.zeros((self.m, self.m))
+        flat_view = S.reshape(-1)
+        flat_view[self._flat] = self._map @ self._weights(theta, a_size)
+        flat_view[self._diag_flat] += 1.0
+        # S (C order) holds the lower triangle; its transpose is a Fortran-ordered array holding
+        # the upper triangle, which LAPACK factors in place as U'U: then L = U' is S's lower part.
+        _, info = dpotrf(S.T, lower=0, clean=1, overwrite_a=1)
         if info != 0:
             return None
-        return L, a, d
+        return S, a_size, self._scale(theta)
 
     def __call__(self, theta: Sequence[float] | np.ndarray) -> float:
         """Return the criterion at ``theta`` (one relative SD per grouping factor, >= 0)."""
@@ -376,7 +417,10 @@ class ProfiledDeviance:
         # Conditional variances of u: the diagonal of (Lambda'Z'Z Lambda + I)^{-1}.
         if mu > 0:
             L1 = L[:mu, :mu]
-            S1_inv = cho_solve((L1, True), np.eye(mu), check_finite=False)
+            S1_inv, info = dpotri(np.asfortranarray(L1), lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError("could not invert the remaining random-effect block")
+            S1_inv = np.tril(S1_inv) + np.tril(S1_inv, -1).T
             var_rest = np.diag(S1_inv).copy()
             B1 = sp.csr_matrix(self.Pt[:, :mu].multiply(te * d[None, :mu]))  # q_e x mu
             M = np.asarray(B1 @ S1_inv)  # q_e x mu
@@ -547,6 +591,7 @@ def fit_crossed(
     xtol_abs: float = 1e-8,
     ftol_abs: float = 1e-8,
     maxeval: int = 100_000,
+    initial_step: float = 0.5,
     blas_threads: int | None = 1,
 ) -> CrossedFit:
     """Fit ``response ~ fixed + (1|g1) + (1|g2) + ...`` by REML (or ML), like ``lme4::lmer``.
@@ -566,6 +611,10 @@ def fit_crossed(
         Fit by REML (default) or by maximum likelihood.
     xtol_abs, ftol_abs, maxeval
         Stopping rules of BOBYQA, defaulting to those of lme4's ``nloptwrap``.
+    initial_step
+        BOBYQA's initial trust-region radius around the start ``theta = 1`` (lme4's start).
+        lme4 leaves it to nlopt's default, which depends on the nlopt version (0.75 in nlopt
+        2.11); 0.5 reaches the same optimum on InstEval in about 80 evaluations instead of 127.
     blas_threads
         Threads the BLAS/LAPACK library may use during the fit (``None``: leave it alone).
         One is the default: the dense factorisations are small, and on a shared machine
@@ -583,6 +632,8 @@ def fit_crossed(
         empty, a column appears in two roles, or the fixed-effect design is rank deficient.
     """
     start = time.perf_counter()
+    if check_finite("initial_step", initial_step) <= 0:
+        raise ValueError(f"initial_step must be positive, got {initial_step!r}")
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(response, str):
@@ -632,7 +683,7 @@ def fit_crossed(
             codes,
             levels,
             reml,
-            (xtol_abs, ftol_abs, maxeval),
+            (xtol_abs, ftol_abs, maxeval, float(initial_step)),
             start,
         )
 
@@ -647,12 +698,12 @@ def _fit(
     codes: list[np.ndarray],
     levels: list[pd.Index],
     reml: bool,
-    tolerances: tuple[float, float, int],
+    tolerances: tuple[float, float, int, float],
     start: float,
 ) -> CrossedFit:
     import nlopt
 
-    xtol_abs, ftol_abs, maxeval = tolerances
+    xtol_abs, ftol_abs, maxeval, initial_step = tolerances
     n = X.shape[0]
     problem = ProfiledDeviance(X, y, codes, [len(lev) for lev in levels], reml=reml)
     K = len(group_list)
@@ -663,6 +714,7 @@ def _fit(
     opt.set_xtol_abs(xtol_abs)
     opt.set_ftol_abs(ftol_abs)
     opt.set_maxeval(int(maxeval))
+    opt.set_initial_step(np.full(K, initial_step))
     theta = np.asarray(opt.optimize(np.ones(K)), dtype=float)
     status = {
         nlopt.SUCCESS: "success",

@@ -69,6 +69,8 @@ result <- list(
   lme4_version = as.character(packageVersion("lme4")),
   r_version = R.version.string,
   fit_seconds = fit_seconds,
+  n_evals = fit@optinfo$feval,
+  optimizer = fit@optinfo$optimizer,
   fixed = list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2])),
   sds = sds,
   theta = unname(getME(fit, "theta")),

@@ -1,0 +1,167 @@
+"""Benchmark the REML fit of InstEval: the package's crossed fitter against lme4, same run.
+
+Model: ``y ~ service + (1|s) + (1|d) + (1|dept)`` on the 73,421 ratings cached in
+``data/insteval.csv.gz``. Two comparisons, both measured here and now:
+
+* **fit**: wall time of the fit alone -- ``analysis.crossed.fit_crossed`` on the loaded frame
+  (design, optimisation, modes and conditional SDs) against the ``lmer()`` call timed inside R;
+* **command**: wall time of the whole process from the shell, reading the CSV and printing or
+  writing every conditional mode -- ``python -m analysis.crossed_cli ... --json`` against
+  ``Rscript scripts/lme4_insteval.R`` (which also computes conditional variances and writes JSON).
+
+lme4 is skipped (with a note) when ``Rscript`` with lme4 is not installed. Results are printed
+and written to ``bench/results/insteval_reml.csv``. The machine is shared: the load average
+before and after is recorded, and timings vary from run to run.
+
+Run: ``.venv/bin/python bench/bench_insteval_reml.py [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.crossed import fit_crossed
+from analysis.insteval import insteval_path, load_insteval
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
+
+
+def cpu_model() -> str:
+    """Return the CPU model name from /proc/cpuinfo (or "unknown")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def lme4_available() -> bool:
+    """Whether ``Rscript`` runs and loads lme4 and jsonlite."""
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "suppressPackageStartupMessages({library(lme4); library(jsonlite)})"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def time_python(csv: Path) -> dict[str, float]:
+    """Time fit_crossed in this process and the fit-crossed command in a fresh one."""
+    data = load_insteval(csv)
+    start = time.perf_counter()
+    fit = fit_crossed(data, "y", ["service"], ["s", "d", "dept"])
+    fit_s = time.perf_counter() - start
+    cmd = [
+        sys.executable,
+        "-m",
+        "analysis.crossed_cli",
+        str(csv),
+        "--response",
+        "y",
+        "--fixed",
+        "service",
+        "--groups",
+        "s",
+        "d",
+        "dept",
+        "--json",
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    command_s = time.perf_counter() - start
+    out = json.loads(proc.stdout)
+    return {
+        "fit_s": fit_s,
+        "command_s": command_s,
+        "n_evals": fit.n_evals,
+        "criterion": fit.criterion,
+        "sd_s": out["sds"]["s"],
+    }
+
+
+def time_lme4(csv: Path) -> dict[str, float]:
+    """Run the R reference script on ``csv`` and return its fit and process wall times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lme4.json"
+        start = time.perf_counter()
+        subprocess.run(
+            ["Rscript", str(SCRIPT), "--csv", str(csv), "--out", str(out)],
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+        )
+        command_s = time.perf_counter() - start
+        ref = json.loads(out.read_text())
+    return {
+        "fit_s": float(ref["fit_seconds"]),
+        "command_s": command_s,
+        "n_evals": int(ref.get("n_evals", -1)),
+        "criterion": float(ref["criterion"]),
+        "sd_s": float(ref["sds"]["s"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=insteval_path())
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each (default 1)")
+    parser.add_argument("--no-r", action="store_true", help="skip lme4")
+    parser.add_argument("--out", type=Path, default=RESULTS / "insteval_reml.csv")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    load_before = os.getloadavg()[0]
+    rows = []
+    run_r = not args.no_r and lme4_available()
+    for rep in range(args.repeats):
+        rows.append({"method": "analysis.crossed", "repeat": rep, **time_python(args.csv)})
+        if run_r:
+            rows.append({"method": "lme4", "repeat": rep, **time_lme4(args.csv)})
+    load_after = os.getloadavg()[0]
+
+    table = pd.DataFrame(rows)
+    table.insert(0, "timestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    table["cpu_count"] = os.cpu_count()
+    table["cpu_model"] = cpu_model()
+    table["load_before"] = round(load_before, 2)
+    table["load_after"] = round(load_after, 2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.6g")
+
+    print(
+        f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; "
+        f"load average {load_before:.2f} before, {load_after:.2f} after (shared machine)"
+    )
+    print(f"Data: {args.csv} ; model y ~ service + (1|s) + (1|d) + (1|dept), REML\n")
+    summary = table.groupby("method")[["fit_s", "command_s", "n_evals", "criterion"]].median()
+    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    if run_r:
+        ratio_fit = summary.loc["lme4", "fit_s"] / summary.loc["analysis.crossed", "fit_s"]
+        ratio_cmd = summary.loc["lme4", "command_s"] / summary.loc["analysis.crossed", "command_s"]
+        print(f"\nlme4 / analysis.crossed: fit {ratio_fit:.1f}x, whole command {ratio_cmd:.1f}x")
+    else:
+        print("\nlme4 not run (Rscript with lme4 not installed, or --no-r)")
+    print(f"\nWrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
