@@ -42,9 +42,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import arviz as az
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy import stats
 
 from analysis.simulate import BOWS
 from analysis.validation import check_finite, check_positive_int, require_columns
@@ -65,6 +69,15 @@ __all__ = [
     "posterior_predictive",
     "diagnostics",
     "count_divergences",
+    "convergence_summary",
+    "information_ratio",
+    "posterior_means",
+    "draws_of",
+    "plot_sd_posterior_vs_interval",
+    "plot_blups_vs_posterior",
+    "plot_ess_by_form",
+    "plot_prior_sensitivity",
+    "plot_funnel",
 ]
 
 Engine = Literal["nutpie", "pymc"]
@@ -282,6 +295,7 @@ def fixed_effects_model(
     data: pd.DataFrame,
     *,
     sigma_a: float = 50.0,
+    centered: bool = True,
     priors: Priors = DEFAULT_PRIORS,
 ) -> pm.Model:
     r"""Build the Bayesian fixed-effects archer model: a fixed prior SD for every archer.
@@ -293,9 +307,11 @@ def fixed_effects_model(
         \sigma_e \sim p(\sigma_e),\quad
         Y \sim N(\mu + \tau\,\text{south} + \alpha_j, \sigma_e^2).
 
-    The archer means :math:`\mu + \alpha_j` are sampled directly (the centred form, which
-    mixes well when every archer has several shots) and :math:`\alpha_j` is recorded as a
-    deterministic quantity.
+    In the centred form (default) the archer means :math:`\mu + \alpha_j` are sampled, which
+    mixes well when each archer's shots pin their effect down far better than the prior does;
+    in the non-centred form ``z_j = \alpha_j / \sigma_a`` is sampled, which suits a prior SD
+    that is small next to the noise of an archer's mean (see :func:`mixed_model`). Either way
+    :math:`\alpha_j` is recorded as ``alpha``.
 
     Parameters
     ----------
@@ -303,35 +319,51 @@ def fixed_effects_model(
         Archer data with columns ``Distance``, ``Bow`` and ``Name``.
     sigma_a
         The fixed prior SD of each archer effect, in metres (positive).
+    centered
+        Sample the archer means (``True``) or standardised effects ``z`` (``False``).
     priors
         Priors of ``mu``, ``tau`` and ``sigma_e`` (``priors.sigma_a`` is not used).
 
     Returns
     -------
     pymc.Model
-        Variables ``mu``, ``tau``, ``sigma_e``, ``archer_mean`` and ``alpha`` (dims
-        ``archer``), and the observed ``Distance`` (dims ``obs``).
+        Variables ``mu``, ``tau``, ``sigma_e``, ``alpha`` and ``archer_mean`` (centred) or
+        ``z`` (non-centred), all but the first three with dims ``archer``, and the observed
+        ``Distance`` (dims ``obs``).
 
     Raises
     ------
     ValueError
-        For missing columns, empty or non-finite data, an unknown bow, or a non-positive
-        ``sigma_a``.
+        For missing columns, empty or non-finite data, an unknown bow, a non-positive
+        ``sigma_a`` or a non-boolean ``centered``.
     """
     sigma_a = check_finite("sigma_a", sigma_a)
     if sigma_a <= 0:
         raise ValueError(f"sigma_a must be positive, got {sigma_a!r}")
+    if not isinstance(centered, (bool, np.bool_)):
+        raise ValueError(f"centered must be True or False, got {centered!r}")
     coords, y, south, idx = _common_parts(data, priors)
     with pm.Model(coords=coords) as model:
         mu = pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
         tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
         sigma_e = priors.sigma_e.build("sigma_e")
+        _archer_effects(mu, sigma_a, centered)
+        if centered:
+            expected = model["archer_mean"][idx] + tau * south
+        else:
+            expected = mu + model["alpha"][idx] + tau * south
+        pm.Normal("Distance", mu=expected, sigma=sigma_e, observed=y, dims="obs")
+    return model
+
+
+def _archer_effects(mu: Any, sigma_a: Any, centered: bool) -> None:
+    """Add the archer effects (``archer_mean`` or ``z``, and ``alpha``) to the current model."""
+    if centered:
         archer_mean = pm.Normal("archer_mean", mu=mu, sigma=sigma_a, dims="archer")
         pm.Deterministic("alpha", archer_mean - mu, dims="archer")
-        pm.Normal(
-            "Distance", mu=archer_mean[idx] + tau * south, sigma=sigma_e, observed=y, dims="obs"
-        )
-    return model
+    else:
+        z = pm.Normal("z", mu=0.0, sigma=1.0, dims="archer")
+        pm.Deterministic("alpha", sigma_a * z, dims="archer")
 
 
 def mixed_model(
@@ -389,14 +421,11 @@ def mixed_model(
         tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
         sigma_a = priors.sigma_a.build("sigma_a")
         sigma_e = priors.sigma_e.build("sigma_e")
+        _archer_effects(mu, sigma_a, centered)
         if centered:
-            archer_mean = pm.Normal("archer_mean", mu=mu, sigma=sigma_a, dims="archer")
-            pm.Deterministic("alpha", archer_mean - mu, dims="archer")
-            expected = archer_mean[idx] + tau * south
+            expected = model["archer_mean"][idx] + tau * south
         else:
-            z = pm.Normal("z", mu=0.0, sigma=1.0, dims="archer")
-            alpha = pm.Deterministic("alpha", sigma_a * z, dims="archer")
-            expected = mu + alpha[idx] + tau * south
+            expected = mu + model["alpha"][idx] + tau * south
         pm.Normal("Distance", mu=expected, sigma=sigma_e, observed=y, dims="obs")
     return model
 
@@ -613,3 +642,364 @@ def diagnostics(
     table = table[["mean", "sd", "r_hat", "ess_bulk", "ess_tail"]]
     table.attrs["divergences"] = count_divergences(idata)
     return table
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries for the chapters
+# --------------------------------------------------------------------------------------------
+
+
+def convergence_summary(
+    idata: az.InferenceData, var_names: tuple[str, ...] | list[str] | None = None
+) -> dict[str, float]:
+    """Return the few numbers that say whether a run can be trusted.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws.
+    var_names
+        Variables to cover; by default the hyperparameters present (see :func:`diagnostics`).
+
+    Returns
+    -------
+    dict
+        ``divergences``, ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, the variable
+        with the smallest bulk ESS (``worst``), and ``sampling_seconds``.
+    """
+    table = diagnostics(idata, var_names)
+    return {
+        "divergences": table.attrs["divergences"],
+        "max_r_hat": float(table["r_hat"].max()),
+        "min_ess_bulk": float(table["ess_bulk"].min()),
+        "min_ess_tail": float(table["ess_tail"].min()),
+        "worst": str(table["ess_bulk"].idxmin()),
+        "sampling_seconds": float(idata.posterior.attrs.get("sampling_seconds", np.nan)),
+    }
+
+
+def information_ratio(shots_per_archer: float, sigma_a: float, sigma_e: float) -> float:
+    r"""How much more one archer's shots say about their effect than the population does.
+
+    The ratio :math:`n\sigma_a^2/\sigma_e^2` of the precision of an archer's mean of
+    :math:`n` shots (:math:`n/\sigma_e^2`) to the precision of the population distribution
+    of archer effects (:math:`1/\sigma_a^2`). Large values (the data pin each archer down)
+    favour the centred form; values near or below 1 favour the non-centred form.
+
+    Parameters
+    ----------
+    shots_per_archer
+        Shots per archer, :math:`n` (positive).
+    sigma_a, sigma_e
+        Archer SD and shot SD (positive).
+
+    Returns
+    -------
+    float
+        The ratio.
+    """
+    for name, value in (("shots_per_archer", shots_per_archer), ("sigma_a", sigma_a),
+                        ("sigma_e", sigma_e)):
+        if check_finite(name, value) <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(shots_per_archer * sigma_a**2 / sigma_e**2)
+
+
+def posterior_means(idata: az.InferenceData, var_name: str = "alpha") -> pd.DataFrame:
+    """Return posterior mean, SD and 95% equal-tailed interval of a vector variable.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws.
+    var_name
+        A variable with one dimension besides chain and draw (e.g. ``alpha`` by archer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by that dimension's labels, columns ``mean``, ``sd``, ``lower``, ``upper``.
+    """
+    if var_name not in idata.posterior:
+        raise ValueError(f"var_name {var_name!r} is not in the posterior")
+    draws = idata.posterior[var_name]
+    dims = [d for d in draws.dims if d not in ("chain", "draw")]
+    if len(dims) != 1:
+        raise ValueError(f"{var_name} must have exactly one dimension besides chain and draw")
+    stacked = draws.stack(sample=("chain", "draw")).transpose(dims[0], "sample").to_numpy()
+    index = pd.Index([str(v) for v in draws[dims[0]].to_numpy()], name=dims[0])
+    lower, upper = np.quantile(stacked, [0.025, 0.975], axis=1)
+    return pd.DataFrame(
+        {"mean": stacked.mean(axis=1), "sd": stacked.std(axis=1, ddof=1),
+         "lower": lower, "upper": upper},
+        index=index,
+    )
+
+
+def draws_of(idata: az.InferenceData, var_name: str) -> np.ndarray:
+    """Return all posterior draws of a scalar variable as a flat array."""
+    if var_name not in idata.posterior:
+        raise ValueError(f"var_name {var_name!r} is not in the posterior")
+    return idata.posterior[var_name].to_numpy().ravel()
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+
+def plot_sd_posterior_vs_interval(
+    draws: np.ndarray,
+    interval: tuple[float, float, float],
+    *,
+    truth: float | None = None,
+    label: str = r"$\sigma_a$ (m)",
+    interval_label: str = "95% profile-likelihood interval",
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot a posterior density of an SD above a frequentist interval for it.
+
+    Parameters
+    ----------
+    draws
+        Posterior draws of the SD.
+    interval
+        ``(estimate, lower, upper)`` of the frequentist interval.
+    truth
+        The value the data were simulated with, drawn as a dotted line if given.
+    label
+        Axis label.
+    interval_label
+        Legend label of the interval.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    draws = np.asarray(draws, dtype=float).ravel()
+    if draws.size < 2 or not np.all(np.isfinite(draws)):
+        raise ValueError("draws must hold at least two finite values")
+    est, lo, hi = (float(v) for v in interval)
+    if not lo <= est <= hi:
+        raise ValueError(f"interval must be (estimate, lower, upper) in order, got {interval}")
+    fig, ax = _axes(ax, (7.0, 3.6))
+    grid = np.linspace(min(draws.min(), lo) * 0.9, max(draws.max(), hi) * 1.05, 400)
+    density = stats.gaussian_kde(draws)(grid)
+    ax.fill_between(grid, density, color="#2e86c1", alpha=0.25)
+    ax.plot(grid, density, color="#2e86c1", lw=2, label="posterior density")
+    q_lo, q_hi = np.quantile(draws, [0.025, 0.975])
+    y_post, y_prof = -0.06 * density.max(), -0.14 * density.max()
+    ax.plot([q_lo, q_hi], [y_post, y_post], color="#2e86c1", lw=4, solid_capstyle="butt",
+            label="95% credible interval")
+    ax.plot([np.median(draws)], [y_post], "o", color="white", mec="#2e86c1", ms=7)
+    ax.plot([lo, hi], [y_prof, y_prof], color="#b03a2e", lw=4, solid_capstyle="butt",
+            label=interval_label)
+    ax.plot([est], [y_prof], "o", color="white", mec="#b03a2e", ms=7)
+    if truth is not None:
+        ax.axvline(float(truth), color="black", ls=":", lw=1.2, label="simulated value")
+    ax.axhline(0.0, color="grey", lw=0.6)
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.set_yticks([])
+    ax.legend(frameon=False, loc="upper right", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_blups_vs_posterior(
+    blups: pd.Series, posterior: pd.DataFrame, *, ax: Axes | None = None
+) -> Figure:
+    """Scatter BLUPs against posterior means of the archer effects, with 95% intervals.
+
+    Parameters
+    ----------
+    blups
+        BLUPs by archer (e.g. :attr:`analysis.mixed.MixedFit.blups`).
+    posterior
+        A table from :func:`posterior_means` (columns ``mean``, ``lower``, ``upper``).
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(posterior, ["mean", "lower", "upper"], argname="posterior")
+    common = [str(k) for k in blups.index if str(k) in posterior.index]
+    if len(common) != len(blups) or len(common) != len(posterior):
+        raise ValueError("blups and posterior must be indexed by the same archers")
+    b = pd.Series(blups.to_numpy(float), index=[str(k) for k in blups.index]).loc[common]
+    p = posterior.loc[common]
+    fig, ax = _axes(ax, (5.2, 5.0))
+    ax.errorbar(b, p["mean"], yerr=[p["mean"] - p["lower"], p["upper"] - p["mean"]],
+                fmt="o", ms=4, color="#34495e", ecolor="#bdc3c7", capsize=0)
+    lim = [min(b.min(), p["lower"].min()) - 2, max(b.max(), p["upper"].max()) + 2]
+    ax.plot(lim, lim, color="#b03a2e", lw=1, label="equal")
+    ax.set_xlim(lim)
+    ax.set_ylim(lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("BLUP (m)")
+    ax.set_ylabel("posterior mean with 95% interval (m)")
+    ax.legend(frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Bar chart of the smallest bulk ESS per experiment and parameterisation.
+
+    Parameters
+    ----------
+    table
+        Columns ``experiment``, ``form`` (``"centred"``/``"non-centred"``), ``min_ess_bulk``
+        and ``divergences``; one row per run.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, with the divergence count written above each bar.
+    """
+    require_columns(table, ["experiment", "form", "min_ess_bulk", "divergences"], argname="table")
+    experiments = list(pd.unique(table["experiment"]))
+    forms = ["centred", "non-centred"]
+    colors = {"centred": "#2e86c1", "non-centred": "#e67e22"}
+    fig, ax = _axes(ax, (7.5, 3.8))
+    width = 0.38
+    for k, form in enumerate(forms):
+        sub = table[table["form"] == form].set_index("experiment").reindex(experiments)
+        x = np.arange(len(experiments)) + (k - 0.5) * width
+        ax.bar(x, sub["min_ess_bulk"], width=width, color=colors[form], label=form)
+        for xi, ess, div in zip(x, sub["min_ess_bulk"], sub["divergences"], strict=True):
+            if np.isfinite(ess):
+                ax.annotate(f"{int(div)} div.", (xi, ess), ha="center", va="bottom",
+                            fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.axhline(400, color="black", ls="--", lw=1, label="ESS 400")
+    ax.set_xticks(np.arange(len(experiments)), experiments, fontsize=9)
+    ax.set_ylabel("smallest bulk ESS\n(hyperparameters)")
+    ax.legend(frameon=False, fontsize=9, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_prior_sensitivity(
+    draws: dict[str, np.ndarray],
+    *,
+    priors: dict[str, SigmaPrior] | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Overlay posterior densities of an SD under several priors (priors dashed if given).
+
+    Parameters
+    ----------
+    draws
+        Posterior draws by prior label.
+    priors
+        The priors by the same labels; their densities are drawn dashed, in the same colour.
+    title
+        Axes title.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if not draws:
+        raise ValueError("draws must hold at least one set of draws")
+    fig, ax = _axes(ax, (7.0, 3.6))
+    upper = max(float(np.quantile(d, 0.999)) for d in draws.values()) * 1.1
+    grid = np.linspace(1e-3, upper, 400)
+    palette = ["#2e86c1", "#b03a2e", "#27ae60", "#8e44ad"]
+    for k, (lab, d) in enumerate(draws.items()):
+        color = palette[k % len(palette)]
+        ax.plot(grid, stats.gaussian_kde(np.asarray(d, float).ravel())(grid), color=color,
+                lw=2, label=f"posterior, prior {lab}")
+        if priors is not None and lab in priors:
+            ax.plot(grid, _sigma_prior_pdf(priors[lab], grid), color=color, lw=1, ls="--")
+    ax.set_xlabel(r"$\sigma_a$ (m)")
+    ax.set_ylabel("density")
+    ax.set_yticks([])
+    ax.set_xlim(0, upper)
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_funnel(
+    idata: az.InferenceData, *, archer: int = 0, title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    r"""Scatter one archer's sampled coordinate against :math:`\log\sigma_a`, divergences red.
+
+    The sampled coordinate is ``archer_mean`` minus ``mu`` (that is, :math:`\alpha_j`) in the
+    centred form and ``z`` in the non-centred form: the variables NUTS actually moves in. A
+    funnel (a neck at small :math:`\sigma_a`) in the centred form is what makes it diverge.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws of a :func:`mixed_model` (with ``sample_stats.diverging``).
+    archer
+        Position of the archer to show.
+    title
+        Axes title.
+    ax
+        Axes to draw on; a new figure is made if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    post = idata.posterior
+    if "sigma_a" not in post:
+        raise ValueError("idata must come from mixed_model (it has no sigma_a)")
+    if "z" in post:
+        coord, xlabel = post["z"].isel(archer=archer), r"$z_j$ (sampled, non-centred)"
+    else:
+        coord, xlabel = post["alpha"].isel(archer=archer), r"$\alpha_j$ (sampled, centred)"
+    x = coord.to_numpy().ravel()
+    y = np.log(post["sigma_a"].to_numpy().ravel())
+    div = idata.sample_stats["diverging"].to_numpy().ravel().astype(bool)
+    fig, ax = _axes(ax, (4.5, 3.8))
+    ax.scatter(x[~div], y[~div], s=4, alpha=0.25, color="#34495e", label="draw")
+    ax.scatter(x[div], y[div], s=14, color="#e74c3c", label=f"divergent ({int(div.sum())})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"$\log \sigma_a$")
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _sigma_prior_pdf(prior: SigmaPrior, x: np.ndarray) -> np.ndarray:
+    """Density of a :class:`SigmaPrior` on ``x`` (for plots)."""
+    s = prior.scale
+    if prior.family == "halfnormal":
+        return stats.halfnorm.pdf(x, scale=s)
+    if prior.family == "halfcauchy":
+        return stats.halfcauchy.pdf(x, scale=s)
+    if prior.family == "halfstudentt":
+        return 2 * stats.t.pdf(x, df=3, scale=s) * (x >= 0)
+    if prior.family == "exponential":
+        return stats.expon.pdf(x, scale=s)
+    return stats.uniform.pdf(x, loc=0, scale=s)
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, new_ax = plt.subplots(figsize=figsize)
+        return fig, new_ax
+    return ax.figure, ax  # type: ignore[return-value]
