@@ -385,3 +385,21 @@ def test_figures_draw() -> None:
     with pytest.raises(ValueError, match="ridge"):
         op.plot_ridge_cv(ol.fit_ridge(sim.train, 1.0))
     plt.close("all")
+
+
+def test_true_means_include_device_effects() -> None:
+    sim = ol.simulate_online(500, seed=17, n_devices=3, device_sd=2.0, noise_sd=0.1,
+                             unit_sd=0.5)
+    expected = (sim.intercept + sim.unit_effects.reindex(sim.train["unit"]).to_numpy()
+                + sim.device_effects.reindex(sim.train["device"]).to_numpy())
+    np.testing.assert_allclose(sim.true_means(sim.train), expected)
+    # With tiny noise the data sit on their true means.
+    assert np.abs(sim.train["y"] - sim.true_means(sim.train)).max() < 0.6
+
+
+def test_methods_accept_string_unit_labels(small: pd.DataFrame) -> None:
+    named = small.assign(unit="site-" + small["unit"].astype(str).str.zfill(3))
+    np.testing.assert_allclose(ol.fit_one_way(named).effects.to_numpy(),
+                               ol.fit_one_way(small).effects.to_numpy())
+    np.testing.assert_allclose(ol.predict_ridge_cv(named, named, seed=1),
+                               ol.predict_ridge_cv(small, small, seed=1))
