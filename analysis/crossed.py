@@ -321,12 +321,10 @@ class ProfiledDeviance:
         used = np.zeros(m * m, dtype=bool)
         used[flat] = True
         self._flat = np.flatnonzero(used)
-        row_id = (np.cumsum(used) - 1)[flat]
-        A = sp.csr_matrix(
-            (values, (row_id, column)), shape=(self._flat.size, n_own * n_own * (n_sizes + 1))
-        )
-        A.sum_duplicates()
-        self._map = A
+        row_id = (np.cumsum(used, dtype=np.int32) - 1)[flat]
+        shape = (self._flat.size, n_own * n_own * (n_sizes + 1))
+        # COO -> CSR sums the products falling on the same (entry, block pair, size).
+        self._map = sp.coo_matrix((values, (row_id, column.astype(np.int32))), shape=shape).tocsr()
         pairs = np.arange(n_own * n_own)
         self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
         self._diag_flat = self._diag_u * (m + 1)
