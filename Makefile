@@ -34,7 +34,7 @@ book: $(STAMP)
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html in a browser."
 
 lint: $(STAMP)
-	$(BIN)/ruff check analysis tests scripts bench _ext
+	$(BIN)/ruff check .
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site"
