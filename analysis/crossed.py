@@ -54,6 +54,7 @@ __all__ = [
     "ProfiledDeviance",
     "fit_crossed",
     "fixed_design",
+    "crossprod_pattern",
     "group_codes",
     "simulate_crossed",
 ]
@@ -185,6 +186,36 @@ def group_codes(series: pd.Series, name: str = "group") -> tuple[np.ndarray, pd.
         return cat.cat.codes.to_numpy(dtype=np.int64), pd.Index(cat.cat.categories, name=name)
     codes, uniques = pd.factorize(series, sort=True)
     return codes.astype(np.int64), pd.Index(uniques, name=name)
+
+
+def crossprod_pattern(data: pd.DataFrame, groups: Sequence[str]) -> sp.csr_matrix:
+    """Return :math:`Z'Z` for the random intercepts of ``groups`` (sparse, counts).
+
+    Columns are the levels of each grouping factor in turn. For crossed factors the diagonal
+    blocks are diagonal (each row of the data has one level per factor) and the off-diagonal
+    blocks count how often two levels meet.
+
+    Parameters
+    ----------
+    data
+        The data.
+    groups
+        Grouping columns.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The ``q x q`` cross-product matrix, ``q`` the total number of levels.
+    """
+    group_list = _check_names("groups", groups)
+    require_columns(data, group_list)
+    n = len(data)
+    blocks = []
+    for g in group_list:
+        codes, levels = group_codes(data[g], g)
+        blocks.append(sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(levels))))
+    Z = sp.hstack(blocks, format="csr")
+    return sp.csr_matrix(Z.T @ Z)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,6 +359,19 @@ class ProfiledDeviance:
         pairs = np.arange(n_own * n_own)
         self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
         self._diag_flat = self._diag_u * (m + 1)
+
+    def schur_pattern(self) -> sp.csr_matrix:
+        """Return the sparsity pattern of the (symmetric) Schur complement as a 0/1 matrix.
+
+        Rows and columns are the remaining factors' levels (in the order of ``groups``, the
+        eliminated factor left out), then the fixed-effect columns, then the response.
+        """
+        m = self.m
+        rows, cols = np.divmod(self._flat, m)
+        lower = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(m, m))
+        full = lower + sp.triu(lower.T, k=1)
+        full.data[:] = 1.0
+        return sp.csr_matrix(full)
 
     def _weights(self, theta: np.ndarray, a_size: np.ndarray) -> np.ndarray:
         """Return the vector the map multiplies: theta products times (size weights, 1)."""

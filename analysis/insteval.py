@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from analysis.data import data_dir
 from analysis.validation import check_nonnegative_int, require_columns
+
+if TYPE_CHECKING:  # matplotlib is imported by the plotting functions only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "CACHE_NAME",
@@ -25,7 +30,13 @@ __all__ = [
     "insteval_path",
     "load_insteval",
     "per_group_counts",
+    "plot_caterpillar",
+    "plot_ratings_overview",
+    "plot_residual_histogram",
+    "plot_shrinkage",
+    "plot_sparsity",
     "rating_distribution",
+    "rmse",
     "regenerate_insteval_cache",
     "split_insteval",
 ]
@@ -201,3 +212,229 @@ def per_group_counts(data: pd.DataFrame, group: str) -> pd.Series:
     counts = data.groupby(group, observed=True).size()
     counts.name = "n"
     return counts
+
+
+def rmse(residuals: np.ndarray | pd.Series) -> float:
+    """Return the root mean squared error of ``residuals`` (a finite, non-empty array)."""
+    r = np.asarray(residuals, dtype=float)
+    if r.size == 0 or not np.all(np.isfinite(r)):
+        raise ValueError("residuals must be a non-empty array of finite numbers")
+    return float(np.sqrt(np.mean(r**2)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures (matplotlib is imported here, not at module import)
+# ---------------------------------------------------------------------------------------------
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def plot_ratings_overview(data: pd.DataFrame, response: str = "y") -> Figure:
+    """Three panels: the distribution of ratings, ratings per student, ratings per instructor.
+
+    Parameters
+    ----------
+    data
+        InstEval-like data with columns ``response``, ``s`` and ``d``.
+    response
+        The rating column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    require_columns(data, [response, "s", "d"])
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4))
+    dist = rating_distribution(data, response)
+    axes[0].bar(dist.index.astype(str), dist["share"], color="#4c72b0")
+    axes[0].set(xlabel="rating", ylabel="share of ratings", title="Ratings")
+    for ax, group, label in [(axes[1], "s", "student"), (axes[2], "d", "instructor")]:
+        counts = per_group_counts(data, group)
+        ax.hist(counts, bins=40, color="#55a868")
+        ax.axvline(counts.median(), color="black", lw=1, ls="--", label="median")
+        ax.set(xlabel=f"ratings per {label}", ylabel=f"{label}s", title=f"Per {label}")
+        ax.legend(frameon=False)
+    axes[2].set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sparsity(
+    crossprod: object, schur: object, labels: tuple[str, str] | None = None
+) -> Figure:
+    """Two spy plots: the random-effect cross products and the Schur complement that remains.
+
+    Parameters
+    ----------
+    crossprod
+        :math:`Z'Z` (e.g. :func:`analysis.crossed.crossprod_pattern`), any sparse matrix.
+    schur
+        The pattern of the Schur complement
+        (:meth:`analysis.crossed.ProfiledDeviance.schur_pattern`).
+    labels
+        Panel titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    titles = labels or ("Z'Z: all random effects", "after eliminating the students")
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 5.0))
+    for ax, mat, title in zip(axes, (crossprod, schur), titles, strict=True):
+        n_rows = mat.shape[0]  # type: ignore[attr-defined]
+        density = mat.nnz / float(n_rows) ** 2  # type: ignore[attr-defined]
+        ax.spy(mat, markersize=0.15, color="#1f3b73", rasterized=True)
+        ax.set_title(
+            f"{title}\n{n_rows:,} x {n_rows:,}, {100 * density:.1f}% non-zero", fontsize=10
+        )
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_caterpillar(
+    ranef: pd.DataFrame,
+    *,
+    title: str = "",
+    z: float = 1.96,
+    ax: Axes | None = None,
+) -> Figure:
+    """Conditional modes sorted, each with a band of ``+- z`` conditional SDs.
+
+    Parameters
+    ----------
+    ranef
+        Frame with columns ``mode`` and ``cond_sd`` (one row per level), as in
+        :attr:`analysis.crossed.CrossedFit.ranef`.
+    title
+        Axes title.
+    z
+        Half-width of the band in conditional SDs (1.96: 95% intervals).
+    ax
+        Axes to draw on; a new figure if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(ranef, ["mode", "cond_sd"], argname="ranef")
+    fig, ax = _axes(ax, (7.0, 3.6))
+    ordered = ranef.sort_values("mode")
+    x = np.arange(len(ordered))
+    lo = ordered["mode"] - z * ordered["cond_sd"]
+    hi = ordered["mode"] + z * ordered["cond_sd"]
+    ax.fill_between(x, lo, hi, color="#4c72b0", alpha=0.25, lw=0, label=f"±{z:g} cond. SD")
+    ax.plot(x, ordered["mode"], color="#1f3b73", lw=1.2, label="conditional mode")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set(xlabel="levels, sorted by conditional mode", ylabel="effect on rating", title=title)
+    ax.legend(frameon=False, loc="upper left")
+    return fig
+
+
+def plot_shrinkage(
+    data: pd.DataFrame,
+    ranef: pd.DataFrame,
+    group: str,
+    grand_mean: float,
+    response: str = "y",
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """Each level's raw mean (minus the grand mean) against its conditional mode.
+
+    Levels with few rows are pulled hardest toward zero; colour shows the number of rows.
+
+    Parameters
+    ----------
+    data
+        The data the model was fitted to.
+    ranef
+        Conditional modes of ``group`` (column ``mode``), indexed by level.
+    group
+        The grouping column.
+    grand_mean
+        Subtracted from the raw means.
+    response
+        The response column.
+    ax
+        Axes to draw on; a new figure if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(data, [group, response])
+    require_columns(ranef, ["mode"], argname="ranef")
+    fig, ax = _axes(ax, (5.2, 4.4))
+    stats = data.groupby(group, observed=True)[response].agg(["mean", "size"])
+    stats = stats.join(ranef["mode"], how="inner")
+    points = ax.scatter(
+        stats["mean"] - grand_mean,
+        stats["mode"],
+        c=np.log10(stats["size"]),
+        s=6,
+        cmap="viridis",
+        alpha=0.7,
+    )
+    lim = float(np.abs(stats["mean"] - grand_mean).max())
+    ax.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="no shrinkage")
+    ax.set(xlabel="raw mean rating minus grand mean", ylabel="conditional mode")
+    cbar = fig.colorbar(points, ax=ax)
+    cbar.set_label("log10(ratings)")
+    ax.legend(frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_residual_histogram(
+    residuals: dict[str, np.ndarray], *, bins: int = 40, ax: Axes | None = None
+) -> Figure:
+    """Overlaid histograms of held-out residuals, one per method, with each RMSE in the legend.
+
+    Parameters
+    ----------
+    residuals
+        Mapping from a label (e.g. "grand mean", "REML") to residuals on the same rows.
+    bins
+        Number of bins.
+    ax
+        Axes to draw on; a new figure if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if not residuals:
+        raise ValueError("residuals must hold at least one labelled array")
+    fig, ax = _axes(ax, (7.0, 3.8))
+    arrays = {k: np.asarray(v, dtype=float) for k, v in residuals.items()}
+    lim = max(float(np.abs(a).max()) for a in arrays.values())
+    edges = np.linspace(-lim, lim, bins + 1)
+    for label, r in arrays.items():
+        ax.hist(
+            r,
+            bins=edges,
+            histtype="step",
+            lw=1.6,
+            density=True,
+            label=f"{label} (RMSE {rmse(r):.3f})",
+        )
+    ax.set(xlabel="held-out residual (rating minus prediction)", ylabel="density")
+    ax.legend(frameon=False)
+    return fig

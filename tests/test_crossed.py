@@ -263,3 +263,15 @@ def test_simulate_crossed_is_seeded_and_validated():
         simulate_crossed(seed=1, n_instructors=3, per_student=4)
     with pytest.raises(ValueError, match="sd_student"):
         simulate_crossed(seed=1, sd_student=-1.0)
+
+
+def test_schur_pattern_is_symmetric_and_covers_the_dense_block(small):
+    coded = [group_codes(small[g], g) for g in ["s", "d", "dept"]]
+    X = fixed_design(small, ["service"]).matrix(small)
+    problem = ProfiledDeviance(
+        X, small["y"].to_numpy(), [c for c, _ in coded], [len(lev) for _, lev in coded]
+    )
+    pattern = problem.schur_pattern().toarray()
+    assert pattern.shape == (problem.m, problem.m) == (12 + 5 + 2 + 1,) * 2
+    np.testing.assert_array_equal(pattern, pattern.T)
+    assert np.all(np.diag(pattern) == 1)

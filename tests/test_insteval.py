@@ -109,3 +109,39 @@ def test_per_group_counts(data):
     assert per_s.min() >= 1
     with pytest.raises(ValueError, match="nope"):
         per_group_counts(data, "nope")
+
+
+def test_rmse():
+    assert insteval.rmse(np.array([3.0, -4.0])) == pytest.approx(np.sqrt(12.5))
+    with pytest.raises(ValueError, match="residuals"):
+        insteval.rmse(np.array([]))
+    with pytest.raises(ValueError, match="residuals"):
+        insteval.rmse(np.array([1.0, np.nan]))
+
+
+def test_figures_draw(data):
+    import matplotlib.pyplot as plt
+
+    from analysis.crossed import crossprod_pattern, fit_crossed, simulate_crossed
+
+    fig = insteval.plot_ratings_overview(data)
+    assert len(fig.axes) == 3
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "3", "4", "5"]
+    plt.close(fig)
+    sim = simulate_crossed(seed=3, n_students=30, n_instructors=8, per_student=3)
+    ztz = crossprod_pattern(sim, ["s", "d"])
+    assert ztz.shape == (38, 38)
+    assert ztz.sum() == 4 * len(sim)  # each row adds 1 to two diagonals and two off-diagonals
+    fig = insteval.plot_sparsity(ztz, ztz)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+    fit = fit_crossed(sim, "y", ["service"], ["s", "d"])
+    for fig in (
+        insteval.plot_caterpillar(fit.ranef["s"], title="students"),
+        insteval.plot_shrinkage(sim, fit.ranef["s"], "s", float(sim["y"].mean())),
+        insteval.plot_residual_histogram({"a": np.array([0.1, -0.2]), "b": np.array([1.0, 0])}),
+    ):
+        assert fig.axes
+        plt.close(fig)
+    with pytest.raises(ValueError, match="residuals"):
+        insteval.plot_residual_histogram({})
