@@ -218,6 +218,15 @@ def crossprod_pattern(data: pd.DataFrame, groups: Sequence[str]) -> sp.csr_matri
     return sp.csr_matrix(Z.T @ Z)
 
 
+def _blas_limits(blas_threads: int | None) -> contextlib.AbstractContextManager[object]:
+    """Return a context limiting BLAS/LAPACK threads (a no-op for ``None``)."""
+    if blas_threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(check_positive_int("blas_threads", blas_threads), "blas")
+
+
 # ---------------------------------------------------------------------------------------------
 # The profiled criterion
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +368,30 @@ class ProfiledDeviance:
         pairs = np.arange(n_own * n_own)
         self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
         self._diag_flat = self._diag_u * (m + 1)
+
+    def time_evaluation(
+        self, theta: Sequence[float] | np.ndarray, repeats: int = 5, blas_threads: int | None = 1
+    ) -> float:
+        """Return the median wall time, in seconds, of one evaluation of the criterion.
+
+        Parameters
+        ----------
+        theta
+            Where to evaluate.
+        repeats
+            Number of timed evaluations.
+        blas_threads
+            BLAS threads during the timing, as in :func:`fit_crossed` (``None``: unchanged).
+        """
+        repeats = check_positive_int("repeats", repeats)
+        times = []
+        with _blas_limits(blas_threads):
+            for _ in range(repeats):
+                tick = time.perf_counter()
+                self(theta)
+                times.append(time.perf_counter() - tick)
+        self.n_evals -= repeats
+        return float(np.median(times))
 
     def schur_pattern(self) -> sp.csr_matrix:
         """Return the sparsity pattern of the (symmetric) Schur complement as a 0/1 matrix.
@@ -708,13 +741,7 @@ def fit_crossed(
     codes = [c for c, _ in coded]
     levels = [lev for _, lev in coded]
 
-    if blas_threads is None:
-        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    else:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(check_positive_int("blas_threads", blas_threads), "blas")
-    with limits:
+    with _blas_limits(blas_threads):
         return _fit(
             data,
             response,

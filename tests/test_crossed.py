@@ -275,3 +275,16 @@ def test_schur_pattern_is_symmetric_and_covers_the_dense_block(small):
     assert pattern.shape == (problem.m, problem.m) == (12 + 5 + 2 + 1,) * 2
     np.testing.assert_array_equal(pattern, pattern.T)
     assert np.all(np.diag(pattern) == 1)
+
+
+def test_time_evaluation_does_not_count_as_optimiser_work(small):
+    coded = [group_codes(small[g], g) for g in ["s", "d"]]
+    X = fixed_design(small, []).matrix(small)
+    problem = ProfiledDeviance(
+        X, small["y"].to_numpy(), [c for c, _ in coded], [len(lev) for _, lev in coded]
+    )
+    seconds = problem.time_evaluation([0.5, 0.5], repeats=3)
+    assert 0 < seconds < 1
+    assert problem.n_evals == 0
+    with pytest.raises(ValueError, match="repeats"):
+        problem.time_evaluation([0.5, 0.5], repeats=0)
