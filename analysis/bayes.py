@@ -152,7 +152,7 @@ DEFAULT_SETTINGS = SamplerSettings()
 # Priors
 # --------------------------------------------------------------------------------------------
 
-_SIGMA_FAMILIES = ("halfnormal", "halfcauchy", "halfstudentt", "exponential", "uniform")
+_SIGMA_FAMILIES = ("halfnormal", "halfcauchy", "halfstudentt", "exponential", "gamma", "uniform")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,8 @@ class SigmaPrior:
     family
         ``"halfnormal"`` (scale = SD of the underlying Normal), ``"halfcauchy"`` (scale),
         ``"halfstudentt"`` (scale, 3 degrees of freedom), ``"exponential"`` (scale = mean,
-        i.e. rate ``1/scale``) or ``"uniform"`` (on ``[0, scale]``).
+        i.e. rate ``1/scale``), ``"gamma"`` (shape 2 and mean ``scale``: a zero-avoiding
+        prior, whose density vanishes at 0) or ``"uniform"`` (on ``[0, scale]``).
     scale
         The scale in metres, positive.
     """
@@ -185,6 +186,7 @@ class SigmaPrior:
             "halfcauchy": "HalfCauchy({:g})",
             "halfstudentt": "HalfStudentT(3, {:g})",
             "exponential": "Exponential(mean {:g})",
+            "gamma": "Gamma(2, mean {:g})",
             "uniform": "Uniform(0, {:g})",
         }
         return names[self.family].format(self.scale)
@@ -200,6 +202,8 @@ class SigmaPrior:
             return pm.HalfStudentT(name, nu=3.0, sigma=s)
         if self.family == "exponential":
             return pm.Exponential(name, lam=1.0 / s)
+        if self.family == "gamma":
+            return pm.Gamma(name, alpha=2.0, beta=2.0 / s)
         return pm.Uniform(name, lower=0.0, upper=s)
 
 
@@ -995,6 +999,8 @@ def _sigma_prior_pdf(prior: SigmaPrior, x: np.ndarray) -> np.ndarray:
         return 2 * stats.t.pdf(x, df=3, scale=s) * (x >= 0)
     if prior.family == "exponential":
         return stats.expon.pdf(x, scale=s)
+    if prior.family == "gamma":
+        return stats.gamma.pdf(x, a=2.0, scale=s / 2.0)
     return stats.uniform.pdf(x, loc=0, scale=s)
 
 

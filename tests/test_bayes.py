@@ -147,6 +147,44 @@ def test_fixed_effects_model_uses_the_fixed_sd_and_has_no_sigma_a():
     assert model.compile_logp(jacobian=False)(point) == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize(
+    "prior, logpdf",
+    [
+        (bayes.SigmaPrior("halfnormal", 7.0), lambda x: stats.halfnorm.logpdf(x, scale=7.0)),
+        (bayes.SigmaPrior("halfcauchy", 7.0), lambda x: stats.halfcauchy.logpdf(x, scale=7.0)),
+        (bayes.SigmaPrior("halfstudentt", 7.0),
+         lambda x: np.log(2) + stats.t.logpdf(x, df=3, scale=7.0)),
+        (bayes.SigmaPrior("exponential", 7.0), lambda x: stats.expon.logpdf(x, scale=7.0)),
+        (bayes.SigmaPrior("gamma", 7.0), lambda x: stats.gamma.logpdf(x, a=2.0, scale=3.5)),
+        (bayes.SigmaPrior("uniform", 70.0), lambda x: stats.uniform.logpdf(x, scale=70.0)),
+    ],
+    ids=lambda p: p.family if isinstance(p, bayes.SigmaPrior) else "",
+)
+def test_sigma_priors_have_the_documented_densities(prior, logpdf):
+    import pymc as pm
+
+    with pm.Model():
+        rv = prior.build("s")
+    x = np.array([0.5, 3.0, 12.0])
+    got = np.array([float(pm.logp(rv, v).eval()) for v in x])
+    np.testing.assert_allclose(got, logpdf(x), rtol=1e-6)  # PyMC rounds log constants
+    np.testing.assert_allclose(bayes._sigma_prior_pdf(prior, x), np.exp(logpdf(x)), rtol=1e-8)
+    assert prior.label()
+
+
+def test_fixed_effects_model_non_centred_form_has_the_same_density():
+    data = simulate_archers(3, 2, seed=4).data
+    mu, tau, se, sa = 150.0, 3.0, 6.0, 7.0
+    alpha = np.array([1.0, -2.0, 4.0])
+    centred = bayes.fixed_effects_model(data, sigma_a=sa)
+    noncentred = bayes.fixed_effects_model(data, sigma_a=sa, centered=False)
+    base = {"mu": mu, "tau": tau, "sigma_e_log__": np.log(se)}
+    lc = centred.compile_logp(jacobian=False)(base | {"archer_mean": mu + alpha})
+    ln = noncentred.compile_logp(jacobian=False)(base | {"z": alpha / sa})
+    # the two differ only by the Jacobian of alpha = sa * z: n_archers * log(sa)
+    assert ln - lc == pytest.approx(3 * np.log(sa), rel=1e-6)
+
+
 # --- sampling ---------------------------------------------------------------------------------
 
 
