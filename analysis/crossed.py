@@ -321,7 +321,7 @@ class ProfiledDeviance:
         fixed effects and the response), the Schur complement is
 
         .. math:: S = D\,(G - P\,\mathrm{diag}(w)\,P')\,D + I_u,\qquad
-                  w_j = 	heta_e^2 / (	heta_e^2 n_j + 1).
+                  w_j = \theta_e^2 / (\theta_e^2 n_j + 1).
 
         The weight :math:`w_j` of a level of the eliminated factor depends only on its number of
         rows :math:`n_j` (86 distinct sizes for InstEval's students), and the sparsity patterns
