@@ -314,28 +314,39 @@ def test_relative_rmse_pairs_by_seed_and_bucket() -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_sufficient_statistics_likelihood_equals_raw_likelihood(small: pd.DataFrame) -> None:
-    """The PyMC model's log density differs from the raw-data one by a constant only."""
-    import pymc as pm
+@pytest.mark.parametrize("centre_above", [None, 0.0, math.inf])
+def test_sufficient_statistics_likelihood_equals_raw_likelihood(
+    small: pd.DataFrame, centre_above: float | None
+) -> None:
+    """The PyMC model's likelihood differs from the raw-data one by a constant only."""
+    from scipy import stats
 
-    model = ol.one_way_pymc_model(small)
-    units, codes = np.unique(small["unit"], return_inverse=True)
-    with pm.Model(coords={"unit": units}) as raw:
-        beta = pm.Normal("beta", 0.0, 1.0)
-        unit_sd = pm.HalfNormal("unit_sd", 1.0)
-        noise_sd = pm.HalfNormal("noise_sd", 1.0)
-        z = pm.Normal("z", 0.0, 1.0, dims="unit")
-        pm.Normal("y", beta + unit_sd * z[codes], noise_sd, observed=small["y"].to_numpy())
-    ll_suff = model.compile_fn(model.logp(vars=[*model.observed_RVs, *model.potentials]),
-                               inputs=model.value_vars)
-    ll_raw = raw.compile_fn(raw.logp(vars=raw.observed_RVs), inputs=raw.value_vars)
+    model = ol.one_way_pymc_model(small, centre_above=centre_above)
+    names = [v.name for v in model.value_vars]
+    if centre_above == 0.0:
+        assert "z" not in names and "large_unit_mean" in names
+    if centre_above == math.inf:
+        assert "z" in names and "large_unit_mean" not in names
+    loglik = model.compile_fn(model.logp(vars=[*model.observed_RVs, *model.potentials]),
+                              inputs=model.value_vars, on_unused_input="ignore")
+    outs = model.replace_rvs_by_values([model["beta"], model["noise_sd"], model["unit_effect"]])
+    parts = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    _, codes = np.unique(small["unit"], return_inverse=True)
+    y = small["y"].to_numpy()
     rng = np.random.default_rng(0)
     diffs = []
-    for _ in range(3):
-        point = {"beta": rng.normal(10, 1), "unit_sd_log__": rng.normal(0, 0.3),
-                 "noise_sd_log__": rng.normal(0.5, 0.3), "z": rng.normal(size=len(units))}
-        diffs.append(float(ll_suff(point)) - float(ll_raw(point)))
-    assert np.ptp(diffs) < 1e-8
+    for _ in range(4):
+        point = {v.name: rng.normal(0.3, 0.5, size=model.initial_point()[v.name].shape)
+                 for v in model.value_vars}
+        beta, noise_sd, effect = parts(point)
+        raw = stats.norm.logpdf(y, beta + effect[codes], noise_sd).sum()
+        diffs.append(float(loglik(point)) - raw)
+    assert np.ptp(diffs) < 1e-6
+
+
+def test_pymc_model_rejects_bad_centre_above(small: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="centre_above"):
+        ol.one_way_pymc_model(small, centre_above=-1.0)
 
 
 @pytest.mark.slow
