@@ -148,6 +148,7 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
         assert typeset >= source_has_math, (
             f"{page}: {source_has_math} math elements but {typeset} typeset by MathJax"
         )
+    content_images = tab.evaluate("() => document.querySelectorAll('main img').length")
     broken_images = tab.evaluate(
         """() => Array.from(document.images)
                  .filter(img => !(img.complete && img.naturalWidth > 0))
@@ -167,5 +168,7 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
     assert not failed, f"{page}: failed requests: {failed}"
     assert not console_errors, f"{page}: console errors: {console_errors}"
     assert not broken_images, f"{page}: images that did not load: {broken_images}"
+    if page.startswith("book/0"):  # every numbered chapter shows at least one figure
+        assert content_images > 0, f"{page}: no figures rendered (was MPLBACKEND=Agg set?)"
     assert empty_glue == 0, f"{page}: {empty_glue} empty glue placeholders"
     assert not raw_glue, f"{page}: an unrendered {{glue}} role is visible"
