@@ -887,7 +887,7 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     ax.axhline(400, color="black", ls="--", lw=1, label="ESS 400")
     ax.set_xticks(np.arange(len(experiments)), experiments, fontsize=9)
     ax.set_ylabel("smallest bulk ESS\n(hyperparameters)")
-    ax.legend(frameon=False, fontsize=9, loc="upper right")
+    ax.legend(frameon=False, fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     fig.tight_layout()
     return fig
 
@@ -925,8 +925,7 @@ def plot_prior_sensitivity(
     palette = ["#2e86c1", "#b03a2e", "#27ae60", "#8e44ad"]
     for k, (lab, d) in enumerate(draws.items()):
         color = palette[k % len(palette)]
-        ax.plot(grid, stats.gaussian_kde(np.asarray(d, float).ravel())(grid), color=color,
-                lw=2, label=f"posterior, prior {lab}")
+        ax.plot(grid, _positive_kde(d, grid), color=color, lw=2, label=f"posterior, prior {lab}")
         if priors is not None and lab in priors:
             ax.plot(grid, _sigma_prior_pdf(priors[lab], grid), color=color, lw=1, ls="--")
     ax.set_xlabel(r"$\sigma_a$ (m)")
@@ -986,6 +985,13 @@ def plot_funnel(
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def _positive_kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Kernel density of positive draws, reflected at 0 so that no mass leaks below zero."""
+    d = np.asarray(draws, dtype=float).ravel()
+    kde = stats.gaussian_kde(np.concatenate([d, -d]))
+    return 2.0 * kde(grid)
 
 
 def _sigma_prior_pdf(prior: SigmaPrior, x: np.ndarray) -> np.ndarray:
