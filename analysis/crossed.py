@@ -49,6 +49,7 @@ from analysis.validation import (
 )
 
 __all__ = [
+    "MAX_DENSE_LEVELS",
     "CrossedFit",
     "FixedDesign",
     "ProfiledDeviance",
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: Largest total number of levels of the factors that are not eliminated (the dense system).
+MAX_DENSE_LEVELS = 6000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,6 +733,8 @@ def fit_crossed(
     y = y_series.to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
         raise ValueError(f"response column {response!r} has missing or infinite values")
+    if np.ptp(y) == 0:
+        raise ValueError(f"response column {response!r} is constant: there is nothing to model")
 
     design = fixed_design(data, fixed_list)
     X = design.matrix(data)
@@ -740,6 +746,13 @@ def fit_crossed(
     coded = [group_codes(data[g], g) for g in group_list]
     codes = [c for c, _ in coded]
     levels = [lev for _, lev in coded]
+    sizes = sorted(len(lev) for lev in levels)
+    if sum(sizes[:-1]) > MAX_DENSE_LEVELS:
+        raise ValueError(
+            f"groups {group_list}: the factors other than the largest have {sum(sizes[:-1]):,} "
+            f"levels in total; this fitter factors them as one dense matrix and handles at most "
+            f"{MAX_DENSE_LEVELS:,} (use lme4 or a sparse Cholesky for such designs)"
+        )
 
     with _blas_limits(blas_threads):
         return _fit(

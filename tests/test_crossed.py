@@ -251,6 +251,16 @@ def test_bad_data_raise_clear_errors(small):
         fit_crossed(small.assign(x=1.0), "y", ["x"], ["s"])
     with pytest.raises(ValueError, match="DataFrame"):
         fit_crossed(small.to_dict(), "y", [], ["s"])
+    with pytest.raises(ValueError, match="constant"):
+        fit_crossed(small.assign(y=2.0), "y", [], ["s"])
+
+
+def test_too_many_dense_levels_is_a_clear_error():
+    n = 7000
+    i = np.arange(n)
+    data = pd.DataFrame({"y": i.astype(float), "a": i, "b": i // 2, "c": i % (n // 2)})
+    with pytest.raises(ValueError, match="dense"):  # b and c: 7,000 levels, one dense system
+        fit_crossed(data, "y", [], ["a", "b", "c"])
 
 
 def test_simulate_crossed_is_seeded_and_validated():
