@@ -506,6 +506,8 @@ def sample(
     recompilation on every call; as there, ``observed_data`` is attached to the result.
     Without nutpie, or with ``engine="pymc"``, PyMC's own NUTS runs ``settings.cores`` chains
     in parallel; its convergence log messages are off (use :func:`diagnostics` instead).
+    The cache assumes a model is not changed after it was first sampled (build a new model
+    instead, as the builders here do).
 
     Parameters
     ----------

@@ -289,3 +289,34 @@ def test_blas_flags_point_at_a_real_library_or_are_explicitly_empty():
         import ctypes
 
         ctypes.CDLL(flags[3:])  # the library the flags name can be loaded
+
+
+def test_without_a_system_blas_the_choice_is_explicit_and_silent():
+    # Pretend the loader finds no BLAS: quiet must say so (empty flags), not leave PyTensor to
+    # search and warn, and PyTensor must still compile a matrix product without a word.
+    code = (
+        "import os, ctypes.util\n"
+        "os.environ.pop('PYTENSOR_FLAGS', None)\n"
+        "os.environ['PYTENSORRC'] = os.devnull\n"
+        "ctypes.util.find_library = lambda name: None\n"
+        "import analysis.quiet as q\n"
+        "assert q.BLAS_LDFLAGS == '', q.BLAS_LDFLAGS\n"
+        "import numpy as np, pytensor, pytensor.tensor as pt\n"
+        "assert pytensor.config.blas__ldflags == ''\n"
+        "a = pt.matrix('a')\n"
+        "f = pytensor.function([a], a @ a)\n"
+        "x = np.arange(4.0).reshape(2, 2)\n"
+        "assert np.allclose(f(x), x @ x)\n"
+    )
+    _run_quietly(code)
+
+
+def test_a_users_own_blas_choice_is_left_alone():
+    code = (
+        "import os\n"
+        "os.environ['PYTENSOR_FLAGS'] = 'blas__ldflags='\n"
+        "import analysis.quiet as q\n"
+        "assert q.BLAS_LDFLAGS is None\n"
+        "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
+    )
+    _run_quietly(code)
