@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     table["load_before"] = round(load_before, 2)
     table["load_after"] = round(load_after, 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False, float_format="%.6g")
+    table.to_csv(args.out, index=False, float_format="%.10g")
 
     print(
         f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; "
