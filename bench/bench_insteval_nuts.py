@@ -1,0 +1,112 @@
+"""Benchmark NUTS on InstEval: the marginalised model against the straightforward one.
+
+Both models are fitted to the book's 80 % training split of InstEval
+(``y ~ service + (1|s) + (1|d) + (1|dept)``) with nutpie, 4 chains of 1000 draws after 1000
+warm-up draws, on 2 cores:
+
+* ``marginal`` -- :func:`analysis.insteval_bayes.marginal_model`: students, fixed effects and
+  departments integrated out analytically, 1,128 instructor effects and four SDs sampled;
+  fixed effects and department effects drawn afterwards from their exact conditional
+  (:func:`analysis.insteval_bayes.recover_effects`, timed as ``recover_s``);
+* ``full`` (only with ``--full``, it takes a few minutes) -- the straightforward non-centred
+  model with every level a parameter (:func:`analysis.insteval_bayes.advi_model`).
+
+For each it reports compile seconds (numba compilation by nutpie), sampling seconds, the
+smallest bulk ESS over the hyperparameters (``beta``, ``sigma_*``) and over every parameter
+including the effects, ESS per second of sampling, the largest r-hat and the divergences, with
+the machine (CPU count and model). Results are printed and written to
+``bench/results/insteval_nuts.csv``. The machine may be shared: timings vary between runs.
+
+Run with ``.venv/bin/python bench/bench_insteval_nuts.py [--full] [--seed N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import bayes
+from analysis import insteval_bayes as ib
+from analysis.insteval import load_insteval, split_insteval
+from analysis.reproducibility import machine_info
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run(kind: str, prep: ib.CrossedData, seed: int, settings: bayes.SamplerSettings) -> dict:
+    """Compile and sample one model; return one result row."""
+    model = ib.marginal_model(prep) if kind == "marginal" else ib.advi_model(prep)
+    start = time.perf_counter()
+    idata = bayes.sample(model, seed=seed, settings=settings)
+    total = time.perf_counter() - start
+    sampling = float(idata.posterior.attrs["sampling_seconds"])
+    recover = 0.0
+    if kind == "marginal":
+        t0 = time.perf_counter()
+        ib.recover_effects(prep, idata, seed=seed + 1)
+        recover = time.perf_counter() - t0
+    hyper = bayes.diagnostics(idata, ib.hyperparameters(prep))
+    effects = [f"b_{g}" for g in prep.groups if f"b_{g}" in idata.posterior]
+    ess = bayes.az.ess(idata, var_names=effects, method="bulk")
+    min_ess_all = min(float(hyper["ess_bulk"].min()), *(float(ess[v].min()) for v in effects))
+    min_ess_hyper = float(hyper["ess_bulk"].min())
+    compile_s = bayes.compile_seconds(model)
+    machine = machine_info()
+    return {
+        "model": kind,
+        "chains": settings.chains,
+        "draws": settings.draws,
+        "tune": settings.tune,
+        "cores": settings.cores,
+        "compile_s": compile_s if compile_s is not None else total - sampling,
+        "sampling_s": sampling,
+        "recover_s": recover,
+        "total_s": total + recover,
+        "min_ess_bulk_hyper": min_ess_hyper,
+        "min_ess_bulk_all": min_ess_all,
+        "ess_hyper_per_s": min_ess_hyper / sampling,
+        "max_r_hat": float(hyper["r_hat"].max()),
+        "divergences": bayes.count_divergences(idata),
+        "machine": f"{machine['cpu_count']} CPUs, {machine['cpu']}",
+    }
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    """Run the benchmark and write the CSV; return the results table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--full", action="store_true", help="also time the straightforward model")
+    args = parser.parse_args(argv)
+    settings = bayes.SamplerSettings(
+        draws=args.draws, tune=args.tune, chains=args.chains, cores=2, engine="nutpie"
+    )
+    train, _ = split_insteval(load_insteval())
+    prep = ib.prepare_crossed(train)
+    machine = machine_info()
+    print(f"Machine: {machine['cpu_count']} CPUs, {machine['cpu']}", flush=True)
+    rows = []
+    for kind in ["marginal", "full"] if args.full else ["marginal"]:
+        row = run(kind, prep, args.seed, settings)
+        print(
+            f"{kind}: compile {row['compile_s']:.1f} s, sampling {row['sampling_s']:.1f} s "
+            f"({row['chains']} x {row['draws']}), min ESS_bulk (hyper) "
+            f"{row['min_ess_bulk_hyper']:.0f}, {row['ess_hyper_per_s']:.1f} ESS/s, "
+            f"max r-hat {row['max_r_hat']:.3f}, {row['divergences']} divergences",
+            flush=True,
+        )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    RESULTS.mkdir(exist_ok=True)
+    table.to_csv(RESULTS / "insteval_nuts.csv", index=False, float_format="%.4g")
+    print(table.to_string(index=False))
+    return table
+
+
+if __name__ == "__main__":
+    main()
