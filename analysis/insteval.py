@@ -402,16 +402,23 @@ def plot_shrinkage(
 
 
 def plot_residual_histogram(
-    residuals: dict[str, np.ndarray], *, bins: int = 40, ax: Axes | None = None
+    residuals: dict[str, np.ndarray],
+    *,
+    bins: int = 40,
+    normal_sd: float | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
-    """Overlaid histograms of held-out residuals, one per method, with each RMSE in the legend.
+    """Histograms of held-out residuals, one per method, with each RMSE in the legend.
 
     Parameters
     ----------
     residuals
-        Mapping from a label (e.g. "grand mean", "REML") to residuals on the same rows.
+        Mapping from a label (e.g. "REML mixed model") to residuals.
     bins
         Number of bins.
+    normal_sd
+        If given, overlay the normal density with mean 0 and this SD (e.g. the fitted
+        residual SD) for comparison.
     ax
         Axes to draw on; a new figure if omitted.
 
@@ -427,14 +434,14 @@ def plot_residual_histogram(
     lim = max(float(np.abs(a).max()) for a in arrays.values())
     edges = np.linspace(-lim, lim, bins + 1)
     for label, r in arrays.items():
-        ax.hist(
-            r,
-            bins=edges,
-            histtype="step",
-            lw=1.6,
-            density=True,
-            label=f"{label} (RMSE {rmse(r):.3f})",
-        )
+        ax.hist(r, bins=edges, density=True, alpha=0.55, label=f"{label} (RMSE {rmse(r):.3f})")
+    if normal_sd is not None:
+        sd = float(normal_sd)
+        if not sd > 0:
+            raise ValueError(f"normal_sd must be positive, got {normal_sd!r}")
+        grid = np.linspace(-lim, lim, 400)
+        density = np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+        ax.plot(grid, density, color="black", lw=1.2, label=f"N(0, {sd:.3f}²)")
     ax.set(xlabel="held-out residual (rating minus prediction)", ylabel="density")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left")
     return fig

@@ -145,3 +145,8 @@ def test_figures_draw(data):
         plt.close(fig)
     with pytest.raises(ValueError, match="residuals"):
         insteval.plot_residual_histogram({})
+    fig = insteval.plot_residual_histogram({"a": np.array([0.1, -0.2])}, normal_sd=0.5)
+    assert len(fig.axes[0].lines) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match="normal_sd"):
+        insteval.plot_residual_histogram({"a": np.array([0.1])}, normal_sd=0.0)
