@@ -60,7 +60,8 @@ class MixedFit:
     ----------
     fixed
         Fixed effects indexed by term, with columns ``estimate``, ``se``, ``z``, ``p``,
-        ``ci_low`` and ``ci_high`` (Wald intervals at 95%).
+        ``ci_low`` and ``ci_high`` (Wald intervals at 95%). The standard errors are lme4's,
+        from :math:`\hat\sigma_e^2 (X^\top W X)^{-1}` at the estimated SDs.
     sd_group
         Estimated SD of the group (random-intercept) effects, :math:`\hat\sigma_a`.
     sd_resid

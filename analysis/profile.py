@@ -188,7 +188,6 @@ class RandomInterceptLikelihood:
         The residual SD is profiled out in closed form; the ratio :math:`\theta` is found by
         a bounded scalar search, with the boundary :math:`\theta = 0` checked too.
         """
-        sd_y = float(np.std(self.y)) or 1.0
         # Search log(theta) over a wide bracket; theta = 0 is checked separately.
         res = optimize.minimize_scalar(
             lambda u: self._theta_deviance(math.exp(u), reml)[0],
@@ -200,7 +199,6 @@ class RandomInterceptLikelihood:
         dev0, sd_e0 = self._theta_deviance(0.0, reml)
         if dev0 <= dev:
             theta, dev, sd_e = 0.0, dev0, sd_e0
-        del sd_y
         return MLFit(sd_group=theta * sd_e, sd_resid=sd_e, deviance=float(dev))
 
     # -- profiles ---------------------------------------------------------------------------

@@ -189,3 +189,38 @@ def test_unbalanced_experiment_is_seeded_and_unbalanced():
     assert counts.min() >= 1 and counts.max() <= 40 and counts.max() / counts.min() >= 10
     per_archer = a.data.groupby("Name", observed=True).size().to_numpy()
     np.testing.assert_array_equal(per_archer, 2 * counts)
+
+
+def test_figures(unbalanced):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from analysis.mixed_plots import (
+        plot_blups_vs_fixed,
+        plot_caterpillar,
+        plot_profiles,
+        plot_shrinkage,
+    )
+    from analysis.profile import profile_ci, profile_curves
+
+    exp, fit = unbalanced
+    table = shrinkage_table(fit)
+    curves = profile_curves(exp.data, n_points=5)
+    figs = [
+        plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
+        plot_shrinkage(table, label_top=2),
+        plot_caterpillar(fit.blups, fit.blup_sd, sizes=fit.group_sizes,
+                         truth=exp.archer_effects.rename(index=str)),
+        plot_blups_vs_fixed(fixed_group_estimates(fit, exp.data), fit.blups),
+    ]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert len(figs[0].axes) == 2 and len(figs[1].axes) == 2
+    # One error bar per archer in the caterpillar plot.
+    assert len(figs[2].axes[0].get_yticks()) == fit.n_groups
+    plt.close("all")
+    with pytest.raises(ValueError, match="curves"):
+        plot_profiles(curves.drop(columns="zeta"))
+    with pytest.raises(ValueError, match="table"):
+        plot_shrinkage(table.drop(columns="k"))
+    with pytest.raises(ValueError, match="blup_sd"):
+        plot_caterpillar(fit.blups, fit.blup_sd.iloc[:3])
