@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("analysis.crossed_cli",)
+COMMAND_MODULES: tuple[str, ...] = ("analysis.mixed_cli", "analysis.crossed_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
