@@ -78,6 +78,10 @@ __all__ = [
     "posterior_summary",
     "PosteriorSummary",
     "rmse",
+    "effects_by_method",
+    "plot_loss",
+    "plot_effect_comparison",
+    "plot_residual_hist",
 ]
 
 
@@ -869,3 +873,139 @@ def rmse(observed: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) ->
     if a.size == 0:
         raise ValueError("observed is empty")
     return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison tables and figures
+# --------------------------------------------------------------------------------------------
+
+
+def effects_by_method(estimates: dict[str, dict[str, pd.Series]], group: str) -> pd.DataFrame:
+    """Join one factor's per-level estimates from several methods into one frame.
+
+    Parameters
+    ----------
+    estimates
+        For each method name, a mapping from factor name to a Series of estimates indexed by
+        level (e.g. ``fit.ranef["s"]["mode"]`` or ``summary.ranef["s"]["mean"]``).
+    group
+        The factor to collect.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by level (as strings), one column per method; only levels every method has.
+    """
+    columns = {}
+    for method, per_group in estimates.items():
+        if group not in per_group:
+            raise ValueError(f"estimates[{method!r}] has no factor {group!r}")
+        series = per_group[group]
+        columns[method] = pd.Series(
+            np.asarray(series, dtype=float), index=[str(v) for v in series.index]
+        )
+    return pd.DataFrame(columns).dropna()
+
+
+def plot_loss(loss: np.ndarray, *, ax: object = None, window: int = 100) -> object:
+    """Plot ADVI's negative ELBO per iteration with a running mean (log scale).
+
+    Parameters
+    ----------
+    loss
+        The loss history (:attr:`AdviResult.loss`).
+    ax
+        Matplotlib axes to draw on (a new figure if ``None``).
+    window
+        Width of the running mean.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    loss = np.asarray(loss, dtype=float)
+    if loss.ndim != 1 or loss.size == 0:
+        raise ValueError("loss must be a non-empty 1-D array")
+    window = check_positive_int("window", window)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+    else:
+        fig = ax.figure
+    it = np.arange(1, loss.size + 1)
+    ax.plot(it, loss, color="0.75", lw=0.6, label="each iteration")
+    if loss.size >= window:
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax.plot(it[window - 1 :], smooth, color="C0", lw=1.6, label=f"mean of {window}")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("negative ELBO")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_effect_comparison(
+    tables: dict[str, pd.DataFrame],
+    pairs: Sequence[tuple[str, str]],
+    *,
+    titles: dict[str, str] | None = None,
+) -> object:
+    """Scatter one method's effects against another's, one row per factor.
+
+    Parameters
+    ----------
+    tables
+        For each factor, a frame from :func:`effects_by_method`.
+    pairs
+        ``(x method, y method)`` pairs, one column of panels each.
+    titles
+        Row labels per factor (default: the factor name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    groups = list(tables)
+    fig, axes = plt.subplots(
+        len(groups), len(pairs), figsize=(3.6 * len(pairs), 3.3 * len(groups)), squeeze=False
+    )
+    for i, g in enumerate(groups):
+        frame = tables[g]
+        for j, (xm, ym) in enumerate(pairs):
+            ax = axes[i, j]
+            x, y = frame[xm].to_numpy(), frame[ym].to_numpy()
+            size = 4 if len(frame) > 500 else (12 if len(frame) > 50 else 30)
+            ax.scatter(x, y, s=size, alpha=0.5, lw=0)
+            lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+            ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
+            ax.set_xlabel(xm)
+            ax.set_ylabel(ym)
+            label = (titles or {}).get(g, g)
+            ax.set_title(f"{label}: r = {np.corrcoef(x, y)[0, 1]:.3f}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_residual_hist(residuals: dict[str, np.ndarray], *, ax: object = None) -> object:
+    """Overlay histograms of held-out residuals (observed minus predicted), one per method.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 3.8))
+    else:
+        fig = ax.figure
+    bins = np.linspace(-4.5, 4.5, 73)
+    for name, r in residuals.items():
+        ax.hist(np.asarray(r, dtype=float), bins=bins, histtype="step", lw=1.5, label=name)
+    ax.set_xlabel("held-out rating minus prediction")
+    ax.set_ylabel("ratings")
+    ax.legend(frameon=False)
+    return fig
