@@ -245,3 +245,33 @@ def test_advi_runs_and_tracks_loss(tiny: pd.DataFrame) -> None:
     summary = ib.posterior_summary(prep, result.idata)
     assert set(summary.ranef) == {"s", "d", "dept"}
     assert summary.sds.shape == (4, 2)
+
+
+def test_effects_by_method_joins_common_levels() -> None:
+    estimates = {
+        "A": {"s": pd.Series([1.0, 2.0, 3.0], index=[1, 2, 3])},
+        "B": {"s": pd.Series([10.0, 30.0], index=["1", "3"])},
+    }
+    table = ib.effects_by_method(estimates, "s")
+    assert list(table.index) == ["1", "3"]
+    assert table.loc["3", "A"] == 3.0 and table.loc["3", "B"] == 30.0
+    with pytest.raises(ValueError, match="no factor"):
+        ib.effects_by_method(estimates, "d")
+
+
+def test_plots_return_figures() -> None:
+    import matplotlib.pyplot as plt
+
+    loss = np.linspace(1000.0, 10.0, 400)
+    fig = ib.plot_loss(loss, window=50)
+    assert fig.axes[0].get_yscale() == "log"
+    assert len(fig.axes[0].lines) == 2  # raw and running mean
+    with pytest.raises(ValueError, match="loss"):
+        ib.plot_loss(np.array([]))
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=20), "y": rng.normal(size=20)})
+    fig2 = ib.plot_effect_comparison({"s": frame, "d": frame}, [("x", "y"), ("y", "x")])
+    assert len(fig2.axes) == 4
+    fig3 = ib.plot_residual_hist({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    assert len(fig3.axes[0].patches) == 2
+    plt.close("all")
