@@ -879,7 +879,9 @@ def rmse(observed: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) ->
         raise ValueError(f"observed and predicted differ in shape: {a.shape} vs {b.shape}")
     if a.size == 0:
         raise ValueError("observed is empty")
-    return float(np.sqrt(np.mean((a - b) ** 2)))
+    from analysis.insteval import rmse as rmse_of_residuals
+
+    return rmse_of_residuals(a - b)
 
 
 # --------------------------------------------------------------------------------------------
