@@ -19,27 +19,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import bayes  # noqa: I001  (imports analysis.quiet before PyMC)
+from analysis.reproducibility import machine_info
 from analysis.simulate import fifty_archers
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo, or platform's guess elsewhere."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run(engine: str, centered: bool, seed: int, settings: bayes.SamplerSettings) -> dict:
@@ -83,7 +72,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = parser.parse_args(argv)
 
     settings = bayes.SamplerSettings(draws=1000, tune=1000, chains=4, cores=2)
-    machine = f"{os.cpu_count()} CPUs, {cpu_model()}"
+    machine = f"{os.cpu_count()} CPUs, {machine_info()['cpu']}"
     print(f"Machine: {machine} (shared with other jobs: timings are indicative)")
     rows = []
     for engine in args.engines:

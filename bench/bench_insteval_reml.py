@@ -33,21 +33,11 @@ import pandas as pd
 
 from analysis.crossed import fit_crossed
 from analysis.insteval import insteval_path, load_insteval
+from analysis.reproducibility import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo (or "unknown")."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def lme4_available() -> bool:
@@ -140,14 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows)
     table.insert(0, "timestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     table["cpu_count"] = os.cpu_count()
-    table["cpu_model"] = cpu_model()
+    table["cpu_model"] = machine_info()["cpu"]
     table["load_before"] = round(load_before, 2)
     table["load_after"] = round(load_after, 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.10g")
 
     print(
-        f"Machine: {os.cpu_count()} CPUs, {cpu_model()}; "
+        f"Machine: {os.cpu_count()} CPUs, {machine_info()['cpu']}; "
         f"load average {load_before:.2f} before, {load_after:.2f} after (shared machine)"
     )
     print(f"Data: {args.csv} ; model y ~ service + (1|s) + (1|d) + (1|dept), REML\n")
