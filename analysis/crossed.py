@@ -45,6 +45,7 @@ from analysis.validation import (
     check_finite,
     check_nonnegative,
     check_positive_int,
+    numeric_response,
     require_columns,
 )
 
@@ -727,12 +728,7 @@ def fit_crossed(
     require_columns(data, [response, *fixed_list, *group_list])
     if len(data) == 0:
         raise ValueError("data is empty")
-    y_series = data[response]
-    if pd.api.types.is_bool_dtype(y_series) or not pd.api.types.is_numeric_dtype(y_series):
-        raise ValueError(f"response column {response!r} must be numeric, got {y_series.dtype}")
-    y = y_series.to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"response column {response!r} has missing or infinite values")
+    y = numeric_response(data, response)
     if np.ptp(y) == 0:
         raise ValueError(f"response column {response!r} is constant: there is nothing to model")
 

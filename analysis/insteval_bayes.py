@@ -68,7 +68,7 @@ import pytensor.tensor as pt
 import scipy.sparse as sp
 
 from analysis.crossed import FixedDesign, fixed_design, group_codes
-from analysis.validation import check_positive_int, require_columns
+from analysis.validation import check_positive_int, numeric_response, require_columns
 
 __all__ = [
     "CrossedData",
@@ -249,12 +249,7 @@ def prepare_crossed(
     require_columns(data, [response, *fixed_list, *group_list])
     if len(data) == 0:
         raise ValueError("data is empty")
-    ys = data[response]
-    if pd.api.types.is_bool_dtype(ys) or not pd.api.types.is_numeric_dtype(ys):
-        raise ValueError(f"response column {response!r} must be numeric, got {ys.dtype}")
-    y = ys.to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"response column {response!r} has missing or infinite values")
+    y = numeric_response(data, response)
 
     design = fixed_design(data, fixed_list)
     X = design.matrix(data)

@@ -6,6 +6,7 @@ import math
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 
@@ -94,3 +95,20 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "
         raise ValueError(
             f"{argname} is missing column(s) {missing}; it has {list(map(str, data.columns))}"
         )
+
+
+def numeric_response(data: pd.DataFrame, response: str) -> np.ndarray:
+    """Return column ``response`` of ``data`` as a float array, checking it can be modelled.
+
+    Raises
+    ------
+    ValueError
+        If the column is not numeric (booleans included), or holds missing or infinite values.
+    """
+    series = data[response]
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        raise ValueError(f"response column {response!r} must be numeric, got {series.dtype}")
+    y = series.to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"response column {response!r} has missing or infinite values")
+    return y
