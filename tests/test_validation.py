@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.validation import (
+    check_finite,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive_int,
+    numeric_response,
+    require_columns,
+)
+
+
+def test_integer_checks():
+    assert check_positive_int("n", np.int64(3)) == 3
+    assert check_nonnegative_int("n", 0) == 0
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="^n "):
+            check_positive_int("n", bad)
+    with pytest.raises(ValueError, match="k must not be negative"):
+        check_nonnegative_int("k", -1)
+
+
+def test_real_checks():
+    assert check_finite("x", 1) == 1.0
+    assert check_nonnegative("sd", 0.0) == 0.0
+    for bad in (float("nan"), float("inf"), "1", None, True):
+        with pytest.raises(ValueError, match="x must be a finite number"):
+            check_finite("x", bad)
+    with pytest.raises(ValueError, match="sd must not be negative"):
+        check_nonnegative("sd", -0.5)
+
+
+def test_require_columns_and_numeric_response():
+    frame = pd.DataFrame({"y": [1, 2], "flag": [True, False], "txt": ["a", "b"],
+                          "gap": [1.0, np.nan]})
+    require_columns(frame, ["y"])
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['z'\]"):
+        require_columns(frame, ["y", "z"])
+    with pytest.raises(ValueError, match="DataFrame"):
+        require_columns([1, 2], ["y"])
+    np.testing.assert_array_equal(numeric_response(frame, "y"), [1.0, 2.0])
+    for column, message in [("flag", "numeric"), ("txt", "numeric"), ("gap", "missing")]:
+        with pytest.raises(ValueError, match=message):
+            numeric_response(frame, column)
