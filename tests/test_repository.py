@@ -116,3 +116,11 @@ def test_environment_yml_mirrors_pyproject_and_lock():
                 for r in _pyproject_requirements()}
     assert in_env == expected, "environment.yml drifted: run scripts/sync_environment.py"
     assert "python=3.11" in env["dependencies"]
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if p.name[0].isdigit()], ids=lambda p: p.name)
+def test_chapter_opens_with_a_summary_and_ends_with_a_run_note(path):
+    nb = nbformat.read(path, as_version=4)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert "What you will learn" in markdown[0], f"{path.name}: first cell has no summary box"
+    assert any("Run this chapter" in m for m in markdown), f"{path.name}: no run note"
