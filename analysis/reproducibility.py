@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
+import shutil
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +16,14 @@ import pandas as pd
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["book_root", "locked_versions", "machine_info", "package_versions", "read_benchmarks"]
+__all__ = [
+    "book_root",
+    "locked_versions",
+    "machine_info",
+    "package_versions",
+    "read_benchmarks",
+    "rscript_with_lme4",
+]
 
 
 def book_root() -> Path:
@@ -105,3 +115,21 @@ def read_benchmarks(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     if not path.is_dir():
         return {}
     return {p.stem: pd.read_csv(p) for p in sorted(path.glob("*.csv"), reverse=True)}
+
+
+@functools.cache
+def rscript_with_lme4() -> str | None:
+    """Return the path of ``Rscript`` if R can load lme4 and jsonlite, else ``None``.
+
+    The lme4 cross-checks (tests and benchmarks) run only where this returns a path; the
+    answer is computed once per process.
+    """
+    exe = shutil.which("Rscript")
+    if exe is None:
+        return None
+    probe = subprocess.run(
+        [exe, "-e", "quit(status = !(requireNamespace('lme4', quietly = TRUE) && "
+                    "requireNamespace('jsonlite', quietly = TRUE)))"],
+        capture_output=True, timeout=120, check=False,
+    )
+    return exe if probe.returncode == 0 else None

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,23 +32,11 @@ import pandas as pd
 
 from analysis.crossed import fit_crossed
 from analysis.insteval import insteval_path, load_insteval
-from analysis.reproducibility import machine_info
+from analysis.reproducibility import machine_info, rscript_with_lme4
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
-
-
-def lme4_available() -> bool:
-    """Whether ``Rscript`` runs and loads lme4 and jsonlite."""
-    if shutil.which("Rscript") is None:
-        return False
-    probe = subprocess.run(
-        ["Rscript", "-e", "suppressPackageStartupMessages({library(lme4); library(jsonlite)})"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
 
 
 def time_python(csv: Path) -> dict[str, float]:
@@ -120,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     rows = []
-    run_r = not args.no_r and lme4_available()
+    run_r = not args.no_r and rscript_with_lme4() is not None
     for rep in range(args.repeats):
         rows.append({"method": "analysis.crossed", "repeat": rep, **time_python(args.csv)})
         if run_r:

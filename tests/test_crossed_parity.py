@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from analysis.crossed import fit_crossed, simulate_crossed
 from analysis.insteval import load_insteval
+from analysis.reproducibility import rscript_with_lme4
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "insteval_lme4.json"
@@ -50,19 +50,8 @@ def test_insteval_matches_committed_lme4_reference(insteval_fit):
     compare(insteval_fit, ref)
 
 
-def _lme4_available() -> bool:
-    if shutil.which("Rscript") is None:
-        return False
-    probe = subprocess.run(
-        ["Rscript", "-e", "suppressPackageStartupMessages({library(lme4); library(jsonlite)})"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
-
 needs_lme4 = pytest.mark.skipif(
-    not _lme4_available(), reason="Rscript with lme4 and jsonlite is not installed"
+    rscript_with_lme4() is None, reason="Rscript with lme4 and jsonlite is not installed"
 )
 
 

@@ -1,7 +1,6 @@
 """Compare the package's fits with lme4's, stored in data/reference/archers_lme4.json."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from analysis.data import read_archers
 from analysis.mixed import fit_random_intercept
 from analysis.profile import profile_ci
+from analysis.reproducibility import rscript_with_lme4
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "archers_lme4.json"
@@ -71,18 +71,6 @@ def test_blups_and_conditional_sds(case):
         assert fit.blup_sd[name] == pytest.approx(ref["ranef_sd"][name], abs=1e-3)
 
 
-def _rscript_with_lme4() -> str | None:
-    exe = shutil.which("Rscript")
-    if exe is None:
-        return None
-    probe = subprocess.run(
-        [exe, "-e", "quit(status = !(requireNamespace('lme4', quietly = TRUE) && "
-                    "requireNamespace('jsonlite', quietly = TRUE)))"],
-        capture_output=True, timeout=60,
-    )
-    return exe if probe.returncode == 0 else None
-
-
 def _close(a, b, path=""):
     if isinstance(a, dict):
         assert set(a) == set(b), path
@@ -96,7 +84,7 @@ def _close(a, b, path=""):
 
 @pytest.mark.slow
 def test_r_script_reproduces_committed_reference(tmp_path, reference):
-    exe = _rscript_with_lme4()
+    exe = rscript_with_lme4()
     if exe is None:
         pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
     run = subprocess.run([exe, str(SCRIPT), str(tmp_path)], capture_output=True, text=True,

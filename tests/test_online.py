@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import online as ol
+from analysis.reproducibility import rscript_with_lme4
 
 # ------------------------------------------------------------------------------------------
 # Simulator
@@ -117,8 +117,8 @@ def test_fit_one_way_matches_statsmodels_mixedlm(small: pd.DataFrame) -> None:
 
 
 def test_fit_one_way_matches_lme4(small: pd.DataFrame, tmp_path) -> None:
-    if shutil.which("Rscript") is None:
-        pytest.skip("Rscript is not installed")
+    if rscript_with_lme4() is None:
+        pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
     path = tmp_path / "small.csv"
     small.to_csv(path, index=False)
     script = (
@@ -131,8 +131,6 @@ def test_fit_one_way_matches_lme4(small: pd.DataFrame, tmp_path) -> None:
         "ranef = unname(ranef(m)$unit[[1]])), digits = 12))"
     )
     out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
-    if out.returncode != 0 and "there is no package called" in out.stderr:
-        pytest.skip("R package lme4 or jsonlite is not installed")
     assert out.returncode == 0, out.stderr
     ref = json.loads(out.stdout)
     fit = ol.fit_one_way(small)

@@ -46,3 +46,10 @@ def test_read_benchmarks(tmp_path):
     assert read_benchmarks(tmp_path / "missing") == {}
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "x.csv", index=False)
     assert list(read_benchmarks(tmp_path)) == ["x"]
+
+
+def test_rscript_with_lme4_is_none_without_r(monkeypatch):
+    import analysis.reproducibility as rep
+
+    monkeypatch.setattr(rep.shutil, "which", lambda name: None)
+    assert rep.rscript_with_lme4.__wrapped__() is None
