@@ -18,6 +18,7 @@ to ``bench/results/archer_nuts.csv``. Timings on a shared machine vary from run 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    table["date"] = dt.date.today().isoformat()
     table.to_csv(args.out, index=False, float_format="%.4g")
     print(f"Wrote {args.out}")
     return table

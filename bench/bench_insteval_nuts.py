@@ -23,6 +23,7 @@ Run with ``.venv/bin/python bench/bench_insteval_nuts.py [--full] [--seed N]``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     RESULTS.mkdir(exist_ok=True)
+    table["date"] = dt.date.today().isoformat()
     table.to_csv(RESULTS / "insteval_nuts.csv", index=False, float_format="%.4g")
     print(table.to_string(index=False))
     return table
