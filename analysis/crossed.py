@@ -45,6 +45,8 @@ from analysis.validation import (
     check_finite,
     check_nonnegative,
     check_positive_int,
+    column_names,
+    model_columns,
     numeric_response,
     require_columns,
 )
@@ -212,7 +214,7 @@ def crossprod_pattern(data: pd.DataFrame, groups: Sequence[str]) -> sp.csr_matri
     scipy.sparse.csr_matrix
         The ``q x q`` cross-product matrix, ``q`` the total number of levels.
     """
-    group_list = _check_names("groups", groups)
+    group_list = column_names("groups", groups)
     require_columns(data, group_list)
     n = len(data)
     blocks = []
@@ -653,15 +655,6 @@ class CrossedFit:
         }
 
 
-def _check_names(name: str, value: object) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(f"{name} must be a list of column names, got {value!r}")
-    out = [str(v) for v in value]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} has repeated column names: {out}")
-    return out
-
-
 def fit_crossed(
     data: pd.DataFrame,
     response: str,
@@ -714,20 +707,7 @@ def fit_crossed(
     start = time.perf_counter()
     if check_finite("initial_step", initial_step) <= 0:
         raise ValueError(f"initial_step must be positive, got {initial_step!r}")
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if not isinstance(response, str):
-        raise ValueError(f"response must be a column name, got {response!r}")
-    fixed_list = _check_names("fixed", fixed)
-    group_list = _check_names("groups", groups)
-    if not group_list:
-        raise ValueError("groups must name at least one grouping column")
-    overlap = ({response} & set(fixed_list + group_list)) | (set(fixed_list) & set(group_list))
-    if overlap:
-        raise ValueError(f"column(s) {sorted(overlap)} appear in more than one role")
-    require_columns(data, [response, *fixed_list, *group_list])
-    if len(data) == 0:
-        raise ValueError("data is empty")
+    fixed_list, group_list = model_columns(data, response, fixed, groups)
     y = numeric_response(data, response)
     if np.ptp(y) == 0:
         raise ValueError(f"response column {response!r} is constant: there is nothing to model")

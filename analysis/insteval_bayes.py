@@ -68,7 +68,12 @@ import pytensor.tensor as pt
 import scipy.sparse as sp
 
 from analysis.crossed import FixedDesign, fixed_design, group_codes
-from analysis.validation import check_positive_int, numeric_response, require_columns
+from analysis.validation import (
+    check_positive_int,
+    model_columns,
+    numeric_response,
+    require_columns,
+)
 
 __all__ = [
     "CrossedData",
@@ -192,15 +197,6 @@ class CrossedData:
         return out
 
 
-def _names(argname: str, value: object) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(f"{argname} must be a list of column names, got {value!r}")
-    out = [str(v) for v in value]
-    if len(set(out)) != len(out):
-        raise ValueError(f"{argname} has repeated column names: {out}")
-    return out
-
-
 def prepare_crossed(
     data: pd.DataFrame,
     response: str = "y",
@@ -232,23 +228,8 @@ def prepare_crossed(
         If ``data`` is not a non-empty frame, a column is missing or in two roles, the response
         is not numeric and finite, or ``groups`` is empty.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if not isinstance(response, str):
-        raise ValueError(f"response must be a column name, got {response!r}")
-    fixed_list = _names("fixed", fixed)
-    group_list = _names("groups", groups)
-    if len(group_list) < 2:
-        raise ValueError(
-            f"groups must name at least two grouping columns (integrated out, sampled, ...), "
-            f"got {group_list}"
-        )
-    overlap = ({response} & set(fixed_list + group_list)) | (set(fixed_list) & set(group_list))
-    if overlap:
-        raise ValueError(f"column(s) {sorted(overlap)} appear in more than one role")
-    require_columns(data, [response, *fixed_list, *group_list])
-    if len(data) == 0:
-        raise ValueError("data is empty")
+    # two or more factors: the first is integrated out, the others sampled
+    fixed_list, group_list = model_columns(data, response, fixed, groups, min_groups=2)
     y = numeric_response(data, response)
 
     design = fixed_design(data, fixed_list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,3 +112,67 @@ def numeric_response(data: pd.DataFrame, response: str) -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise ValueError(f"response column {response!r} has missing or infinite values")
     return y
+
+
+def column_names(argname: str, value: object) -> list[str]:
+    """Return ``value`` as a list of distinct column names.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is a single string or not a sequence, or repeats a name.
+    """
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(f"{argname} must be a list of column names, got {value!r}")
+    names = [str(v) for v in value]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{argname} has repeated column names: {names}")
+    return names
+
+
+def model_columns(
+    data: pd.DataFrame,
+    response: str,
+    fixed: Sequence[str],
+    groups: Sequence[str],
+    *,
+    min_groups: int = 1,
+) -> tuple[list[str], list[str]]:
+    """Check the columns of a mixed model ``response ~ fixed + (1|g) for g in groups``.
+
+    Parameters
+    ----------
+    data
+        The data frame.
+    response, fixed, groups
+        Column names of the response, the fixed effects and the grouping factors.
+    min_groups
+        The fewest grouping factors the model needs.
+
+    Returns
+    -------
+    tuple of list of str
+        The fixed-effect and grouping column names.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not a non-empty DataFrame holding every column, a name is repeated or
+        plays two roles, or there are fewer than ``min_groups`` grouping factors.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if not isinstance(response, str):
+        raise ValueError(f"response must be a column name, got {response!r}")
+    fixed_list = column_names("fixed", fixed)
+    group_list = column_names("groups", groups)
+    if len(group_list) < min_groups:
+        count = {1: "one", 2: "two", 3: "three"}.get(min_groups, str(min_groups))
+        raise ValueError(f"groups must name at least {count} grouping column(s), got {group_list}")
+    overlap = ({response} & set(fixed_list + group_list)) | (set(fixed_list) & set(group_list))
+    if overlap:
+        raise ValueError(f"column(s) {sorted(overlap)} appear in more than one role")
+    require_columns(data, [response, *fixed_list, *group_list])
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    return fixed_list, group_list

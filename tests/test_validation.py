@@ -7,6 +7,7 @@ from analysis.validation import (
     check_nonnegative,
     check_nonnegative_int,
     check_positive_int,
+    model_columns,
     numeric_response,
     require_columns,
 )
@@ -44,3 +45,21 @@ def test_require_columns_and_numeric_response():
     for column, message in [("flag", "numeric"), ("txt", "numeric"), ("gap", "missing")]:
         with pytest.raises(ValueError, match=message):
             numeric_response(frame, column)
+
+
+def test_model_columns():
+    frame = pd.DataFrame({"y": [1.0], "x": [0], "g": ["a"], "h": ["b"]})
+    assert model_columns(frame, "y", ["x"], ["g", "h"], min_groups=2) == (["x"], ["g", "h"])
+    cases = [
+        (dict(fixed="x"), "list of column names"),
+        (dict(fixed=["x", "x"]), "repeated"),
+        (dict(groups=["g", "y"]), "more than one role"),
+        (dict(groups=[]), "at least one"),
+        (dict(groups=["q"]), "missing"),
+    ]
+    for kwargs, message in cases:
+        args = {"fixed": ["x"], "groups": ["g"]} | kwargs
+        with pytest.raises(ValueError, match=message):
+            model_columns(frame, "y", **args)
+    with pytest.raises(ValueError, match="empty"):
+        model_columns(frame.iloc[:0], "y", ["x"], ["g"])
