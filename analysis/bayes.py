@@ -42,7 +42,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import arviz as az
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -50,6 +49,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
 
+from analysis.plotting import figure_axes
 from analysis.simulate import BOWS
 from analysis.validation import check_finite, check_positive_int, require_columns
 
@@ -791,7 +791,7 @@ def plot_sd_posterior_vs_interval(
     est, lo, hi = (float(v) for v in interval)
     if not lo <= est <= hi:
         raise ValueError(f"interval must be (estimate, lower, upper) in order, got {interval}")
-    fig, ax = _axes(ax, (7.0, 3.6))
+    fig, ax = figure_axes(ax, (7.0, 3.6))
     grid = np.linspace(min(draws.min(), lo) * 0.9, max(draws.max(), hi) * 1.05, 400)
     density = stats.gaussian_kde(draws)(grid)
     ax.fill_between(grid, density, color="#2e86c1", alpha=0.25)
@@ -840,7 +840,7 @@ def plot_blups_vs_posterior(
         raise ValueError("blups and posterior must be indexed by the same archers")
     b = pd.Series(blups.to_numpy(float), index=[str(k) for k in blups.index]).loc[common]
     p = posterior.loc[common]
-    fig, ax = _axes(ax, (5.2, 5.0))
+    fig, ax = figure_axes(ax, (5.2, 5.0))
     ax.errorbar(b, p["mean"], yerr=[p["mean"] - p["lower"], p["upper"] - p["mean"]],
                 fmt="o", ms=4, color="#34495e", ecolor="#bdc3c7", capsize=0)
     lim = [min(b.min(), p["lower"].min()) - 2, max(b.max(), p["upper"].max()) + 2]
@@ -875,7 +875,7 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     experiments = list(pd.unique(table["experiment"]))
     forms = ["centred", "non-centred"]
     colors = {"centred": "#2e86c1", "non-centred": "#e67e22"}
-    fig, ax = _axes(ax, (7.5, 3.8))
+    fig, ax = figure_axes(ax, (7.5, 3.8))
     width = 0.38
     for k, form in enumerate(forms):
         sub = table[table["form"] == form].set_index("experiment").reindex(experiments)
@@ -921,7 +921,7 @@ def plot_prior_sensitivity(
     """
     if not draws:
         raise ValueError("draws must hold at least one set of draws")
-    fig, ax = _axes(ax, (7.0, 3.6))
+    fig, ax = figure_axes(ax, (7.0, 3.6))
     upper = max(float(np.quantile(d, 0.999)) for d in draws.values()) * 1.1
     grid = np.linspace(1e-3, upper, 400)
     palette = ["#2e86c1", "#b03a2e", "#27ae60", "#8e44ad"]
@@ -977,7 +977,7 @@ def plot_funnel(
     x = coord.to_numpy().ravel()
     y = np.log(post["sigma_a"].to_numpy().ravel())
     div = idata.sample_stats["diverging"].to_numpy().ravel().astype(bool)
-    fig, ax = _axes(ax, (4.5, 3.8))
+    fig, ax = figure_axes(ax, (4.5, 3.8))
     ax.scatter(x[~div], y[~div], s=4, alpha=0.25, color="#34495e", label="draw")
     ax.scatter(x[div], y[div], s=14, color="#e74c3c", label=f"divergent ({int(div.sum())})")
     ax.set_xlabel(xlabel)
@@ -1012,8 +1012,3 @@ def _sigma_prior_pdf(prior: SigmaPrior, x: np.ndarray) -> np.ndarray:
     return stats.uniform.pdf(x, loc=0, scale=s)
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig, new_ax = plt.subplots(figsize=figsize)
-        return fig, new_ax
-    return ax.figure, ax  # type: ignore[return-value]

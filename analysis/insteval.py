@@ -228,12 +228,9 @@ def rmse(residuals: np.ndarray | pd.Series) -> float:
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    import matplotlib.pyplot as plt
+    from analysis.plotting import figure_axes  # imported here to keep this module light
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax  # type: ignore[return-value]
+    return figure_axes(ax, figsize)
 
 
 def plot_ratings_overview(data: pd.DataFrame, response: str = "y") -> Figure:

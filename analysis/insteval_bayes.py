@@ -908,16 +908,13 @@ def plot_loss(loss: np.ndarray, *, ax: object = None, window: int = 100) -> obje
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    from analysis.plotting import figure_axes
 
     loss = np.asarray(loss, dtype=float)
     if loss.ndim != 1 or loss.size == 0:
         raise ValueError("loss must be a non-empty 1-D array")
     window = check_positive_int("window", window)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 3.8))
-    else:
-        fig = ax.figure
+    fig, ax = figure_axes(ax, (8, 3.8))
     it = np.arange(1, loss.size + 1)
     ax.plot(it, loss, color="0.75", lw=0.6, label="each iteration")
     if loss.size >= window:
@@ -981,12 +978,9 @@ def plot_residual_hist(residuals: dict[str, np.ndarray], *, ax: object = None) -
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    from analysis.plotting import figure_axes
 
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 3.8))
-    else:
-        fig = ax.figure
+    fig, ax = figure_axes(ax, (8, 3.8))
     bins = np.linspace(-4.5, 4.5, 73)
     for name, r in residuals.items():
         ax.hist(np.asarray(r, dtype=float), bins=bins, histtype="step", lw=1.5, label=name)

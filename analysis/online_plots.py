@@ -5,13 +5,13 @@ Every function returns the :class:`matplotlib.figure.Figure` it drew on.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.online import BUCKETS, OneWayFit, RidgeFit
+from analysis.plotting import figure_axes
 from analysis.validation import require_columns
 
 __all__ = [
@@ -32,11 +32,6 @@ METHOD_COLORS: dict[str, str] = {
 }
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax  # type: ignore[return-value]
 
 
 def plot_traffic(train: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
@@ -56,7 +51,7 @@ def plot_traffic(train: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """
     require_columns(train, ["unit"], argname="train")
     counts = train["unit"].value_counts().to_numpy()
-    fig, ax = _axes(ax, (7.0, 3.6))
+    fig, ax = figure_axes(ax, (7.0, 3.6))
     bins = np.logspace(0, np.log10(counts.max() + 1), 30)
     ax.hist(counts, bins=bins, color="#5d6d7e", edgecolor="white")
     ax.set_xscale("log")
@@ -102,7 +97,7 @@ def plot_rmse_by_bucket(
     if unknown:
         raise ValueError(f"methods {unknown} are not in summary")
     buckets = [b for b in BUCKETS if b in set(data["bucket"])]
-    fig, ax = _axes(ax, (7.5, 4.2))
+    fig, ax = figure_axes(ax, (7.5, 4.2))
     width = 0.7 / max(len(names), 1)
     for k, name in enumerate(names):
         rows = data[data["method"].astype(str) == name].set_index("bucket").reindex(buckets)
@@ -143,7 +138,7 @@ def plot_shrinkage(
     """
     require_columns(train, ["unit", "y"], argname="train")
     raw = train.groupby("unit")["y"].mean().reindex(fit.effects.index) - fit.intercept
-    fig, ax = _axes(ax, (6.5, 4.5))
+    fig, ax = figure_axes(ax, (6.5, 4.5))
     points = ax.scatter(raw, fit.effects, c=np.log10(fit.n), cmap="viridis", s=8, alpha=0.7)
     lim = float(np.nanmax(np.abs(raw)))
     ax.plot([-lim, lim], [-lim, lim], color="black", lw=0.8, ls="--")
@@ -177,7 +172,7 @@ def plot_ridge_cv(
     """
     if ridge.cv_curve is None:
         raise ValueError("ridge must come from fit_ridge_cv (it has no cv_curve)")
-    fig, ax = _axes(ax, (6.5, 3.8))
+    fig, ax = figure_axes(ax, (6.5, 3.8))
     curve = ridge.cv_curve
     ax.plot(curve.index, curve.to_numpy(), color="#5d6d7e", lw=1.5)
     ax.set_xscale("log")

@@ -18,6 +18,7 @@ from analysis.validation import require_columns
 
 __all__ = [
     "BOW_COLORS",
+    "figure_axes",
     "set_style",
     "plot_distance_by_bow",
     "plot_coefficients",
@@ -44,7 +45,11 @@ def set_style() -> None:
     )
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+def figure_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """Return ``ax`` and its figure, or a new figure of size ``figsize`` and its axes.
+
+    The one place the package's plotting functions get their axes from.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
@@ -79,7 +84,7 @@ def plot_distance_by_bow(
         The figure.
     """
     require_columns(data, ["Distance", "Bow", "Name"])
-    fig, ax = _new_axes(ax, (7.0, 4.5))
+    fig, ax = figure_axes(ax, (7.0, 4.5))
     rng = np.random.default_rng(seed)
     x = data["Bow"].astype(str).map({b: i for i, b in enumerate(BOWS)}).to_numpy(float)
     jitter = rng.uniform(-0.12, 0.12, size=len(data))
@@ -155,7 +160,7 @@ def plot_coefficients(
     if sort:
         order = sub["estimate"].sort_values().index
         sub, lab = sub.loc[order], lab.loc[order]
-    fig, ax = _new_axes(ax, (7.0, max(2.5, 0.18 * len(sub) + 1.2)))
+    fig, ax = figure_axes(ax, (7.0, max(2.5, 0.18 * len(sub) + 1.2)))
     y = np.arange(len(sub))
     ax.errorbar(sub["estimate"], y,
                 xerr=[sub["estimate"] - sub["ci_low"], sub["ci_high"] - sub["estimate"]],
@@ -187,7 +192,7 @@ def plot_power(power: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         The figure.
     """
     require_columns(power, ["power", "mc_se"], argname="power")
-    fig, ax = _new_axes(ax, (6.5, 0.6 * len(power) + 1.6))
+    fig, ax = figure_axes(ax, (6.5, 0.6 * len(power) + 1.6))
     y = np.arange(len(power))
     ax.barh(y, 100 * power["power"], color="#5d6d7e", height=0.55,
             xerr=100 * 1.96 * power["mc_se"], capsize=3)
@@ -220,7 +225,7 @@ def plot_archer_spread(
     """
     if len(estimated) == 0:
         raise ValueError("estimated must hold at least one archer")
-    fig, ax = _new_axes(ax, (7.0, 3.8))
+    fig, ax = figure_axes(ax, (7.0, 3.8))
     values = [estimated.to_numpy(float)] + ([] if true is None else [true.to_numpy(float)])
     bins = np.histogram_bin_edges(np.concatenate(values), bins=15)
     ax.hist(estimated, bins=bins, color="#5d6d7e", alpha=0.75, label="estimated archer means")
