@@ -47,7 +47,9 @@ import pandas as pd
 import pymc as pm
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from pymc.backends.arviz import patch_nutpie_idata
 from scipy import stats
+from xarray import DataTree
 
 from analysis.plotting import figure_axes
 from analysis.simulate import BOWS
@@ -463,29 +465,6 @@ def compile_seconds(model: pm.Model) -> float | None:
     return _COMPILE_SECONDS.get(model)
 
 
-def _add_data_groups(idata: az.InferenceData, model: pm.Model) -> None:
-    """Attach ``observed_data`` (and ``constant_data``) as ``pm.sample`` does for nutpie."""
-    from pymc.backends.arviz import (
-        coords_and_dims_for_inferencedata,
-        dict_to_dataset,
-        find_constants,
-        find_observations,
-    )
-
-    coords, dims = coords_and_dims_for_inferencedata(model)
-    groups = {
-        "observed_data": dict_to_dataset(
-            find_observations(model), library=pm, coords=coords, dims=dims, default_dims=[]
-        ),
-    }
-    constants = find_constants(model)
-    if constants:
-        groups["constant_data"] = dict_to_dataset(
-            constants, library=pm, coords=coords, dims=dims, default_dims=[]
-        )
-    idata.add_groups(groups, coords=coords, dims=dims)
-
-
 def sample(
     model: pm.Model,
     *,
@@ -497,7 +476,7 @@ def sample(
     progressbar: bool = False,
     engine: Engine | None = None,
     settings: SamplerSettings = DEFAULT_SETTINGS,
-) -> az.InferenceData:
+) -> DataTree:
     """Sample ``model`` with NUTS, reproducibly and quietly.
 
     With nutpie (the default when installed) the model is compiled once with numba and the
@@ -526,7 +505,7 @@ def sample(
 
     Returns
     -------
-    arviz.InferenceData
+    xarray.DataTree
         Groups ``posterior``, ``sample_stats`` (with ``diverging``) and ``observed_data``.
         ``posterior.attrs["engine"]`` names the engine that ran and
         ``posterior.attrs["sampling_seconds"]`` the wall time of sampling alone (without
@@ -573,7 +552,9 @@ def sample(
             save_warmup=False,
         )
         elapsed = time.perf_counter() - start
-        _add_data_groups(idata, model)
+        # PyMC's own fix-up of nutpie's result, as pm.sample(nuts_sampler="nutpie") applies it:
+        # observed and constant data groups, and the sampling time.
+        patch_nutpie_idata(idata, model, sampling_time=elapsed)
     else:
         idata = pm.sample(
             draws=cfg.draws,
@@ -594,8 +575,8 @@ def sample(
 
 
 def posterior_predictive(
-    model: pm.Model, idata: az.InferenceData, *, seed: int
-) -> az.InferenceData:
+    model: pm.Model, idata: DataTree, *, seed: int
+) -> DataTree:
     """Draw from the posterior predictive distribution and add it to ``idata`` (in place).
 
     Parameters
@@ -609,7 +590,7 @@ def posterior_predictive(
 
     Returns
     -------
-    arviz.InferenceData
+    xarray.DataTree
         ``idata``, now with a ``posterior_predictive`` group.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -619,13 +600,13 @@ def posterior_predictive(
     )
 
 
-def count_divergences(idata: az.InferenceData) -> int:
+def count_divergences(idata: DataTree) -> int:
     """Return the number of divergent transitions after warm-up, over all chains."""
     return int(idata.sample_stats["diverging"].sum())
 
 
 def diagnostics(
-    idata: az.InferenceData, var_names: tuple[str, ...] | list[str] | None = None
+    idata: DataTree, var_names: tuple[str, ...] | list[str] | None = None
 ) -> pd.DataFrame:
     """Return r-hat, bulk and tail ESS of the scalar parameters, and divergences.
 
@@ -656,7 +637,7 @@ def diagnostics(
 
 
 def convergence_summary(
-    idata: az.InferenceData, var_names: tuple[str, ...] | list[str] | None = None
+    idata: DataTree, var_names: tuple[str, ...] | list[str] | None = None
 ) -> dict[str, float]:
     """Return the few numbers that say whether a run can be trusted.
 
@@ -711,7 +692,7 @@ def information_ratio(shots_per_archer: float, sigma_a: float, sigma_e: float) -
     return float(shots_per_archer * sigma_a**2 / sigma_e**2)
 
 
-def posterior_means(idata: az.InferenceData, var_name: str = "alpha") -> pd.DataFrame:
+def posterior_means(idata: DataTree, var_name: str = "alpha") -> pd.DataFrame:
     """Return posterior mean, SD and 95% equal-tailed interval of a vector variable.
 
     Parameters
@@ -742,7 +723,7 @@ def posterior_means(idata: az.InferenceData, var_name: str = "alpha") -> pd.Data
     )
 
 
-def draws_of(idata: az.InferenceData, var_name: str) -> np.ndarray:
+def draws_of(idata: DataTree, var_name: str) -> np.ndarray:
     """Return all posterior draws of a scalar variable as a flat array."""
     if var_name not in idata.posterior:
         raise ValueError(f"var_name {var_name!r} is not in the posterior")
@@ -942,7 +923,7 @@ def plot_prior_sensitivity(
 
 
 def plot_funnel(
-    idata: az.InferenceData, *, archer: int = 0, title: str | None = None,
+    idata: DataTree, *, archer: int = 0, title: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     r"""Scatter one archer's sampled coordinate against :math:`\log\sigma_a`, divergences red.

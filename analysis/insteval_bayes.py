@@ -60,12 +60,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import scipy.sparse as sp
+from xarray import DataTree
 
 from analysis.crossed import FixedDesign, fixed_design, group_codes
 from analysis.validation import (
@@ -557,11 +557,11 @@ def marginal_model(
 
 def recover_effects(
     data: CrossedData,
-    idata: az.InferenceData,
+    idata: DataTree,
     *,
     seed: int,
     priors: Priors = DEFAULT_PRIORS,
-) -> az.InferenceData:
+) -> DataTree:
     """Add the integrated-out parameters of :func:`marginal_model` to ``idata`` (in place).
 
     For every draw, the Gaussian block (``beta`` and ``b_<g>`` for ``groups[2:]``) is drawn
@@ -583,7 +583,7 @@ def recover_effects(
 
     Returns
     -------
-    arviz.InferenceData
+    xarray.DataTree
         ``idata`` whose posterior now also holds ``beta`` (dims ``term``), ``b_<g>`` for
         ``groups[2:]``, and ``cmean_<g0>`` and ``cvar_<g0>`` (conditional mean and variance of
         the ``groups[0]`` effects given each draw).
@@ -591,7 +591,7 @@ def recover_effects(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     g0, g1 = data.groups[0], data.groups[1]
-    post = idata.posterior
+    post = idata.posterior.to_dataset()
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     b1 = _draws(idata, f"b_{g1}")
     var_e = _draws(idata, "sigma_e") ** 2
@@ -642,7 +642,7 @@ def recover_effects(
     post[f"cmean_{g0}"] = (("chain", "draw", g0), cmean.reshape(shape + (len(labels),)))
     post[f"cvar_{g0}"] = (("chain", "draw", g0), cvar.reshape(shape + (len(labels),)))
     post = post.assign_coords({g0: labels})
-    idata.posterior = post
+    idata["posterior"] = DataTree(post)
     return idata
 
 
@@ -670,7 +670,7 @@ class AdviResult:
     """
 
     loss: np.ndarray
-    idata: az.InferenceData
+    idata: DataTree
     seconds: float
     n: int
     approx: object = field(repr=False)
@@ -731,13 +731,13 @@ def fit_advi(
 # --------------------------------------------------------------------------------------------
 
 
-def _draws(idata: az.InferenceData, name: str) -> np.ndarray:
+def _draws(idata: DataTree, name: str) -> np.ndarray:
     """Return a variable's draws stacked over chains: shape (draws, ...)."""
     values = idata.posterior[name].values
     return values.reshape((-1,) + values.shape[2:])
 
 
-def _conditional_summary(idata: az.InferenceData, group: str, levels: pd.Index) -> pd.DataFrame:
+def _conditional_summary(idata: DataTree, group: str, levels: pd.Index) -> pd.DataFrame:
     """Posterior mean and SD of an integrated-out factor from per-draw conditional moments."""
     cmean = _draws(idata, f"cmean_{group}")
     cvar = _draws(idata, f"cvar_{group}")
@@ -798,7 +798,7 @@ class PosteriorSummary:
         return np.asarray(pred, dtype=float)
 
 
-def posterior_summary(data: CrossedData, idata: az.InferenceData) -> PosteriorSummary:
+def posterior_summary(data: CrossedData, idata: DataTree) -> PosteriorSummary:
     """Summarise draws of :func:`advi_model` or :func:`marginal_model`.
 
     Parameters

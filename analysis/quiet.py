@@ -1,6 +1,6 @@
-"""Silence the known-harmless start-up noise of PyTensor, PyMC and ArviZ, narrowly.
+"""Silence the known-harmless start-up noise of PyTensor and PyMC, narrowly.
 
-Importing this module (``analysis.bayes`` does it first) deals with exactly three messages,
+Importing this module (``analysis.bayes`` does it first) deals with exactly two messages,
 each at its source, and leaves every other warning and log message alone:
 
 1. **PyTensor's BLAS warning** ("PyTensor could not link to a BLAS installation"). PyTensor
@@ -15,10 +15,7 @@ each at its source, and leaves every other warning and log message alone:
    book's models do no matrix products, and nutpie compiles them with numba, which does not
    use PyTensor's C code at all. :data:`BLAS_LDFLAGS` records what was chosen.
    This must happen before PyTensor is first imported, since it reads its flags then.
-2. **ArviZ's FutureWarning on import** (announcing its coming 1.0 refactor). ArviZ is
-   imported here once with that one message, matched by its text, ignored; the filter is
-   removed right after, so later FutureWarnings from ArviZ still show.
-3. **PyMC's INFO log lines** ("Auto-assigning NUTS sampler...", "Sampling 4 chains..."). PyMC
+2. **PyMC's INFO log lines** ("Auto-assigning NUTS sampler...", "Sampling 4 chains..."). PyMC
    attaches its own handler at INFO level; we raise the ``pymc`` logger to WARNING, so PyMC's
    real warnings still reach the reader.
 
@@ -31,13 +28,9 @@ import ctypes.util
 import logging
 import os
 import sys
-import warnings
 from pathlib import Path
 
-__all__ = ["BLAS_LDFLAGS", "configure_pytensor_blas", "import_arviz_quietly", "quiet_pymc_logs"]
-
-#: The start of ArviZ 0.23's import-time FutureWarning, used to match it and nothing else.
-ARVIZ_REFACTOR_MESSAGE = "\nArviZ is undergoing a major refactor"
+__all__ = ["BLAS_LDFLAGS", "configure_pytensor_blas", "quiet_pymc_logs"]
 
 
 def _user_chose_blas() -> bool:
@@ -75,17 +68,6 @@ def configure_pytensor_blas() -> str | None:
     return ldflags
 
 
-def import_arviz_quietly() -> None:
-    """Import ArviZ with its one import-time FutureWarning ignored (matched by its text)."""
-    if "arviz" in sys.modules:
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=ARVIZ_REFACTOR_MESSAGE, category=FutureWarning
-        )
-        import arviz  # noqa: F401
-
-
 def quiet_pymc_logs() -> None:
     """Raise the ``pymc`` logger from INFO to WARNING (PyMC's warnings still show)."""
     import pymc  # noqa: F401  (PyMC sets its logger's level on import; we set it after)
@@ -95,6 +77,5 @@ def quiet_pymc_logs() -> None:
 
 #: What :func:`configure_pytensor_blas` chose at import (see its return value).
 BLAS_LDFLAGS: str | None = configure_pytensor_blas()
-import_arviz_quietly()
 quiet_pymc_logs()
 

@@ -6,6 +6,7 @@ Run after `make lock`: ``.venv/bin/python scripts/sync_environment.py``. The tes
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -16,13 +17,22 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def direct_dependencies() -> list[str]:
-    """Names of the direct dependencies in pyproject.toml (core and dev), in file order."""
+def direct_dependencies() -> list[Requirement]:
+    """The direct dependencies in pyproject.toml (core and dev), in file order."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         reqs.extend(extra)
-    return [Requirement(r).name for r in reqs]
+    return [Requirement(r) for r in reqs]
+
+
+def python_minor() -> str:
+    """The lowest Python ``X.Y`` that pyproject.toml's ``requires-python`` allows."""
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    match = re.search(r">=\s*(\d+\.\d+)", spec)
+    if match is None:
+        raise SystemExit(f"requires-python {spec!r} has no lower bound")
+    return match.group(1)
 
 
 def locked_versions() -> dict[str, str]:
@@ -46,15 +56,16 @@ def render() -> str:
         "channels:",
         "  - conda-forge",
         "dependencies:",
-        "  - python=3.11",
+        f"  - python={python_minor()}",
         "  - pip",
         "  - pip:",
     ]
-    for name in direct_dependencies():
-        version = pins.get(canonicalize_name(name))
+    for req in direct_dependencies():
+        version = pins.get(canonicalize_name(req.name))
         if version is None:
-            raise SystemExit(f"{name} is in pyproject.toml but not in requirements.lock")
-        lines.append(f"      - {name}=={version}")
+            raise SystemExit(f"{req.name} is in pyproject.toml but not in requirements.lock")
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        lines.append(f"      - {req.name}{extras}=={version}")
     return "\n".join(lines) + "\n"
 
 

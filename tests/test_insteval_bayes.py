@@ -215,7 +215,7 @@ def test_recovered_block_matches_conditional_regression(tiny: pd.DataFrame) -> N
         "sigma_dept": np.full((1, draws), 0.4),
         "b_d": np.tile(b_d, (1, draws, 1)),
     }
-    idata = az.from_dict(posterior=post, dims={"b_d": ["d"]})
+    idata = az.from_dict({"posterior": post}, dims={"b_d": ["d"]})
     ib.recover_effects(prep, idata, seed=9)
     A = np.eye(len(prep.levels["s"]))[prep.codes["s"]]
     C = np.column_stack([prep.X, np.eye(len(prep.levels["dept"]))[prep.codes["dept"]]])

@@ -110,12 +110,19 @@ def test_lock_file_pins_exact_versions_only():
 def test_environment_yml_mirrors_pyproject_and_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    in_env = {canonicalize_name(s.split("==")[0]): s.split("==")[1] for s in pip_section}
+    in_env = {canonicalize_name(Requirement(s).name): s.split("==")[1] for s in pip_section}
     pins = sync_environment.locked_versions()
     expected = {canonicalize_name(r.name): pins[canonicalize_name(r.name)]
                 for r in _pyproject_requirements()}
     assert in_env == expected, "environment.yml drifted: run scripts/sync_environment.py"
-    assert "python=3.11" in env["dependencies"]
+    assert f"python={sync_environment.python_minor()}" in env["dependencies"]
+
+
+def test_python_is_at_least_3_12_everywhere():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.12"
+    assert sync_environment.python_minor() == "3.12"
+    assert "(Python 3.12," in (ROOT / "requirements.lock").read_text().splitlines()[0]
 
 
 @pytest.mark.parametrize("path", [p for p in CHAPTERS if p.name[0].isdigit()], ids=lambda p: p.name)
