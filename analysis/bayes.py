@@ -80,6 +80,9 @@ __all__ = [
     "plot_ess_by_form",
     "plot_prior_sensitivity",
     "plot_funnel",
+    "plot_rank_grid",
+    "plot_effects_forest",
+    "plot_predictive_check",
 ]
 
 Engine = Literal["nutpie", "pymc"]
@@ -968,6 +971,122 @@ def plot_funnel(
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def _figure_of(plot_collection: Any) -> Figure:
+    """Return the matplotlib figure behind an ArviZ ``PlotCollection``."""
+    return plot_collection.viz["figure"].item()
+
+
+def plot_rank_grid(
+    idata: DataTree,
+    var_names: tuple[str, ...] | list[str] | None = None,
+    *,
+    figsize: tuple[float, float] = (7.5, 5.0),
+) -> Figure:
+    """ArviZ's rank plot of scalar parameters, two panels a row, titles clear of the axes.
+
+    ArviZ 1 draws, for each chain, the difference between the empirical CDF of the chain's
+    fractional ranks and the uniform CDF; a flat band around zero means the chains agree, and
+    each panel prints the p-value of ArviZ's multi-chain uniformity test.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws (at least two chains).
+    var_names
+        Scalar variables to show; by default the :data:`HYPERPARAMETERS` present.
+    figsize
+        Figure size in inches (the default fits the book's text column).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if var_names is None:
+        var_names = [v for v in HYPERPARAMETERS if v in idata.posterior]
+    pc = az.plot_rank(
+        idata, var_names=list(var_names), col_wrap=2,
+        figure_kwargs={"figsize": figsize, "layout": "constrained"},
+    )
+    return _figure_of(pc)
+
+
+def plot_effects_forest(
+    idata: DataTree,
+    var_name: str = "alpha",
+    *,
+    label: str = "archer effect (m)",
+    ci_probs: tuple[float, float] = (0.5, 0.95),
+    figsize: tuple[float, float] = (6.0, 8.0),
+) -> Figure:
+    """ArviZ's forest plot of a vector of effects, sorted by posterior mean.
+
+    Parameters
+    ----------
+    idata
+        Posterior draws.
+    var_name
+        A variable with one dimension besides chain and draw (the units, e.g. archers).
+    label
+        Label of the horizontal axis.
+    ci_probs
+        Probabilities of the inner (thick) and outer (thin) equal-tailed intervals.
+    figsize
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, the largest effect at the bottom.
+    """
+    means = posterior_means(idata, var_name)["mean"].sort_values()
+    dim = str(means.index.name)
+    labels = idata.posterior[var_name][dim].to_numpy()
+    by_text = {str(v): v for v in labels}
+    pc = az.plot_forest(
+        idata, var_names=[var_name], combined=True, labels=[dim],
+        coords={dim: [by_text[k] for k in means.index]}, ci_probs=list(ci_probs),
+        figure_kwargs={"figsize": figsize, "layout": "constrained"},
+    )
+    fig = _figure_of(pc)
+    data_ax = fig.axes[-1]
+    data_ax.axvline(0.0, color="grey", lw=0.8)
+    data_ax.set_xlabel(label)
+    return fig
+
+
+def plot_predictive_check(
+    idata: DataTree, *, num_samples: int = 100,
+    figsize: tuple[float, float] = (7.0, 3.6),
+) -> Figure:
+    """ArviZ's posterior predictive check: replicated densities over the observed one.
+
+    Parameters
+    ----------
+    idata
+        Draws with ``posterior_predictive`` and ``observed_data`` groups
+        (see :func:`posterior_predictive`).
+    num_samples
+        Replicated data sets drawn (thin lines); ArviZ picks them with a fixed seed of its
+        own, so the figure is the same on every run.
+    figsize
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    check_positive_int("num_samples", num_samples)
+    if "posterior_predictive" not in idata.children:
+        raise ValueError("idata has no posterior_predictive group: call posterior_predictive")
+    pc = az.plot_ppc_dist(
+        idata, num_samples=num_samples, kind="kde",
+        figure_kwargs={"figsize": figsize, "layout": "constrained"},
+    )
+    return _figure_of(pc)
 
 
 def _positive_kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
