@@ -38,6 +38,7 @@ book: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check book
 
 # Unit tests on both cores (pytest-xdist).
 unit: $(STAMP)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import html
+import math
 import numbers
+from collections.abc import Callable, Iterable
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["glue"]
+__all__ = ["glue", "format_number", "format_p_value", "show_table"]
+
+#: Column names read as p-values by :func:`show_table` (besides those it is told about).
+P_VALUE_COLUMNS = frozenset({"p", "p-value", "p_value", "P>|z|", "P>|t|", "Pr(>Chisq)", "pvalue"})
 
 
 def glue(name: str, value: object, *, display: bool = False) -> None:
@@ -32,3 +39,107 @@ def glue(name: str, value: object, *, display: bool = False) -> None:
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isfinite(value):
         raise ValueError(f"glue {name!r}: value is not finite ({value!r})")
     _glue(name, value, display=display)
+
+
+def format_number(value: object, digits: int = 4) -> str:
+    """Format a number for a table: ``digits`` significant digits, integers as integers.
+
+    Numbers of magnitude 1 or more print in fixed notation with thousands separators (and at
+    least their integer digits, so 12,346 rather than 1.235e+04); smaller ones with
+    ``digits`` significant digits. Negative zero prints as ``0``; NaN as an empty string;
+    integral values (of integer type, or floats with no fractional part below 10^15) as
+    integers.
+
+    Parameters
+    ----------
+    value
+        The number (anything else is returned as ``str(value)``).
+    digits
+        Significant digits (at least 1).
+
+    Returns
+    -------
+    str
+        The formatted number.
+    """
+    if digits < 1:
+        raise ValueError(f"digits must be at least 1, got {digits!r}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return str(value)
+    x = float(value)
+    if math.isnan(x):
+        return ""
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if isinstance(value, numbers.Integral) or (x.is_integer() and abs(x) < 1e15):
+        return f"{int(x):,}"
+    if abs(x) >= 1:
+        decimals = max(digits - len(str(int(abs(x)))), 0)
+        text = f"{x:,.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+    else:
+        text = f"{x:.{digits}g}"
+    if float(text.replace(",", "")) == 0.0:
+        return "0"
+    return text
+
+
+def format_p_value(value: object) -> str:
+    """Format a p-value: three significant digits, and ``< 1e-10`` below that."""
+    if not isinstance(value, numbers.Real) or math.isnan(float(value)):
+        return format_number(value)
+    x = float(value)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"a p-value lies in [0, 1], got {value!r}")
+    return "< 1e-10" if x < 1e-10 else format_number(x, 3)
+
+
+def show_table(
+    frame: pd.DataFrame | pd.Series,
+    digits: int | dict[str, int] = 4,
+    *,
+    p_values: Iterable[str] = (),
+    caption: str | None = None,
+) -> pd.io.formats.style.Styler:
+    """Return ``frame`` styled for the page: every number readable, nothing raw.
+
+    Floats get ``digits`` significant digits (per column if a dict), integral numbers print as
+    integers, p-value columns (named in ``p_values`` or in :data:`P_VALUE_COLUMNS`) print
+    with three digits or as ``< 1e-10``. The data are not changed, only how they print.
+
+    Parameters
+    ----------
+    frame
+        The table (a Series becomes a one-column table).
+    digits
+        Significant digits for every float column, or a dict from column to digits (columns
+        not in it get 4).
+    p_values
+        Further columns to format as p-values.
+    caption
+        A caption shown above the table.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The styled table; Jupyter and the book display it as HTML.
+    """
+    table = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"frame must be a pandas DataFrame or Series, got {type(frame).__name__}")
+    p_cols = set(P_VALUE_COLUMNS) | set(p_values)
+    unknown = set(p_values) - set(table.columns)
+    if unknown:
+        raise ValueError(f"p_values names columns not in the table: {sorted(unknown)}")
+    formatters: dict[object, Callable[[object], str]] = {}
+    for col in table.columns:
+        if col in p_cols:
+            formatters[col] = lambda v: html.escape(format_p_value(v))
+        elif pd.api.types.is_numeric_dtype(table[col]):
+            d = digits.get(col, 4) if isinstance(digits, dict) else digits
+            formatters[col] = lambda v, d=d: format_number(v, d)
+    styler = table.style.format(formatters)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler

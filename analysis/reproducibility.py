@@ -12,6 +12,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -22,6 +23,7 @@ __all__ = [
     "machine_info",
     "package_versions",
     "read_benchmarks",
+    "compare_glued",
     "rscript_with_lme4",
 ]
 
@@ -133,3 +135,53 @@ def rscript_with_lme4() -> str | None:
         capture_output=True, timeout=120, check=False,
     )
     return exe if probe.returncode == 0 else None
+
+
+def _as_number(text: object) -> float | None:
+    """Parse a glued value's text as a number, or return ``None`` if it is not one."""
+    try:
+        value = float(str(text).strip().strip("'\""))
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def compare_glued(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Compare the values two builds glued into the prose, number by number.
+
+    Parameters
+    ----------
+    before, after
+        Tables with columns ``chapter``, ``name`` and ``value`` (the text of each glued
+        value), as ``bench/bench_book.py`` writes them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per value glued in both builds, indexed by ``chapter`` and ``name``, with
+        ``before``, ``after`` (the texts), ``numeric`` (both parse as numbers), ``relative``
+        (``|after - before| / max(|before|, 1e-12)`` for numbers, else NaN) and ``same``
+        (identical text). Values glued by only one build are left out;
+        ``attrs["only_before"]`` and ``attrs["only_after"]`` count them.
+    """
+    for name, table in (("before", before), ("after", after)):
+        missing = {"chapter", "name", "value"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{name} lacks columns {sorted(missing)}")
+    left = before.set_index(["chapter", "name"])["value"].astype(str)
+    right = after.set_index(["chapter", "name"])["value"].astype(str)
+    both = left.index.intersection(right.index)
+    rows = []
+    for key in both:
+        a, b = left.loc[key], right.loc[key]
+        x, y = _as_number(a), _as_number(b)
+        numeric = x is not None and y is not None
+        relative = abs(y - x) / max(abs(x), 1e-12) if numeric else np.nan
+        rows.append({"chapter": key[0], "name": key[1], "before": a, "after": b,
+                     "numeric": numeric, "relative": relative, "same": a == b})
+    table = pd.DataFrame(
+        rows, columns=["chapter", "name", "before", "after", "numeric", "relative", "same"]
+    ).set_index(["chapter", "name"])
+    table.attrs["only_before"] = int(len(left.index.difference(right.index)))
+    table.attrs["only_after"] = int(len(right.index.difference(left.index)))
+    return table

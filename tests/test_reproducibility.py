@@ -3,6 +3,7 @@ import pytest
 
 from analysis.reproducibility import (
     book_root,
+    compare_glued,
     locked_versions,
     machine_info,
     package_versions,
@@ -53,3 +54,18 @@ def test_rscript_with_lme4_is_none_without_r(monkeypatch):
 
     monkeypatch.setattr(rep.shutil, "which", lambda name: None)
     assert rep.rscript_with_lme4.__wrapped__() is None
+
+
+def test_compare_glued_reports_moved_numbers_and_unmatched_names():
+    before = pd.DataFrame({"chapter": ["a", "a", "a", "b"], "name": ["x", "y", "s", "z"],
+                           "value": ["1.0", "2.0", "'mu'", "5"]})
+    after = pd.DataFrame({"chapter": ["a", "a", "a", "c"], "name": ["x", "y", "s", "w"],
+                          "value": ["1.0", "2.2", "'sigma_a'", "7"]})
+    table = compare_glued(before, after)
+    assert list(table.index) == [("a", "x"), ("a", "y"), ("a", "s")]
+    assert table.loc[("a", "x"), "same"] and table.loc[("a", "x"), "relative"] == 0
+    assert table.loc[("a", "y"), "relative"] == pytest.approx(0.1)
+    assert not table.loc[("a", "s"), "numeric"] and not table.loc[("a", "s"), "same"]
+    assert table.attrs == {"only_before": 1, "only_after": 1}
+    with pytest.raises(ValueError, match="lacks columns"):
+        compare_glued(before.drop(columns="value"), after)
