@@ -622,6 +622,25 @@ class CrossedFit:
                 pred = pred + contrib
         return np.asarray(pred, dtype=float)
 
+    @property
+    def n_params(self) -> int:
+        """Estimated parameters: fixed effects, one SD per grouping factor, and the residual SD."""
+        return len(self.fixed) + len(self.sds)
+
+    @property
+    def aic(self) -> float:
+        """Akaike's criterion as lme4 computes it: the minimised criterion + 2 * parameters.
+
+        For ML fits the criterion is the deviance. For REML fits lme4 uses the REML criterion
+        the same way; such values compare models with the same fixed effects only.
+        """
+        return float(self.criterion + 2 * self.n_params)
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's criterion as lme4 computes it: criterion + log(n) * parameters."""
+        return float(self.criterion + np.log(self.n_obs) * self.n_params)
+
     def variance_components(self) -> pd.DataFrame:
         """Return a table of the variance components: ``variance``, ``sd`` and share of total."""
         var = self.sds**2

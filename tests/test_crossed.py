@@ -298,3 +298,12 @@ def test_time_evaluation_does_not_count_as_optimiser_work(small):
     assert problem.n_evals == 0
     with pytest.raises(ValueError, match="repeats"):
         problem.time_evaluation([0.5, 0.5], repeats=0)
+
+
+def test_information_criteria_count_fixed_effects_sds_and_sigma():
+    data = simulate_crossed(seed=3, n_students=120, n_instructors=30)
+    fit = fit_crossed(data, "y", ["service"], ["s", "d"], reml=False)
+    k = 2 + 2 + 1  # intercept and service, two SDs, sigma
+    assert fit.n_params == k
+    assert fit.aic == pytest.approx(fit.criterion + 2 * k)
+    assert fit.bic == pytest.approx(fit.criterion + np.log(fit.n_obs) * k)
