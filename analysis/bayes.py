@@ -75,6 +75,7 @@ __all__ = [
     "information_ratio",
     "posterior_means",
     "draws_of",
+    "posterior_mode",
     "plot_sd_posterior_vs_interval",
     "plot_blups_vs_posterior",
     "plot_ess_by_form",
@@ -724,6 +725,30 @@ def posterior_means(idata: DataTree, var_name: str = "alpha") -> pd.DataFrame:
          "lower": lower, "upper": upper},
         index=index,
     )
+
+
+def posterior_mode(draws: np.ndarray, grid_size: int = 2000) -> float:
+    """Return the mode of a scalar's posterior: the peak of a Gaussian kernel density of draws.
+
+    Parameters
+    ----------
+    draws
+        Draws of one scalar (any shape; flattened).
+    grid_size
+        Points of the grid, between the smallest and largest draw, on which the density is
+        evaluated.
+
+    Returns
+    -------
+    float
+        The grid point of highest estimated density.
+    """
+    x = np.asarray(draws, dtype=float).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError("draws must hold at least two finite values")
+    check_positive_int("grid_size", grid_size)
+    grid = np.linspace(x.min(), x.max(), grid_size)
+    return float(grid[np.argmax(stats.gaussian_kde(x)(grid))])
 
 
 def draws_of(idata: DataTree, var_name: str) -> np.ndarray:

@@ -322,3 +322,11 @@ def test_a_users_own_blas_choice_is_left_alone():
         "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
     )
     _run_quietly(code)
+
+
+def test_posterior_mode_finds_the_peak_of_a_skewed_sample():
+    draws = np.random.default_rng(0).gamma(shape=4.0, scale=1.0, size=20_000)
+    assert bayes.posterior_mode(draws) == pytest.approx(3.0, abs=0.15)  # (shape - 1) * scale
+    assert bayes.posterior_mode(draws) < np.median(draws)
+    with pytest.raises(ValueError, match="two finite"):
+        bayes.posterior_mode(np.array([1.0, np.nan]))
