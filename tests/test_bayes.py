@@ -330,3 +330,30 @@ def test_posterior_mode_finds_the_peak_of_a_skewed_sample():
     assert bayes.posterior_mode(draws) < np.median(draws)
     with pytest.raises(ValueError, match="two finite"):
         bayes.posterior_mode(np.array([1.0, np.nan]))
+
+
+def test_gibbs_sampler_recovers_the_truth_and_compares_with_nuts(small, centred_fit):
+    gibbs = bayes.gibbs_mixed_model(small.data, seed=5, draws=1500, tune=300, chains=2)
+    again = bayes.gibbs_mixed_model(small.data, seed=5, draws=1500, tune=300, chains=2)
+    assert np.array_equal(gibbs.posterior["tau"].values, again.posterior["tau"].values)
+    post = gibbs.posterior
+    assert post["alpha"].shape == (2, 1500, 30)
+    for name, truth in {"tau": small.bow_effect, "sigma_e": small.shot_sd,
+                        "sigma_a": small.archer_sd}.items():
+        lo, hi = np.quantile(post[name].to_numpy(), [0.005, 0.995])
+        assert lo < truth < hi, (name, lo, hi, truth)
+    _, nuts = centred_fit
+    table = bayes.compare_samplers({"NUTS": nuts, "Gibbs": gibbs})
+    assert list(table.index) == list(bayes.HYPERPARAMETERS)
+    assert abs(table.loc["tau", "NUTS mean"] - table.loc["tau", "Gibbs mean"]) < 0.5
+    assert (table.filter(like="ESS/s") > 0).all().all()
+    assert bayes.count_divergences(gibbs) == 0
+
+
+def test_gibbs_sampler_rejects_bad_arguments(small):
+    with pytest.raises(ValueError, match="seed"):
+        bayes.gibbs_mixed_model(small.data, seed=-1)
+    with pytest.raises(ValueError, match="variance_shape"):
+        bayes.gibbs_mixed_model(small.data, seed=1, variance_shape=0.0)
+    with pytest.raises(ValueError, match="at least one run"):
+        bayes.compare_samplers({})
