@@ -540,13 +540,16 @@ def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
 UNBALANCED_SEED: int = 2027
 #: Shot-to-shot SD of the unbalanced experiment (a windy season at the long range), metres.
 UNBALANCED_SHOT_SD: float = 25.0
+#: Fewest and most shots per bow an archer takes in the unbalanced experiment.
+UNBALANCED_MIN_SHOTS, UNBALANCED_MAX_SHOTS = 1, 40
 
 
 def unbalanced_shot_counts(n_archers: int = 50, seed: int = UNBALANCED_SEED) -> np.ndarray:
     """Shots per bow for each archer of the unbalanced experiment, drawn reproducibly.
 
-    Counts are spread over two orders of magnitude: a log-uniform draw between 1 and 40
-    shots per bow, rounded to whole shots.
+    Counts are spread over two orders of magnitude: a log-uniform draw between
+    :data:`UNBALANCED_MIN_SHOTS` and :data:`UNBALANCED_MAX_SHOTS` shots per bow, rounded to
+    whole shots.
 
     Parameters
     ----------
@@ -561,7 +564,8 @@ def unbalanced_shot_counts(n_archers: int = 50, seed: int = UNBALANCED_SEED) -> 
         Integer counts, one per archer (the same for both bows).
     """
     rng = np.random.default_rng(seed)
-    return np.rint(np.exp(rng.uniform(0.0, np.log(40.0), size=n_archers))).astype(int)
+    low, high = np.log(UNBALANCED_MIN_SHOTS), np.log(UNBALANCED_MAX_SHOTS)
+    return np.rint(np.exp(rng.uniform(low, high, size=n_archers))).astype(int)
 
 
 def unbalanced_archers() -> ArcherExperiment:
