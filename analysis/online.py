@@ -168,6 +168,7 @@ def simulate_online(
     n_unseen: int = 100,
     n_devices: int = 0,
     device_sd: float = 0.0,
+    traffic_effect_corr: float = 0.0,
 ) -> OnlineSimulation:
     r"""Simulate an online service with heavy-tailed traffic and split it into train and test.
 
@@ -199,6 +200,11 @@ def simulate_online(
         Number of levels of a second, crossed factor (0 for none).
     device_sd
         The true :math:`\sigma_b` of the device effects.
+    traffic_effect_corr
+        Correlation, in (-1, 1), between a unit's effect and its log-traffic: positive values
+        make busy units better than quiet ones (an *informative cluster size*). At 0 (the
+        default) traffic is independent of the effect and the random draws are exactly those
+        of earlier versions.
 
     Returns
     -------
@@ -230,12 +236,23 @@ def simulate_online(
     device_sd = check_nonnegative("device_sd", device_sd)
     if n_devices == 0 and device_sd > 0:
         raise ValueError("device_sd must be 0 when n_devices is 0")
+    rho = check_finite("traffic_effect_corr", traffic_effect_corr)
+    if not -1.0 < rho < 1.0:
+        raise ValueError(f"traffic_effect_corr must lie in (-1, 1), got {traffic_effect_corr!r}")
+    if rho != 0.0 and unit_sd == 0.0:
+        raise ValueError("traffic_effect_corr needs unit_sd > 0 (there is no effect to follow)")
 
     rng = np.random.default_rng(seed)
     n_total_units = n_units + n_unseen
     units = np.arange(n_total_units)
     unit_effects = rng.normal(0.0, unit_sd, size=n_total_units)
-    draws = rng.lognormal(math.log(median_traffic), traffic_spread, size=n_total_units)
+    if rho == 0.0:
+        draws = rng.lognormal(math.log(median_traffic), traffic_spread, size=n_total_units)
+    else:
+        z = rho * unit_effects / unit_sd + math.sqrt(1.0 - rho**2) * rng.standard_normal(
+            n_total_units
+        )
+        draws = np.exp(math.log(median_traffic) + traffic_spread * z)
     traffic = np.minimum(1 + np.ceil(draws).astype(np.int64), max_traffic)
 
     unit = np.repeat(units, traffic)

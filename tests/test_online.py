@@ -412,3 +412,19 @@ def test_methods_accept_string_unit_labels(small: pd.DataFrame) -> None:
                                ol.fit_one_way(small).effects.to_numpy())
     np.testing.assert_allclose(ol.predict_ridge_cv(named, named, seed=1),
                                ol.predict_ridge_cv(small, small, seed=1))
+
+
+def test_informative_traffic_makes_busy_units_better_and_leaves_the_default_unchanged():
+    base = ol.simulate_online(seed=4, n_units=300)
+    again = ol.simulate_online(seed=4, n_units=300, traffic_effect_corr=0.0)
+    pd.testing.assert_frame_equal(base.train, again.train)
+    sim = ol.simulate_online(seed=4, n_units=3000, n_unseen=0, traffic_effect_corr=0.6)
+    counts = pd.concat([sim.train, sim.test])["unit"].value_counts().sort_index()
+    effects = sim.unit_effects.loc[counts.index]
+    assert np.corrcoef(np.log(counts), effects)[0, 1] > 0.4
+    none = ol.simulate_online(seed=4, n_units=3000, n_unseen=0)
+    counts0 = pd.concat([none.train, none.test])["unit"].value_counts().sort_index()
+    assert abs(np.corrcoef(np.log(counts0), none.unit_effects.loc[counts0.index])[0, 1]) < 0.1
+    for bad in (1.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="traffic_effect_corr"):
+            ol.simulate_online(seed=1, traffic_effect_corr=bad)
