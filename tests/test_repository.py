@@ -131,3 +131,54 @@ def test_chapter_opens_with_a_summary_and_ends_with_a_run_note(path):
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
     assert "What you will learn" in markdown[0], f"{path.name}: first cell has no summary box"
     assert any("Run this chapter" in m for m in markdown), f"{path.name}: no run note"
+
+
+# Numbers a chapter may type in its prose: conventional levels and thresholds, facts of the
+# data sets' definitions, and years. Every other number must be computed and glued.
+ALLOWED_PHRASES = (
+    r"\b(?:2\.5|97\.5)%",  # the tails of a 95% interval
+    r"\b(?:5|50|95)%",  # conventional error and interval levels
+    r"\b1\.01\b",  # the r-hat threshold (Vehtari et al. 2021)
+    r"±2 standard errors",
+    r"\b[Cc]hapters? \d+b?(?:'s)?(?:,? (?:and|or) \d+b?)?",  # until they are cross-references
+    r"^\s*\d+\.\s",  # numbered lists
+    r"\b1–5\b|\b1-to-5\b|\b0/1\b|from 1 \(poor\) to 5|only\s+be\s+1 to 5",  # InstEval's scale
+    r"\blme4\b|\bmixedlm\b|\bbambi\b",
+    r"\b(?:close to|above|below|around|at|than|correlation)\s+1\b|instead of 2|shape 2",  # maths
+    r"\bbow [12]\b",  # notation: bow 1 is Northwood
+    r"\b(?:19|20)\d\d\b",  # years
+)
+
+
+def _prose_numbers(markdown: str) -> list[str]:
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)  # admonition bodies are checked below
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"\$[^$]*\$", " ", text)
+    text = re.sub(r"\{[a-z:]+\}`[^`]*`", " ", text)  # glue, term, ref, doc, cite, numref roles
+    text = re.sub(r"`[^`]*`", " ", text)  # code
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # link targets
+    text = "\n".join(ln for ln in text.split("\n") if not ln.lstrip().startswith(("#", ":")))
+    for pattern in ALLOWED_PHRASES:
+        text = re.sub(pattern, " ", text, flags=re.M)
+    return re.findall(r"\S*\d\S*", text)
+
+
+def _markdown_with_admonitions(source: str) -> str:
+    """Markdown with the bodies of {admonition}/{note} fences kept (they are prose too)."""
+    return re.sub(r"```\{[a-z-]+\}[^\n]*\n(.*?)```", r"\1", source, flags=re.S)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_prose_types_no_numbers(path):
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            found += [f"cell {i}: {tok}" for tok in
+                      _prose_numbers(_markdown_with_admonitions(cell.source))]
+    assert not found, f"{path.name}: numbers typed in prose (glue them): {found}"
+
+
+def test_the_typed_number_check_catches_a_typed_number():
+    assert _prose_numbers("The bow costs 9.8 m.") == ["9.8"]
+    assert _prose_numbers("It costs {glue:text}`tau:.1f` m, at the 95% level; $n = 20$.") == []
