@@ -133,11 +133,16 @@ def main() -> None:
     parser.add_argument("--label", default="", help="suffix of the result files")
     parser.add_argument("--out-dir", type=Path, default=RESULTS,
                         help="folder for the result files (default: bench/results)")
+    parser.add_argument("--exclude", nargs="*", default=[], metavar="STEM",
+                        help="chapters to leave out, e.g. appendix_reproducibility (which "
+                             "reads the files a stack comparison is writing)")
     args = parser.parse_args()
     machine = machine_info()
     rows: list[dict[str, object]] = []
     glued: list[dict[str, object]] = []
     for path in chapters(args.root):
+        if path.stem in args.exclude:
+            continue
         seconds, values = time_chapter(path)
         rows.append({"what": f"chapter: {path.stem}", "seconds": seconds})
         glued.extend({"chapter": path.stem, "name": k, "value": v} for k, v in values.items())

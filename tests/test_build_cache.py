@@ -27,3 +27,26 @@ def test_rebuild_of_an_unchanged_book_executes_nothing():
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     log = result.stdout + result.stderr
     assert "Executing notebook" not in log, "an unchanged chapter was executed again"
+
+
+WARNING_NAMES = ("DeprecationWarning", "FutureWarning", "PendingDeprecationWarning",
+                 "MigrationWarning")
+
+
+def test_no_chapter_output_carries_a_deprecation_warning():
+    executed = sorted((ROOT / "_build" / "jupyter_execute").rglob("*.ipynb"))
+    if not executed:
+        pytest.fail("No executed notebooks in _build/jupyter_execute: run `make book` first.")
+    import nbformat
+
+    found = []
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") if out.get("output_type") == "stream" else ""
+                text += "".join(str(v) for v in out.get("data", {}).values())
+                hits = [w for w in WARNING_NAMES if w in text]
+                if hits:
+                    found.append(f"{path.name} cell {i}: {hits}")
+    assert not found, f"chapter outputs carry warnings: {found}"
