@@ -723,6 +723,8 @@ def fit_crossed(
         If a column is missing, the response is not numeric or has missing values, the data are
         empty, a column appears in two roles, or the fixed-effect design is rank deficient.
     """
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ValueError(f"reml must be True or False, got {reml!r}")
     start = time.perf_counter()
     if check_finite("initial_step", initial_step) <= 0:
         raise ValueError(f"initial_step must be positive, got {initial_step!r}")

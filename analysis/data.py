@@ -16,17 +16,23 @@ __all__ = ["ARCHER_COLUMNS", "data_dir", "read_archers", "write_archers"]
 ARCHER_COLUMNS: tuple[str, str, str] = ("Distance", "Bow", "Name")
 
 
-def data_dir() -> Path:
+def data_dir(*, create: bool = False) -> Path:
     """Return the book's ``data/`` folder.
 
     The folder is found from the environment variable ``MIXED_BOOK_DATA`` if set, otherwise
     by walking up from the current directory to the folder holding ``_toc.yml`` (the book's
     root), so chapters find it whether run from ``book/`` or from the root.
 
+    Parameters
+    ----------
+    create
+        Create the folder if it is missing. Only writers ask for that: reading never creates
+        folders, wherever it runs.
+
     Returns
     -------
     pathlib.Path
-        The data folder (created if missing).
+        The data folder.
     """
     env = os.environ.get("MIXED_BOOK_DATA")
     if env:
@@ -35,7 +41,8 @@ def data_dir() -> Path:
         here = Path.cwd().resolve()
         root = next((p for p in (here, *here.parents) if (p / "_toc.yml").is_file()), here)
         path = root / "data"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -57,7 +64,7 @@ def write_archers(data: pd.DataFrame, name: str) -> Path:
     require_columns(data, ARCHER_COLUMNS)
     if not name or "/" in name or name.endswith(".csv"):
         raise ValueError(f"name must be a bare file stem such as 'archers_3', got {name!r}")
-    path = data_dir() / f"{name}.csv"
+    path = data_dir(create=True) / f"{name}.csv"
     data.loc[:, list(ARCHER_COLUMNS)].to_csv(path, index=False, float_format="%.10g")
     return path
 

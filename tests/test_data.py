@@ -37,3 +37,13 @@ def test_bad_names_and_files_are_rejected(tmp_data):
     bad.write_text("Distance,Bow,Name\n1.0,Oakwood,A\n")
     with pytest.raises(ValueError, match="Oakwood"):
         read_archers(bad)
+
+
+def test_data_dir_does_not_create_folders_when_reading(tmp_path, monkeypatch):
+    from analysis.data import data_dir
+
+    monkeypatch.delenv("MIXED_BOOK_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    path = data_dir()
+    assert path == tmp_path / "data" and not path.exists()
+    assert data_dir(create=True).is_dir()

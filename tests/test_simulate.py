@@ -105,3 +105,8 @@ def test_canonical_experiments_have_the_books_design():
     assert jaime.shape == (60, 3) and jaime["Name"].nunique() == 3
     fifty = fifty_archers().data
     assert fifty.shape == (1000, 3) and fifty["Name"].nunique() == 50
+
+
+def test_names_given_as_one_string_are_refused():
+    with pytest.raises(ValueError, match="not one string"):
+        simulate_archers(2, 3, seed=1, names="ab")
