@@ -168,6 +168,11 @@ def fixed_design(data: pd.DataFrame, fixed: Sequence[str]) -> FixedDesign:
                 lev = tuple(used)
             else:
                 lev = tuple(sorted(pd.unique(series.astype(object)), key=str))
+            if len(lev) < 2:
+                raise ValueError(
+                    f"fixed-effect column {term!r} has only one level ({lev[0]!r}): it cannot "
+                    "be estimated apart from the intercept; leave it out"
+                )
             levels[term] = lev
             names.extend(f"{term}{level}" for level in lev[1:])
         else:
@@ -597,6 +602,8 @@ class CrossedFit:
         """Predict the response: fixed part plus each level's conditional mode.
 
         Levels not seen in the fitted data contribute zero (the mean of their distribution).
+        A missing level, or a column whose values are of another type than the fitted levels
+        (``"3"`` for ``3``) so that none matches, is an error rather than a silent zero.
 
         Parameters
         ----------
@@ -616,11 +623,34 @@ class CrossedFit:
             require_columns(newdata, self.groups, argname="newdata")
             for g in self.groups:
                 modes = self.ranef[g]["mode"]
+                if newdata[g].isna().any():
+                    raise ValueError(
+                        f"newdata: column {g!r} has missing values; a missing level has no "
+                        "conditional mode (use include_random=False for the fixed part only)"
+                    )
                 values = newdata[g].astype(object).to_numpy()
-                idx = pd.Index(modes.index.astype(object)).get_indexer(values)
+                known = pd.Index(modes.index.astype(object))
+                idx = known.get_indexer(values)
+                if len(values) and (idx < 0).all():
+                    kind_new = pd.api.types.infer_dtype(values, skipna=True)
+                    kind_fit = pd.api.types.infer_dtype(known, skipna=True)
+                    if kind_new != kind_fit:
+                        raise ValueError(
+                            f"newdata: column {g!r} holds {kind_new} values but the fitted "
+                            f"levels are {kind_fit}, so no level matches; convert the column"
+                        )
                 contrib = np.where(idx >= 0, modes.to_numpy()[np.maximum(idx, 0)], 0.0)
                 pred = pred + contrib
         return np.asarray(pred, dtype=float)
+
+    @property
+    def singular(self) -> bool:
+        """Whether the fit is on the boundary: some SD estimated as (nearly) zero.
+
+        The same test as lme4's ``isSingular`` with its default tolerance: a relative SD
+        ``theta`` below 1e-4.
+        """
+        return bool(np.any(np.asarray(self.theta) < 1e-4))
 
     @property
     def n_params(self) -> int:
@@ -662,6 +692,8 @@ class CrossedFit:
             "sds": {str(k): float(v) for k, v in self.sds.items()},
             "theta": [float(t) for t in self.theta],
             "n_evals": self.n_evals,
+            "optimizer_status": self.optimizer_status,
+            "singular": self.singular,
             "fit_seconds": self.fit_seconds,
             "ranef": {
                 g: {
@@ -732,6 +764,11 @@ def fit_crossed(
     y = numeric_response(data, response)
     if np.ptp(y) == 0:
         raise ValueError(f"response column {response!r} is constant: there is nothing to model")
+    if np.max(np.abs(y)) > 1e100:
+        raise ValueError(
+            f"response column {response!r} reaches {np.max(np.abs(y)):.3g}: rescale it (the fit "
+            "squares the response, which would overflow)"
+        )
 
     design = fixed_design(data, fixed_list)
     X = design.matrix(data)
@@ -743,6 +780,16 @@ def fit_crossed(
     coded = [group_codes(data[g], g) for g in group_list]
     codes = [c for c, _ in coded]
     levels = [lev for _, lev in coded]
+    for g, lev in zip(group_list, levels, strict=True):
+        # lme4's checks: a grouping factor needs at least two levels, and fewer levels than
+        # observations (otherwise its variance cannot be told from the residual variance).
+        if len(lev) < 2:
+            raise ValueError(f"grouping column {g!r} has only one level: nothing varies")
+        if len(lev) >= n:
+            raise ValueError(
+                f"grouping column {g!r} has {len(lev)} levels for {n} observations: the number "
+                "of levels of each grouping factor must be less than the number of observations"
+            )
     sizes = sorted(len(lev) for lev in levels)
     if sum(sizes[:-1]) > MAX_DENSE_LEVELS:
         raise ValueError(

@@ -88,6 +88,7 @@ def _error(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; return 0 on success, 2 (with a message on stderr) on bad input."""
+    import numpy as np
     import pandas as pd
 
     from analysis.crossed import fit_crossed
@@ -126,8 +127,24 @@ def run(args: argparse.Namespace) -> int:
         fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
     except ValueError as exc:
         return _error(str(exc))
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:
+        # Numerical failures (an overflowing response, a singular system) are the data's
+        # problem, reported as such rather than as a traceback.
+        return _error(f"the fit failed numerically ({exc}); check the response's scale and "
+                      "that every grouping column varies")
+    values = [fit.criterion, *fit.sds.to_numpy(), *fit.fixed.to_numpy().ravel()]
+    if not np.all(np.isfinite(values)):
+        return _error("the fit produced non-finite estimates; check the response's scale")
+    warnings = []
+    if fit.singular:
+        warnings.append("boundary (singular) fit: some standard deviation is estimated as 0")
+    if fit.optimizer_status == "maxeval reached":
+        warnings.append("the optimizer stopped at its evaluation limit: the fit may not have "
+                        "converged")
+    for message in warnings:
+        print(f"fit-crossed: warning: {message}", file=sys.stderr)
     if args.json:
-        print(json.dumps(fit.to_dict()))
+        print(json.dumps(fit.to_dict(), allow_nan=False))
         return 0
     _print_text(fit, args.top)
     return 0

@@ -258,7 +258,7 @@ def test_bad_data_raise_clear_errors(small):
 def test_too_many_dense_levels_is_a_clear_error():
     n = 7000
     i = np.arange(n)
-    data = pd.DataFrame({"y": i.astype(float), "a": i, "b": i // 2, "c": i % (n // 2)})
+    data = pd.DataFrame({"y": i.astype(float), "a": i // 2, "b": i // 2 % 3500, "c": i % 3500})
     with pytest.raises(ValueError, match="dense"):  # b and c: 7,000 levels, one dense system
         fit_crossed(data, "y", [], ["a", "b", "c"])
 
@@ -314,3 +314,39 @@ def test_fit_crossed_refuses_a_reml_flag_that_is_not_a_bool(reml):
     data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
     with pytest.raises(ValueError, match="reml must be True or False"):
         fit_crossed(data, "y", ["service"], ["s", "d"], reml=reml)
+
+
+def _small(seed: int = 3) -> pd.DataFrame:
+    return simulate_crossed(seed=seed, n_students=30, n_instructors=10, per_student=4)
+
+
+def test_fit_crossed_refuses_what_lme4_refuses():
+    data = _small()
+    with pytest.raises(ValueError, match="only one level"):
+        fit_crossed(data.assign(one="x"), "y", ["service"], ["s", "one"])
+    with pytest.raises(ValueError, match="less than the number of observations"):
+        fit_crossed(data.assign(row=np.arange(len(data))), "y", ["service"], ["s", "row"])
+    with pytest.raises(ValueError, match="fixed-effect column 'flag' has only one level"):
+        fit_crossed(data.assign(flag="a"), "y", ["service", "flag"], ["s", "d"])
+
+
+def test_predict_refuses_missing_or_mistyped_levels():
+    data = _small()
+    fit = fit_crossed(data, "y", ["service"], ["s", "d"])
+    new = data.head(4).copy()
+    as_text = new.assign(s=new["s"].astype(int).astype(str), d=new["d"].astype(int))
+    with pytest.raises(ValueError, match="no level matches"):
+        fit.predict(as_text)
+    with_nan = new.assign(d=new["d"].astype(float))
+    with_nan.loc[with_nan.index[0], "d"] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        fit.predict(with_nan)
+
+
+def test_singular_fits_are_flagged_and_serialised():
+    rng = np.random.default_rng(0)
+    data = _small().assign(y=lambda d: 3 + rng.normal(size=len(d)))  # no group effects
+    fit = fit_crossed(data, "y", ["service"], ["s", "d"])
+    assert fit.singular
+    assert fit.to_dict()["singular"] is True
+    assert fit.to_dict()["optimizer_status"]

@@ -153,3 +153,35 @@ def test_main_module_when_registered(sim_csv):
         check=True,
     )
     assert json.loads(proc.stdout)["fixed"]["term"] == ["(Intercept)", "service1"]
+
+
+def test_cli_fails_cleanly_on_a_response_that_overflows(tmp_path, capsys):
+    from analysis.crossed import simulate_crossed
+    from analysis.crossed_cli import main
+
+    data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
+    path = tmp_path / "huge.csv"
+    data.assign(y=data["y"] * 1e298).to_csv(path, index=False)
+    status = main([str(path), "--response", "y", "--fixed", "service", "--groups", "s", "d",
+                   "--json"])
+    out, err = capsys.readouterr()
+    assert status == 2 and "fit-crossed: error:" in err
+    assert "NaN" not in out and out.strip() == ""
+
+
+def test_cli_warns_on_a_singular_fit_and_flags_it_in_json(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from analysis.crossed import simulate_crossed
+    from analysis.crossed_cli import main
+
+    rng = np.random.default_rng(0)
+    data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
+    path = tmp_path / "flat.csv"
+    data.assign(y=3 + rng.normal(size=len(data))).to_csv(path, index=False)
+    status = main([str(path), "--response", "y", "--groups", "s", "d", "--json"])
+    out, err = capsys.readouterr()
+    assert status == 0 and "boundary (singular) fit" in err
+    assert json.loads(out)["singular"] is True
