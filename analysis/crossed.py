@@ -602,8 +602,8 @@ class CrossedFit:
         """Predict the response: fixed part plus each level's conditional mode.
 
         Levels not seen in the fitted data contribute zero (the mean of their distribution).
-        A missing level, or a column whose values are of another type than the fitted levels
-        (``"3"`` for ``3``) so that none matches, is an error rather than a silent zero.
+        A missing level, or a column holding the fitted labels in another type (``"3"`` for
+        ``3``) so that none matches, is an error rather than a silent zero.
 
         Parameters
         ----------
@@ -632,9 +632,12 @@ class CrossedFit:
                 known = pd.Index(modes.index.astype(object))
                 idx = known.get_indexer(values)
                 if len(values) and (idx < 0).all():
-                    kind_new = pd.api.types.infer_dtype(values, skipna=True)
-                    kind_fit = pd.api.types.infer_dtype(known, skipna=True)
-                    if kind_new != kind_fit:
+                    # No level matches. New levels are fine (they get zero), but the same
+                    # labels in another type ("3" for 3) are a mistake, not new levels.
+                    as_text = pd.Index(known.astype(str)).get_indexer(values.astype(str))
+                    if (as_text >= 0).any():
+                        kind_new = pd.api.types.infer_dtype(values, skipna=True)
+                        kind_fit = pd.api.types.infer_dtype(known, skipna=True)
                         raise ValueError(
                             f"newdata: column {g!r} holds {kind_new} values but the fitted "
                             f"levels are {kind_fit}, so no level matches; convert the column"

@@ -350,3 +350,11 @@ def test_singular_fits_are_flagged_and_serialised():
     assert fit.singular
     assert fit.to_dict()["singular"] is True
     assert fit.to_dict()["optimizer_status"]
+
+
+def test_predict_accepts_genuinely_new_levels_of_another_type():
+    data = _small()
+    fit = fit_crossed(data, "y", ["service"], ["s", "d"])
+    new = data.head(3).assign(s="a new student")
+    assert np.allclose(fit.predict(new), fit.predict(new, include_random=False)
+                       + fit.ranef["d"]["mode"].reindex(new["d"]).to_numpy())
