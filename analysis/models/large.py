@@ -1,0 +1,454 @@
+r"""Crossed random effects beyond exact REML: moments and backfitting, on pandas or Dask.
+
+The model is the crossed random-intercept model of :mod:`analysis.crossed`,
+
+.. math:: y = X\beta + \sum_k Z_k b_k + \varepsilon,\qquad
+          b_k \sim N(0, \sigma_k^2 I),\quad \varepsilon \sim N(0, \sigma^2 I),
+
+at a size where exact REML stops (for lme4 as for the package's own fitter, the factorisation
+fills in and memory grows much faster than the data). Two estimators replace it, both built
+from per-level sums that one pass over the data produces, so they run on a Dask DataFrame
+partition by partition and only level-sized vectors ever sit in memory:
+
+* **Variance components by the method of moments** (Gao & Owen 2017, *Efficient moment
+  calculations for variance components in large unbalanced crossed random effects models*,
+  Electron. J. Statist. 11). For each factor :math:`k`, the U-statistic
+  :math:`U_k = \tfrac12\sum_{i \ne j,\ k_i = k_j} (r_i - r_j)^2` compares observations that
+  share a level of :math:`k`, so that factor's effect cancels; :math:`U_e` compares all pairs.
+  With :math:`n_{kl}` the count of level :math:`l` of factor :math:`k`, :math:`S_k=\sum_l
+  n_{kl}^2` and :math:`C_{kk'}` the sum of squared counts of the cells of factors :math:`k`
+  and :math:`k'`,
+
+  .. math:: E[U_k] = \sigma^2 (S_k - N) + \sum_{k' \ne k} \sigma_{k'}^2 (S_k - C_{kk'}),
+     \qquad E[U_e] = \sigma^2 (N^2 - N) + \sum_k \sigma_k^2 (N^2 - S_k),
+
+  a linear system of :math:`K + 1` equations whose solution (negative values set to zero)
+  estimates the variances. Each :math:`U` comes from per-level counts, sums and sums of
+  squares: :math:`U_k = \sum_l (n_{kl} Q_{kl} - S_{kl}^2)`. With fixed effects the
+  statistics are computed on ordinary-least-squares residuals, which ignores the few
+  degrees of freedom the fixed effects use (negligible at this scale).
+* **Fixed effects and conditional modes by backfitting** (Ghosh, Hastie & Owen 2022,
+  *Backfitting for large scale crossed random effects regressions*, Ann. Statist. 50). Given
+  the variance components, the GLS estimate of :math:`\beta` and the BLUPs solve penalised
+  normal equations; block Gauss-Seidel on them updates :math:`\beta` by least squares on the
+  partial residuals, then each factor's effects by
+  :math:`b_{kl} = \sum_{i \in l} r_i / (n_{kl} + \sigma^2/\sigma_k^2)`, and repeats. Each
+  sweep costs :math:`O(N)`; the iteration stops when no estimate moves by more than ``tol``.
+
+Both are written here because the book's chapter on scale teaches them and no maintained
+Python library implements them; the parallelism is Dask's (per-partition sums combined by
+its scheduler), none of it home-made. A pandas DataFrame is treated as a single partition.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.validation import check_positive_int, column_names, require_columns
+
+__all__ = ["LargeFit", "moment_estimates", "backfit", "fit_large"]
+
+Stats = dict[str, Any]
+
+
+@dataclass
+class LargeFit:
+    """A crossed random-intercept fit by moments and backfitting.
+
+    Attributes
+    ----------
+    fixed
+        Fixed effects indexed by term (``"(Intercept)"`` and the fixed columns), column
+        ``estimate``.
+    sds
+        Standard deviations, indexed by grouping factor and ``"Residual"``.
+    ranef
+        For each grouping factor, a frame indexed by level with column ``mode``.
+    method
+        How the variance components were obtained (``"moments"`` or ``"given"``), and
+        ``"+backfitting"``.
+    n_obs
+        Rows used.
+    sweeps, converged, history
+        Backfitting sweeps run, whether the largest change fell below the tolerance, and the
+        largest change of any estimate in each sweep.
+    fit_seconds
+        Wall time of the whole fit.
+    """
+
+    fixed: pd.DataFrame
+    sds: pd.Series
+    ranef: dict[str, pd.DataFrame]
+    method: str
+    n_obs: int
+    sweeps: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+    fit_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
+        return {
+            "method": self.method,
+            "n": self.n_obs,
+            "fixed": {
+                "term": list(self.fixed.index),
+                "estimate": [float(v) for v in self.fixed["estimate"]],
+            },
+            "sds": {str(k): float(v) for k, v in self.sds.items()},
+            "sweeps": self.sweeps,
+            "converged": self.converged,
+            "fit_seconds": self.fit_seconds,
+            "ranef": {
+                g: {"level": [str(v) for v in frame.index], "mode": frame["mode"].tolist()}
+                for g, frame in self.ranef.items()
+            },
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Data: pandas (one partition) or Dask (many), integer level codes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    frame: Any  # pandas or dask DataFrame with integer-coded groups
+    response: str
+    fixed: list[str]
+    groups: list[str]
+    levels: dict[str, pd.Index]  # labels of the codes 0..L-1
+    n_obs: int
+
+
+def _is_dask(frame: object) -> bool:
+    return type(frame).__module__.startswith("dask")
+
+
+def _prepare(data: object, response: str, fixed: Sequence[str],
+             groups: Sequence[str]) -> _Data:
+    fixed_list = column_names("fixed", list(fixed))
+    group_list = column_names("groups", list(groups))
+    if not group_list:
+        raise ValueError("groups must name at least one grouping column")
+    roles = [response, *fixed_list, *group_list]
+    if len(set(roles)) != len(roles):
+        raise ValueError(f"a column appears in two roles: {roles}")
+    if isinstance(data, pd.DataFrame):
+        require_columns(data, roles)
+        frame = data.loc[:, roles].copy()
+        if len(frame) == 0:
+            raise ValueError("data has no rows")
+        for col in (response, *fixed_list):
+            if not pd.api.types.is_numeric_dtype(frame[col]):
+                raise ValueError(f"column {col!r} must be numeric")
+            if not np.all(np.isfinite(frame[col].to_numpy(dtype=float))):
+                raise ValueError(f"column {col!r} has missing or infinite values")
+        levels = {}
+        for g in group_list:
+            if frame[g].isna().any():
+                raise ValueError(f"grouping column {g!r} has missing values")
+            codes, uniques = pd.factorize(frame[g], sort=True)
+            frame[g] = codes.astype(np.int64)
+            levels[g] = pd.Index(uniques, name=g)
+        n_obs = len(frame)
+    elif _is_dask(data):
+        missing = [c for c in roles if c not in data.columns]
+        if missing:
+            raise ValueError(f"data has no column(s) {missing}")
+        frame = data[roles]
+        for g in group_list:
+            if not pd.api.types.is_integer_dtype(frame[g].dtype):
+                raise ValueError(
+                    f"grouping column {g!r} must hold integer level codes in a Dask frame "
+                    "(write the data with integer-coded factors)"
+                )
+        for col in (response, *fixed_list):
+            if not pd.api.types.is_numeric_dtype(frame[col].dtype):
+                raise ValueError(f"column {col!r} must be numeric")
+        import dask
+
+        counts, lows, highs, bad = dask.compute(
+            frame[response].count(),
+            [frame[g].min() for g in group_list],
+            [frame[g].max() for g in group_list],
+            [frame[c].isna().sum() for c in roles],
+        )
+        if int(counts) == 0:
+            raise ValueError("data has no rows")
+        if any(int(b) for b in bad):
+            raise ValueError("data has missing values")
+        if any(int(lo) < 0 for lo in lows):
+            raise ValueError("grouping codes must be non-negative")
+        levels = {g: pd.RangeIndex(int(hi) + 1, name=g) for g, hi in zip(group_list, highs,
+                                                                             strict=True)}
+        n_obs = int(len(frame))
+    else:
+        raise ValueError(f"data must be a pandas or Dask DataFrame, got {type(data).__name__}")
+    for g, lev in levels.items():
+        if len(lev) < 2:
+            raise ValueError(f"grouping column {g!r} has only one level: nothing varies")
+    return _Data(frame, response, fixed_list, group_list, levels, n_obs)
+
+
+def _arrays(part: pd.DataFrame, d: _Data) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    y = part[d.response].to_numpy(dtype=float)
+    X = np.column_stack([np.ones(len(part))] + [part[c].to_numpy(dtype=float) for c in d.fixed])
+    codes = [part[g].to_numpy(dtype=np.int64) for g in d.groups]
+    return y, X, codes
+
+
+def _add(a: Stats, b: Stats) -> Stats:
+    return {k: a[k] + b[k] for k in a}
+
+
+def _reduce(d: _Data, func: Callable[[pd.DataFrame], Stats]) -> Stats:
+    """Apply ``func`` to every partition and add the results (Dask's scheduler runs it)."""
+    if isinstance(d.frame, pd.DataFrame):
+        return func(d.frame)
+    import dask
+
+    parts = [dask.delayed(func)(p) for p in d.frame.to_delayed()]
+    while len(parts) > 1:  # a binary tree of additions, as Dask's own reductions do
+        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return dask.compute(parts[0])[0]
+
+
+def _cell_square_sum(d: _Data, a: str, b: str) -> float:
+    """Sum over the cells of factors ``a`` and ``b`` of the squared cell counts."""
+    width = len(d.levels[b])
+    key = d.frame[a].astype("int64") * width + d.frame[b].astype("int64")
+    counts = key.value_counts()
+    total = (counts.astype("float64") ** 2).sum()
+    return float(total.compute() if _is_dask(total) else total)
+
+
+# --------------------------------------------------------------------------------------------
+# Estimators
+# --------------------------------------------------------------------------------------------
+
+
+def _moments(d: _Data) -> tuple[pd.Series, np.ndarray]:
+    def cross(part: pd.DataFrame) -> Stats:
+        y, X, _ = _arrays(part, d)
+        return {"xtx": X.T @ X, "xty": X.T @ y}
+
+    s = _reduce(d, cross)
+    beta = np.linalg.solve(s["xtx"], s["xty"])
+    sizes = {g: len(d.levels[g]) for g in d.groups}
+
+    def stats(part: pd.DataFrame) -> Stats:
+        y, X, codes = _arrays(part, d)
+        r = y - X @ beta
+        out: Stats = {"n": float(len(r)), "sr": r.sum(), "sr2": r @ r}
+        for g, c in zip(d.groups, codes, strict=True):
+            out[f"n_{g}"] = np.bincount(c, minlength=sizes[g]).astype(float)
+            out[f"s_{g}"] = np.bincount(c, weights=r, minlength=sizes[g])
+            out[f"q_{g}"] = np.bincount(c, weights=r * r, minlength=sizes[g])
+        return out
+
+    st = _reduce(d, stats)
+    n = st["n"]
+    K = len(d.groups)
+    A = np.zeros((K + 1, K + 1))  # unknowns: sigma_k^2 for each factor, then sigma^2
+    u = np.zeros(K + 1)
+    S = {g: float(st[f"n_{g}"] @ st[f"n_{g}"]) for g in d.groups}
+    for i, g in enumerate(d.groups):
+        u[i] = float(st[f"n_{g}"] @ st[f"q_{g}"] - st[f"s_{g}"] @ st[f"s_{g}"])
+        A[i, K] = S[g] - n
+        for j, h in enumerate(d.groups):
+            if j != i:
+                A[i, j] = S[g] - _cell_square_sum(d, g, h)
+    u[K] = n * st["sr2"] - st["sr"] ** 2
+    A[K, K] = n * n - n
+    for j, h in enumerate(d.groups):
+        A[K, j] = n * n - S[h]
+    variances = np.maximum(np.linalg.solve(A, u), 0.0)
+    sds = pd.Series(np.sqrt(variances), index=[*d.groups, "Residual"], name="sd")
+    return sds, beta
+
+
+def moment_estimates(
+    data: object, response: str, fixed: Sequence[str], groups: Sequence[str]
+) -> pd.Series:
+    """Estimate the standard deviations by the method of moments (module docstring).
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame, or a Dask DataFrame whose grouping columns hold integer codes.
+    response
+        Numeric response column.
+    fixed
+        Numeric fixed-effect columns (an intercept is always included).
+    groups
+        Two or more crossed grouping columns (one works too: then it is the one-way ANOVA
+        estimator).
+
+    Returns
+    -------
+    pandas.Series
+        SDs indexed by grouping column and ``"Residual"``; a negative moment solution is set
+        to zero.
+    """
+    return _moments(_prepare(data, response, fixed, groups))[0]
+
+
+def _backfit(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
+             ) -> tuple[np.ndarray, dict[str, np.ndarray], list[float], bool]:
+    sizes = {g: len(d.levels[g]) for g in d.groups}
+    missing = [g for g in [*d.groups, "Residual"] if g not in sds.index]
+    if missing:
+        raise ValueError(f"sds lacks {missing}")
+    if not np.all(np.isfinite(sds.to_numpy(dtype=float))) or (sds < 0).any():
+        raise ValueError("sds must be finite and non-negative")
+    if sds["Residual"] <= 0:
+        raise ValueError("the residual SD must be positive")
+
+    def setup(part: pd.DataFrame) -> Stats:
+        y, X, codes = _arrays(part, d)
+        out: Stats = {"xtx": X.T @ X}
+        for g, c in zip(d.groups, codes, strict=True):
+            out[f"n_{g}"] = np.bincount(c, minlength=sizes[g]).astype(float)
+        return out
+
+    base = _reduce(d, setup)
+    p = base["xtx"].shape[0]
+    beta = np.zeros(p)
+    effects = {g: np.zeros(sizes[g]) for g in d.groups}
+    history: list[float] = []
+    for _ in range(max_sweeps):
+        change = 0.0
+        current = dict(effects)
+
+        def fixed_part(part: pd.DataFrame, current: dict[str, np.ndarray] = current) -> Stats:
+            y, X, codes = _arrays(part, d)
+            r = y - sum(current[g][c] for g, c in zip(d.groups, codes, strict=True))
+            return {"xtr": X.T @ r}
+
+        new_beta = np.linalg.solve(base["xtx"], _reduce(d, fixed_part)["xtr"])
+        change = max(change, float(np.max(np.abs(new_beta - beta))))
+        beta = new_beta
+        for k, g in enumerate(d.groups):
+            var_k = float(sds[g]) ** 2
+            if var_k == 0:
+                effects[g] = np.zeros(sizes[g])
+                continue
+            penalty = float(sds["Residual"]) ** 2 / var_k
+            snapshot = dict(effects)
+
+            def partial(part: pd.DataFrame, k: int = k, g: str = g,
+                        snapshot: dict[str, np.ndarray] = snapshot, beta: np.ndarray = beta
+                        ) -> Stats:
+                y, X, codes = _arrays(part, d)
+                r = y - X @ beta
+                for j, (h, c) in enumerate(zip(d.groups, codes, strict=True)):
+                    if j != k:
+                        r = r - snapshot[h][c]
+                return {"s": np.bincount(codes[k], weights=r, minlength=sizes[g])}
+
+            new = _reduce(d, partial)["s"] / (base[f"n_{g}"] + penalty)
+            change = max(change, float(np.max(np.abs(new - effects[g]))))
+            effects[g] = new
+        history.append(change)
+        if change < tol:
+            return beta, effects, history, True
+    return beta, effects, history, False
+
+
+def backfit(
+    data: object,
+    response: str,
+    fixed: Sequence[str],
+    groups: Sequence[str],
+    sds: pd.Series,
+    *,
+    tol: float = 1e-10,
+    max_sweeps: int = 2000,
+) -> LargeFit:
+    """GLS fixed effects and conditional modes for given SDs, by backfitting (module docstring).
+
+    Parameters
+    ----------
+    data, response, fixed, groups
+        As for :func:`moment_estimates`.
+    sds
+        Standard deviations indexed by grouping column and ``"Residual"`` (e.g. REML's).
+    tol
+        Stop when no estimate changes by more than this in a sweep.
+    max_sweeps
+        Give up after this many sweeps (``converged`` is then false).
+
+    Returns
+    -------
+    LargeFit
+        With ``method`` ``"given+backfitting"``.
+    """
+    start = time.perf_counter()
+    d = _prepare(data, response, fixed, groups)
+    return _finish(d, pd.Series(sds, dtype=float), "given", tol, max_sweeps, start)
+
+
+def fit_large(
+    data: object,
+    response: str,
+    fixed: Sequence[str],
+    groups: Sequence[str],
+    *,
+    tol: float = 1e-8,
+    max_sweeps: int = 2000,
+) -> LargeFit:
+    """Fit crossed random intercepts by moments, then backfitting (module docstring).
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame (one partition), a Dask DataFrame with integer-coded grouping
+        columns, or the path of a Parquet file or folder (read with Dask).
+    response, fixed, groups
+        As for :func:`moment_estimates`.
+    tol, max_sweeps
+        As for :func:`backfit`.
+
+    Returns
+    -------
+    LargeFit
+        With ``method`` ``"moments+backfitting"``.
+    """
+    start = time.perf_counter()
+    if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
+        import dask.dataframe as dd
+
+        data = dd.read_parquet(data)
+    d = _prepare(data, response, fixed, groups)
+    sds, _ = _moments(d)
+    return _finish(d, sds, "moments", tol, max_sweeps, start)
+
+
+def _finish(d: _Data, sds: pd.Series, source: str, tol: float, max_sweeps: int,
+            start: float) -> LargeFit:
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be positive, got {tol!r}")
+    max_sweeps = check_positive_int("max_sweeps", max_sweeps)
+    beta, effects, history, converged = _backfit(d, sds, tol, max_sweeps)
+    fixed = pd.DataFrame({"estimate": beta}, index=pd.Index(["(Intercept)", *d.fixed],
+                                                            name="term"))
+    ranef = {g: pd.DataFrame({"mode": effects[g]}, index=d.levels[g]) for g in d.groups}
+    return LargeFit(
+        fixed=fixed,
+        sds=sds.loc[[*d.groups, "Residual"]],
+        ranef=ranef,
+        method=f"{source}+backfitting",
+        n_obs=d.n_obs,
+        sweeps=len(history),
+        converged=converged,
+        history=history,
+        fit_seconds=time.perf_counter() - start,
+    )

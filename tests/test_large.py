@@ -1,0 +1,101 @@
+"""Moments and backfitting for large crossed designs (analysis.models.large)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.crossed import fit_crossed, simulate_crossed
+from analysis.models.large import backfit, fit_large, moment_estimates
+
+GROUPS = ["s", "d", "dept"]
+
+
+@pytest.fixture(scope="module")
+def design() -> pd.DataFrame:
+    data = simulate_crossed(seed=2026, n_students=500, n_instructors=80, per_student=12)
+    # numeric 0/1 service, integer-coded groups: the layout a Parquet data set has
+    return data.assign(**{c: data[c].astype("int64") for c in ["service", *GROUPS]})
+
+
+@pytest.fixture(scope="module")
+def reml(design: pd.DataFrame):
+    return fit_crossed(design.assign(service=design["service"].astype("category")), "y",
+                       ["service"], GROUPS)
+
+
+def test_backfitting_at_reml_sds_reproduces_the_reml_fit(design, reml):
+    fit = backfit(design, "y", ["service"], GROUPS, reml.sds, tol=1e-11)
+    assert fit.converged and fit.method == "given+backfitting"
+    assert np.max(np.abs(fit.fixed["estimate"].to_numpy()
+                         - reml.fixed["estimate"].to_numpy())) < 1e-6
+    for g in GROUPS:
+        modes = reml.ranef[g]["mode"]
+        ours = fit.ranef[g]["mode"].reindex(modes.index)
+        assert np.max(np.abs(ours.to_numpy() - modes.to_numpy())) < 1e-6, g
+    assert fit.history[-1] < 1e-11 and fit.history[0] > fit.history[-1]
+
+
+def test_moments_agree_with_reml_within_sampling_error(design, reml):
+    sds = moment_estimates(design, "y", ["service"], GROUPS)
+    assert list(sds.index) == [*GROUPS, "Residual"]
+    for name, tol in {"s": 0.05, "d": 0.1, "dept": 0.15, "Residual": 0.02}.items():
+        assert abs(sds[name] - reml.sds[name]) < tol, name
+
+
+def test_moments_recover_the_truth_on_a_large_design():
+    rng = np.random.default_rng(7)
+    n, n_u, n_i = 400_000, 20_000, 5_000
+    u = rng.integers(0, n_u, n)
+    weight = np.exp(rng.normal(0.0, 1.5, n_i))  # heavy-tailed item popularity
+    i = rng.choice(n_i, size=n, p=weight / weight.sum())
+    truth = {"u": 0.6, "i": 0.9, "Residual": 1.2}
+    y = (2.0 + rng.normal(0, truth["u"], n_u)[u] + rng.normal(0, truth["i"], n_i)[i]
+         + rng.normal(0, truth["Residual"], n))
+    sds = moment_estimates(pd.DataFrame({"y": y, "u": u, "i": i}), "y", [], ["u", "i"])
+    for name, value in truth.items():
+        assert sds[name] == pytest.approx(value, rel=0.05), name
+
+
+def test_dask_and_pandas_give_the_same_fit(design):
+    dd = pytest.importorskip("dask.dataframe")
+    # The same iterates, partition by partition: thirty sweeps are enough to compare.
+    ours = fit_large(design, "y", ["service"], GROUPS, max_sweeps=30)
+    theirs = fit_large(dd.from_pandas(design, npartitions=3), "y", ["service"], GROUPS,
+                       max_sweeps=30)
+    assert ours.method == "moments+backfitting" and ours.sweeps == theirs.sweeps == 30
+    pd.testing.assert_series_equal(ours.sds, theirs.sds, rtol=1e-10)
+    assert np.allclose(ours.fixed["estimate"], theirs.fixed["estimate"], atol=1e-10)
+    d_ours = ours.ranef["d"]["mode"]
+    d_theirs = theirs.ranef["d"]["mode"].reindex(d_ours.index.astype("int64"))
+    assert np.allclose(d_ours.to_numpy(), d_theirs.to_numpy(), atol=1e-10)
+    assert set(ours.to_dict()) >= {"method", "fixed", "sds", "ranef", "converged"}
+
+
+def test_parquet_path_is_read_with_dask(design, tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "design.parquet"
+    design.to_parquet(path)
+    fit = fit_large(path, "y", ["service"], GROUPS, max_sweeps=5)
+    assert fit.n_obs == len(design) and fit.sweeps == 5
+
+
+def test_bad_input_is_refused_clearly(design):
+    with pytest.raises(ValueError, match="nope"):
+        moment_estimates(design, "y", ["nope"], GROUPS)
+    with pytest.raises(ValueError, match="only one level"):
+        moment_estimates(design.assign(one=0), "y", [], ["s", "one"])
+    with pytest.raises(ValueError, match="must be numeric"):
+        moment_estimates(design.assign(y="a"), "y", [], GROUPS)
+    with pytest.raises(ValueError, match="missing"):
+        moment_estimates(design.assign(y=np.nan), "y", [], GROUPS)
+    with pytest.raises(ValueError, match="two roles"):
+        moment_estimates(design, "y", ["s"], GROUPS)
+    with pytest.raises(ValueError, match="sds lacks"):
+        backfit(design, "y", [], GROUPS, pd.Series({"s": 1.0, "Residual": 1.0}))
+    with pytest.raises(ValueError, match="pandas or Dask"):
+        moment_estimates({"y": [1.0]}, "y", [], GROUPS)
+    fit = backfit(design, "y", ["service"], GROUPS,
+                  pd.Series({"s": 0.5, "d": 0.8, "dept": 0.3, "Residual": 1.0}), max_sweeps=2)
+    assert not fit.converged and fit.sweeps == 2
