@@ -12,7 +12,11 @@ import importlib
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("analysis.mixed_cli", "analysis.crossed_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "analysis.mixed_cli",
+    "analysis.crossed_cli",
+    "analysis.large_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,3 +99,43 @@ def test_bad_input_is_refused_clearly(design):
     fit = backfit(design, "y", ["service"], GROUPS,
                   pd.Series({"s": 0.5, "d": 0.8, "dept": 0.3, "Residual": 1.0}), max_sweeps=2)
     assert not fit.converged and fit.sweeps == 2
+
+
+def test_generator_is_deterministic_whatever_the_chunking_and_fits_back(tmp_path):
+    pytest.importorskip("pyarrow")
+    from analysis.datasets.large import write_crossed_parquet
+
+    a = write_crossed_parquet(tmp_path / "a.parquet", 150_000, seed=3, n_users=3_000,
+                              n_items=800, chunk_rows=40_000)
+    b = write_crossed_parquet(tmp_path / "b.parquet", 150_000, seed=3, n_users=3_000,
+                              n_items=800, chunk_rows=1_000_000)
+    left, right = pd.read_parquet(a.path), pd.read_parquet(b.path)
+    pd.testing.assert_frame_equal(left, right)
+    assert len(left) == 150_000 and left["user"].max() < 3_000
+    counts = left["user"].value_counts()
+    assert counts.max() > 10 * counts.median()  # heavy-tailed activity
+    sds = moment_estimates(left, "y", ["x"], ["user", "item"])
+    assert sds["user"] == pytest.approx(a.sds["user"], rel=0.1)
+    assert sds["item"] == pytest.approx(a.sds["item"], rel=0.15)
+    assert sds["Residual"] == pytest.approx(a.sds["Residual"], rel=0.02)
+    with pytest.raises(ValueError, match="does not exist"):
+        write_crossed_parquet(tmp_path / "no" / "c.parquet", 10, seed=1)
+
+
+def test_fit_large_command(tmp_path, capsys):
+    import json
+
+    from analysis.__main__ import main
+
+    data = simulate_crossed(seed=5, n_students=200, n_instructors=40, per_student=8)
+    path = tmp_path / "d.csv"
+    data.assign(service=data["service"].astype(int)).to_csv(path, index=False)
+    status = main(["fit-large", str(path), "--response", "y", "--fixed", "service",
+                   "--groups", "s", "d", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["method"] == "moments+backfitting" and out["converged"]
+    assert set(out["sds"]) == {"s", "d", "Residual"}
+    assert main(["fit-large", str(tmp_path / "missing.parquet"), "--response", "y",
+                 "--groups", "s"]) == 2
+    assert main(["fit-large", str(path), "--response", "nope", "--groups", "s"]) == 2
+    assert "fit-large: error:" in capsys.readouterr().err
