@@ -90,6 +90,7 @@ def seed_margin(prep: ib.CrossedData, seeds: list[int],
     rows = []
     for seed in seeds:
         idata = bayes.sample(model, seed=seed, settings=settings)
+        ib.recover_effects(prep, idata, seed=seed + 1)  # beta is drawn after sampling
         hyper = bayes.diagnostics(idata, ib.hyperparameters(prep))
         rows.append({
             "seed": seed, "chains": settings.chains, "draws": settings.draws,
