@@ -53,7 +53,7 @@ from xarray import DataTree
 
 from analysis.plotting import figure_axes
 from analysis.simulate import BOWS
-from analysis.validation import check_finite, check_positive_int, require_columns
+from analysis.validation import check_finite, check_positive_int, check_seed, require_columns
 
 __all__ = [
     "Engine",
@@ -524,8 +524,7 @@ def sample(
     """
     if not isinstance(model, pm.Model):
         raise ValueError(f"model must be a pymc.Model, got {type(model).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     overrides = {
         k: v
         for k, v in {
@@ -629,8 +628,7 @@ def gibbs_mixed_model(
         ``archer``), named as the PyMC models name them; ``posterior.attrs`` has ``engine``
         (``"gibbs"``) and ``sampling_seconds``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     draws = check_positive_int("draws", draws)
     chains = check_positive_int("chains", chains)
     if isinstance(tune, bool) or not isinstance(tune, (int, np.integer)) or tune < 0:
@@ -701,8 +699,7 @@ def posterior_predictive(
     xarray.DataTree
         ``idata``, now with a ``posterior_predictive`` group.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     return pm.sample_posterior_predictive(
         idata, model=model, random_seed=int(seed), extend_inferencedata=True, progressbar=False
     )

@@ -70,6 +70,7 @@ from xarray import DataTree
 from analysis.crossed import FixedDesign, fixed_design, group_codes
 from analysis.validation import (
     check_positive_int,
+    check_seed,
     model_columns,
     numeric_response,
     require_columns,
@@ -588,8 +589,7 @@ def recover_effects(
         ``groups[2:]``, and ``cmean_<g0>`` and ``cvar_<g0>`` (conditional mean and variance of
         the ``groups[0]`` effects given each draw).
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     g0, g1 = data.groups[0], data.groups[1]
     post = idata.posterior.to_dataset()
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
@@ -702,8 +702,7 @@ def fit_advi(
         raise ValueError(f"model must be a pymc.Model, got {type(model).__name__}")
     n = check_positive_int("n", n)
     draws = check_positive_int("draws", draws)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     if not np.isfinite(learning_rate) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     start = time.perf_counter()

@@ -23,6 +23,7 @@ from analysis.validation import (
     check_nonnegative,
     check_nonnegative_int,
     check_positive_int,
+    check_seed,
 )
 
 __all__ = [
@@ -208,8 +209,7 @@ def simulate_archers(
     shot_sd = check_nonnegative("shot_sd", shot_sd)
     if decimals is not None:
         decimals = check_nonnegative_int("decimals", decimals)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
 
     if names is None:
         if n_archers <= len(_GIVEN) * len(_HOUSES):

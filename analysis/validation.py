@@ -49,6 +49,19 @@ def check_nonnegative_int(name: str, value: object) -> int:
     return int(value)
 
 
+def check_seed(value: object, name: str = "seed") -> int:
+    """Return a random seed as an ``int``: a whole number of at least 0 (not a bool).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a non-negative whole number; the message names ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def check_finite(name: str, value: object) -> float:
     """Return ``value`` as a ``float`` if it is a finite real number.
 

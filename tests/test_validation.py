@@ -63,3 +63,19 @@ def test_model_columns():
             model_columns(frame, "y", **args)
     with pytest.raises(ValueError, match="empty"):
         model_columns(frame.iloc[:0], "y", ["x"], ["g"])
+
+
+@pytest.mark.parametrize("bad", ["1", 1.5, -1, True, None])
+def test_check_seed_refuses_what_is_not_a_seed(bad):
+    from analysis.validation import check_seed
+
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        check_seed(bad)
+
+
+def test_check_seed_accepts_numpy_integers():
+    import numpy as np
+
+    from analysis.validation import check_seed
+
+    assert check_seed(np.int64(7)) == 7 and isinstance(check_seed(np.int64(7)), int)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.validation import check_finite, check_nonnegative, check_positive_int
+from analysis.validation import check_finite, check_nonnegative, check_positive_int, check_seed
 
 __all__ = ["CrossedTruth", "write_crossed_parquet"]
 
@@ -94,8 +94,7 @@ def write_crossed_parquet(
     n_users = check_positive_int("n_users", n_users)
     n_items = check_positive_int("n_items", n_items)
     chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_seed(seed)
     sds = {"user": check_nonnegative("user_sd", user_sd),
            "item": check_nonnegative("item_sd", item_sd),
            "Residual": check_nonnegative("noise_sd", noise_sd)}
