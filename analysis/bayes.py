@@ -51,7 +51,7 @@ from pymc.backends.arviz import patch_nutpie_idata
 from scipy import stats
 from xarray import DataTree
 
-from analysis.plotting import figure_axes
+from analysis.plotting import figure_axes, legend_above
 from analysis.simulate import BOWS
 from analysis.validation import check_finite, check_positive_int, check_seed, require_columns
 
@@ -82,7 +82,9 @@ __all__ = [
     "plot_blups_vs_posterior",
     "plot_ess_by_form",
     "plot_prior_sensitivity",
+    "plot_prior_sensitivity_panels",
     "plot_funnel",
+    "plot_funnels",
     "plot_rank_grid",
     "plot_effects_forest",
     "plot_predictive_check",
@@ -1025,7 +1027,7 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     experiments = list(pd.unique(table["experiment"]))
     forms = ["centred", "non-centred"]
     colors = {"centred": "#2e86c1", "non-centred": "#e67e22"}
-    fig, ax = figure_axes(ax, (7.5, 3.8))
+    fig, ax = figure_axes(ax, (7.3, 3.8))
     width = 0.38
     for k, form in enumerate(forms):
         sub = table[table["form"] == form].set_index("experiment").reindex(experiments)
@@ -1034,7 +1036,7 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         for xi, ess, div in zip(x, sub["min_ess_bulk"], sub["divergences"], strict=True):
             if np.isfinite(ess):
                 ax.annotate(f"{int(div)} div.", (xi, ess), ha="center", va="bottom",
-                            fontsize=8, xytext=(0, 2), textcoords="offset points")
+                            fontsize=9, xytext=(0, 2), textcoords="offset points")
     ax.set_yscale("log")
     ax.axhline(400, color="black", ls="--", lw=1, label="ESS 400")
     ax.set_xticks(np.arange(len(experiments)), experiments, fontsize=9)
@@ -1044,11 +1046,16 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     return fig
 
 
+#: Colours of the priors in :func:`plot_prior_sensitivity`, in the order the draws are given.
+PRIOR_COLORS: tuple[str, ...] = ("#2e86c1", "#b03a2e", "#27ae60", "#8e44ad")
+
+
 def plot_prior_sensitivity(
     draws: dict[str, np.ndarray],
     *,
     priors: dict[str, SigmaPrior] | None = None,
     title: str | None = None,
+    legend: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     """Overlay posterior densities of an SD under several priors (priors dashed if given).
@@ -1061,6 +1068,8 @@ def plot_prior_sensitivity(
         The priors by the same labels; their densities are drawn dashed, in the same colour.
     title
         Axes title.
+    legend
+        Draw a legend above the axes (off when several panels share one legend).
     ax
         Axes to draw on; a new figure is made if omitted.
 
@@ -1074,9 +1083,8 @@ def plot_prior_sensitivity(
     fig, ax = figure_axes(ax, (7.0, 3.6))
     upper = max(float(np.quantile(d, 0.999)) for d in draws.values()) * 1.1
     grid = np.linspace(1e-3, upper, 400)
-    palette = ["#2e86c1", "#b03a2e", "#27ae60", "#8e44ad"]
     for k, (lab, d) in enumerate(draws.items()):
-        color = palette[k % len(palette)]
+        color = PRIOR_COLORS[k % len(PRIOR_COLORS)]
         ax.plot(grid, _positive_kde(d, grid), color=color, lw=2, label=f"posterior, prior {lab}")
         if priors is not None and lab in priors:
             ax.plot(grid, _sigma_prior_pdf(priors[lab], grid), color=color, lw=1, ls="--")
@@ -1086,13 +1094,68 @@ def plot_prior_sensitivity(
     ax.set_xlim(0, upper)
     if title:
         ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8, loc="upper right")
-    fig.tight_layout()
+    if legend:
+        legend_above(ax, ncol=1)
+    if fig.get_layout_engine() is None:  # not a panel of a constrained figure
+        fig.tight_layout()
+    return fig
+
+
+def plot_prior_sensitivity_panels(
+    draws: dict[str, dict[str, np.ndarray]],
+    *,
+    priors: dict[str, SigmaPrior] | None = None,
+) -> Figure:
+    """Posterior densities of an SD under several priors, one panel per experiment, stacked.
+
+    The panels are stacked vertically to fit the book's text column, and share one legend
+    above them: a colour per prior, solid lines for the posteriors, dashed for the priors.
+
+    Parameters
+    ----------
+    draws
+        For each experiment (the panel titles), posterior draws by prior label; every
+        experiment must use the same prior labels.
+    priors
+        The priors by label; their densities are drawn dashed.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    if not draws:
+        raise ValueError("draws must hold at least one experiment")
+    labels = list(next(iter(draws.values())))
+    for case, by_prior in draws.items():
+        if list(by_prior) != labels:
+            raise ValueError(f"draws[{case!r}] has priors {list(by_prior)}, expected {labels}")
+    fig, axes = plt.subplots(len(draws), 1, figsize=(7.3, 0.6 + 2.7 * len(draws)),
+                             squeeze=False, layout="constrained")
+    for ax, (case, by_prior) in zip(axes[:, 0], draws.items(), strict=True):
+        plot_prior_sensitivity(by_prior, priors=priors, title=case, legend=False, ax=ax)
+    colours = [Line2D([], [], color=PRIOR_COLORS[k % len(PRIOR_COLORS)], lw=2, label=lab)
+               for k, lab in enumerate(labels)]
+    styles = [Line2D([], [], color="black", lw=2, label="posterior")]
+    if priors is not None:
+        styles.append(Line2D([], [], color="black", lw=1, ls="--", label="prior"))
+    # A legend fills column by column: interleave so that the priors' colours make the
+    # first row and the two line styles the second.
+    handles = []
+    for k, handle in enumerate(colours):
+        handles.append(handle)
+        if k < len(styles):
+            handles.append(styles[k])
+    handles += styles[len(colours):]
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(colours), frameon=False)
     return fig
 
 
 def plot_funnel(
-    idata: DataTree, *, archer: int = 0, title: str | None = None,
+    idata: DataTree, *, archer: int = 0, title: str | None = None, legend: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     r"""Scatter one archer's sampled coordinate against :math:`\log\sigma_a`, divergences red.
@@ -1109,6 +1172,9 @@ def plot_funnel(
         Position of the archer to show.
     title
         Axes title.
+    legend
+        Draw a legend above the axes (off when several panels share one legend; the number
+        of divergences then goes into the title).
     ax
         Axes to draw on; a new figure is made if omitted.
 
@@ -1132,10 +1198,54 @@ def plot_funnel(
     ax.scatter(x[div], y[div], s=14, color="#e74c3c", label=f"divergent ({int(div.sum())})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(r"$\log \sigma_a$")
-    if title:
-        ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
-    fig.tight_layout()
+    n_div = int(div.sum())
+    if legend:
+        if title:
+            ax.set_title(title)
+        legend_above(ax)
+    else:
+        count = f"{n_div} divergent transition{'' if n_div == 1 else 's'}"
+        ax.set_title(f"{title}\n{count}" if title else count)
+    if fig.get_layout_engine() is None:  # not a panel of a constrained figure
+        fig.tight_layout()
+    return fig
+
+
+def plot_funnels(fits: dict[str, DataTree], *, archer: int = 0) -> Figure:
+    r"""Funnel plots (:func:`plot_funnel`) of several runs side by side, sharing the y axis.
+
+    Sized for the book's text column, with one legend below the panels and each run's
+    number of divergences in its panel title.
+
+    Parameters
+    ----------
+    fits
+        Posterior draws of :func:`mixed_model` runs by title (e.g. ``"centred"``).
+    archer
+        Position of the archer to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    if not fits:
+        raise ValueError("fits must hold at least one run")
+    fig, axes = plt.subplots(1, len(fits), figsize=(7.3, 3.9), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, (title, idata) in zip(axes[0], fits.items(), strict=True):
+        plot_funnel(idata, archer=archer, title=title, legend=False, ax=ax)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=4, color="#34495e", alpha=0.5, label="draw"),
+        Line2D([], [], ls="", marker="o", ms=6, color="#e74c3c",
+               label="divergent transition"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 
@@ -1148,7 +1258,7 @@ def plot_rank_grid(
     idata: DataTree,
     var_names: tuple[str, ...] | list[str] | None = None,
     *,
-    figsize: tuple[float, float] = (7.5, 5.0),
+    figsize: tuple[float, float] = (7.3, 5.0),
 ) -> Figure:
     """ArviZ's rank plot of scalar parameters, two panels a row, titles clear of the axes.
 

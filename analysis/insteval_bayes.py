@@ -891,7 +891,9 @@ def effects_by_method(estimates: dict[str, dict[str, pd.Series]], group: str) ->
     return pd.DataFrame(columns).dropna()
 
 
-def plot_loss(loss: np.ndarray, *, ax: object = None, window: int = 100) -> object:
+def plot_loss(
+    loss: np.ndarray, *, ax: object = None, window: int = 100, title: str | None = None
+) -> object:
     """Plot ADVI's negative ELBO per iteration with a running mean (log scale).
 
     Parameters
@@ -902,18 +904,20 @@ def plot_loss(loss: np.ndarray, *, ax: object = None, window: int = 100) -> obje
         Matplotlib axes to draw on (a new figure if ``None``).
     window
         Width of the running mean.
+    title
+        Axes title (drawn above the legend).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    from analysis.plotting import figure_axes
+    from analysis.plotting import figure_axes, legend_above
 
     loss = np.asarray(loss, dtype=float)
     if loss.ndim != 1 or loss.size == 0:
         raise ValueError("loss must be a non-empty 1-D array")
     window = check_positive_int("window", window)
-    fig, ax = figure_axes(ax, (8, 3.8))
+    fig, ax = figure_axes(ax, (7.0, 3.6))
     it = np.arange(1, loss.size + 1)
     ax.plot(it, loss, color="0.75", lw=0.6, label="each iteration")
     if loss.size >= window:
@@ -922,7 +926,10 @@ def plot_loss(loss: np.ndarray, *, ax: object = None, window: int = 100) -> obje
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("negative ELBO")
-    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    legend_above(ax)
+    fig.tight_layout()
     return fig
 
 
@@ -933,6 +940,10 @@ def plot_effect_comparison(
     titles: dict[str, str] | None = None,
 ) -> object:
     """Scatter one method's effects against another's, one row per factor.
+
+    The grid fits the book's text column (about 7.5 in wide at 100 dpi): each column is one
+    pair, named in its title ("y method against x method"); each row is one factor, named on
+    the left; each panel prints the correlation of its two methods in a corner.
 
     Parameters
     ----------
@@ -950,8 +961,10 @@ def plot_effect_comparison(
     import matplotlib.pyplot as plt
 
     groups = list(tables)
+    width = min(7.3, 2.45 * len(pairs) + 0.4)
     fig, axes = plt.subplots(
-        len(groups), len(pairs), figsize=(3.6 * len(pairs), 3.3 * len(groups)), squeeze=False
+        len(groups), len(pairs), figsize=(width, 2.3 * len(groups) + 0.5), squeeze=False,
+        layout="constrained",
     )
     for i, g in enumerate(groups):
         frame = tables[g]
@@ -962,28 +975,45 @@ def plot_effect_comparison(
             ax.scatter(x, y, s=size, alpha=0.5, lw=0)
             lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
             ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
-            ax.set_xlabel(xm)
-            ax.set_ylabel(ym)
-            label = (titles or {}).get(g, g)
-            ax.set_title(f"{label}: r = {np.corrcoef(x, y)[0, 1]:.3f}", fontsize=10)
-    fig.tight_layout()
+            ax.text(0.04, 0.96, f"r = {np.corrcoef(x, y)[0, 1]:.3f}", transform=ax.transAxes,
+                    ha="left", va="top", fontsize=9)
+            ax.locator_params(nbins=4)
+            ax.tick_params(labelsize=9)
+            if i == 0:
+                ax.set_title(f"{ym}\nagainst {xm}", fontsize=10)
+            if j == 0:
+                ax.set_ylabel((titles or {}).get(g, g), fontsize=11, fontweight="bold")
     return fig
 
 
-def plot_residual_hist(residuals: dict[str, np.ndarray], *, ax: object = None) -> object:
+def plot_residual_hist(
+    residuals: dict[str, np.ndarray], *, ax: object = None, title: str | None = None
+) -> object:
     """Overlay histograms of held-out residuals (observed minus predicted), one per method.
+
+    Parameters
+    ----------
+    residuals
+        Residuals by method.
+    ax
+        Matplotlib axes to draw on (a new figure if ``None``).
+    title
+        Axes title (drawn above the legend).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    from analysis.plotting import figure_axes
+    from analysis.plotting import figure_axes, legend_above
 
-    fig, ax = figure_axes(ax, (8, 3.8))
+    fig, ax = figure_axes(ax, (7.0, 3.6))
     bins = np.linspace(-4.5, 4.5, 73)
     for name, r in residuals.items():
         ax.hist(np.asarray(r, dtype=float), bins=bins, histtype="step", lw=1.5, label=name)
     ax.set_xlabel("held-out rating minus prediction")
     ax.set_ylabel("ratings")
-    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    legend_above(ax)
+    fig.tight_layout()
     return fig

@@ -15,12 +15,17 @@ from scipy import stats
 from analysis.validation import require_columns
 
 __all__ = [
+    "CATERPILLAR_LABEL_SIZE",
     "PARAMETER_LABELS",
     "plot_profiles",
     "plot_blups_vs_fixed",
     "plot_shrinkage",
     "plot_caterpillar",
 ]
+
+#: Font size (points) of the group names in :func:`plot_caterpillar`: at the book's 100 dpi,
+#: about 12 px, readable in the text column.
+CATERPILLAR_LABEL_SIZE = 9
 
 #: Axis labels of the two SDs.
 PARAMETER_LABELS: dict[str, str] = {
@@ -59,23 +64,30 @@ def plot_profiles(
     if not params:
         raise ValueError("curves has no rows for 'sd_group' or 'sd_resid'")
     z = float(stats.norm.ppf(0.5 + level / 2))
-    fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.8), squeeze=False)
+    # Sized for the book's text column; the legend sits below the panels, clear of the curves.
+    fig, axes = plt.subplots(1, len(params), figsize=(7.3, 3.9), squeeze=False, sharey=True,
+                             layout="constrained")
+    handles = {}
     for ax, name in zip(axes[0], params, strict=True):
         sub = curves[curves["parameter"] == name]
-        ax.plot(sub["value"], sub["zeta"], color="#34495e", lw=2)
+        handles["profile"] = ax.plot(sub["value"], sub["zeta"], color="#34495e", lw=2,
+                                     label=r"profile $\zeta$")[0]
         for level_z in (-z, z):
-            ax.axhline(level_z, color="#7f8c8d", lw=0.8, ls=":")
+            handles["z"] = ax.axhline(level_z, color="#566573", lw=1.0, ls=":",
+                                      label=rf"$\zeta = \pm{z:.2f}$")
         ax.axhline(0.0, color="black", lw=0.6)
         if ci is not None and name in ci.index:
             for col in ("lower", "upper"):
-                ax.axvline(float(ci.loc[name, col]), color="#b03a2e", lw=1)
+                handles["ci"] = ax.axvline(float(ci.loc[name, col]), color="#b03a2e", lw=1.2,
+                                           label=f"{level:.0%} interval ends")
         if truth and name in truth:
-            ax.axvline(truth[name], color="#2e86c1", lw=1.2, ls="--", label="true value")
-            ax.legend(frameon=False, loc="upper left")
+            handles["truth"] = ax.axvline(truth[name], color="#2e86c1", lw=1.2, ls="--",
+                                          label="true value")
         ax.set_xlabel(PARAMETER_LABELS.get(name, name))
-        ax.set_ylabel(r"$\zeta$ (signed root of deviance change)")
-    fig.suptitle("Likelihood profiles of the two SDs")
-    fig.tight_layout()
+    axes[0][0].set_ylabel(r"$\zeta$ (signed root of deviance change)")
+    fig.suptitle("Likelihood profiles of the two SDs", fontweight="bold")
+    fig.legend(handles=list(handles.values()), loc="outside lower center", ncol=len(handles),
+               frameon=False)
     return fig
 
 
@@ -135,8 +147,9 @@ def plot_shrinkage(table: pd.DataFrame, *, label_top: int = 0) -> Figure:
     require_columns(table, ["n", "raw", "blup", "k"], argname="table")
     n = table["n"].to_numpy(float)
     sizes = 12 + 160 * n / n.max()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.0, 4.8),
-                                 gridspec_kw={"width_ratios": [1.25, 1]})
+    # Sized for the book's text column (about 7.5 in at 100 dpi).
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.3, 4.6),
+                                 gridspec_kw={"width_ratios": [1.35, 1]})
     for raw, blup in zip(table["raw"], table["blup"], strict=True):
         ax.plot([0, 1], [raw, blup], color="#7f8c8d", lw=0.8, alpha=0.8)
     ax.scatter(np.zeros(len(table)), table["raw"], s=sizes, color="#b03a2e", alpha=0.7,
@@ -149,9 +162,9 @@ def plot_shrinkage(table: pd.DataFrame, *, label_top: int = 0) -> Figure:
         for name in moved.index[:label_top]:
             ax.annotate(f"{name} (n={int(table.loc[name, 'n'])})",
                         (1, table.loc[name, "blup"]), xytext=(8, 0),
-                        textcoords="offset points", va="center", fontsize=8)
+                        textcoords="offset points", va="center", fontsize=9)
     ax.set_xticks([0, 1], ["own estimate\n(mean residual)", "BLUP"])
-    ax.set_xlim(-0.3, 1.9 if label_top else 1.3)
+    ax.set_xlim(-0.3, 2.2 if label_top else 1.3)
     ax.set_ylabel("Archer effect (m)")
     ax.set_title("Each archer pulled towards 0")
     order = np.argsort(n)
@@ -203,7 +216,8 @@ def plot_caterpillar(
     z = float(stats.norm.ppf(0.5 + level / 2))
     order = blups.sort_values().index
     y = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(7.0, max(3.0, 0.17 * len(order) + 1.2)))
+    # Rows tall enough for tick labels of CATERPILLAR_LABEL_SIZE points, however many groups.
+    fig, ax = plt.subplots(figsize=(7.0, max(3.0, 0.21 * len(order) + 1.3)))
     ax.errorbar(blups.loc[order], y, xerr=z * blup_sd.loc[order], fmt="o", ms=3.5,
                 color="#34495e", ecolor="#7f8c8d", capsize=1.5, label="BLUP ± "
                 f"{z:.2f} cond. SD")
@@ -213,8 +227,10 @@ def plot_caterpillar(
     ax.axvline(0.0, color="black", lw=0.6)
     labels = [str(g) if sizes is None else f"{g} ({int(sizes.loc[g])})" for g in order]
     ax.set_yticks(y, labels)
-    ax.tick_params(axis="y", labelsize=7 if len(order) > 25 else 9)
+    ax.tick_params(axis="y", labelsize=CATERPILLAR_LABEL_SIZE)
+    ax.set_ylim(-0.8, len(order) - 0.2)
     ax.set_xlabel("Predicted archer effect (m)")
-    ax.legend(frameon=False, loc="lower right")
+    # Above the axes, where no bar can run through it.
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     fig.tight_layout()
     return fig

@@ -11,13 +11,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.online import BUCKETS, OneWayFit, RidgeFit
-from analysis.plotting import figure_axes
+from analysis.plotting import figure_axes, legend_above
 from analysis.validation import require_columns
 
 __all__ = [
     "METHOD_COLORS",
     "plot_traffic",
     "plot_rmse_by_bucket",
+    "plot_rmse_panels",
     "plot_shrinkage",
     "plot_ridge_cv",
 ]
@@ -67,6 +68,8 @@ def plot_rmse_by_bucket(
     *,
     methods: list[str] | None = None,
     reference: str | None = None,
+    title: str | None = None,
+    legend: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     """Plot held-out RMSE by traffic bucket, one line per method, with ±2 SE bars over seeds.
@@ -81,6 +84,10 @@ def plot_rmse_by_bucket(
     reference
         If the summary holds RMSE ratios (:func:`analysis.online.relative_rmse`), the method
         they are relative to: it labels the axis and draws a line at 1.
+    title
+        Axes title (drawn above the legend).
+    legend
+        Draw the legend, in a row above the axes where no line can cross it.
     ax
         Axes to draw on; a new figure is made if omitted.
 
@@ -97,7 +104,7 @@ def plot_rmse_by_bucket(
     if unknown:
         raise ValueError(f"methods {unknown} are not in summary")
     buckets = [b for b in BUCKETS if b in set(data["bucket"])]
-    fig, ax = figure_axes(ax, (7.5, 4.2))
+    fig, ax = figure_axes(ax, (7.3, 4.2))
     width = 0.7 / max(len(names), 1)
     for k, name in enumerate(names):
         rows = data[data["method"].astype(str) == name].set_index("bucket").reindex(buckets)
@@ -111,9 +118,57 @@ def plot_rmse_by_bucket(
     else:
         ax.axhline(1.0, color="black", lw=0.8)
         ax.ticklabel_format(axis="y", useOffset=False)
-        ax.set_ylabel(f"RMSE / RMSE of {reference}")
-    ax.legend(frameon=False, fontsize=9)
-    fig.tight_layout()
+        ax.set_ylabel(f"RMSE / RMSE of\n{reference}")
+    if title:
+        ax.set_title(title)
+    if legend:
+        legend_above(ax, ncol=min(len(names), 2))
+    if fig.get_layout_engine() is None:  # not a panel of a constrained figure
+        fig.tight_layout()
+    return fig
+
+
+def plot_rmse_panels(
+    summary: pd.DataFrame,
+    relative: pd.DataFrame,
+    *,
+    reference: str,
+    methods: list[str] | None = None,
+) -> Figure:
+    """Held-out RMSE by bucket (top) and relative to ``reference`` (bottom), stacked.
+
+    Two :func:`plot_rmse_by_bucket` panels, one above the other so that both fit the book's
+    text column, with one legend above them.
+
+    Parameters
+    ----------
+    summary
+        RMSEs from :func:`analysis.online.summarise`.
+    relative
+        RMSE ratios, :func:`analysis.online.summarise` of
+        :func:`analysis.online.relative_rmse`.
+    reference
+        The method the ratios are relative to.
+    methods
+        Methods to draw, in order (default: all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.3, 7.2), sharex=True,
+                                      layout="constrained")
+    plot_rmse_by_bucket(summary, methods=methods, title="Held-out RMSE", legend=False, ax=top)
+    plot_rmse_by_bucket(relative, methods=methods, reference=reference, legend=False,
+                        title=f"Relative to {reference}, paired by seed", ax=bottom)
+    top.set_xlabel("")
+    top.tick_params(labelbottom=True)
+    handles, labels = top.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 2),
+               frameon=False)
     return fig
 
 
@@ -183,6 +238,6 @@ def plot_ridge_cv(
                    label=f"learned by REML ({mixed_penalty:.2f})")
     ax.set_xlabel(r"Ridge penalty $\lambda$ (log scale)")
     ax.set_ylabel("Cross-validated MSE")
-    ax.legend(frameon=False, fontsize=9)
+    legend_above(ax)
     fig.tight_layout()
     return fig

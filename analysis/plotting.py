@@ -19,7 +19,9 @@ from analysis.validation import require_columns
 __all__ = [
     "BOW_COLORS",
     "figure_axes",
+    "legend_above",
     "set_style",
+    "MAX_ARCHERS_SHOWN",
     "plot_distance_by_bow",
     "plot_coefficients",
     "plot_power",
@@ -56,10 +58,61 @@ def figure_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, 
     return ax.figure, ax  # type: ignore[return-value]
 
 
+#: Above this many archers, ``plot_distance_by_bow(by_archer=True)`` draws a slope plot of the
+#: archers' means with a few archers highlighted instead of every shot in its own colour.
+MAX_ARCHERS_SHOWN = 8
+
+
+def _highlighted_archers(means: pd.Series, highlight: int | list[str]) -> list[str]:
+    """Names to highlight: the given ones, or ``highlight`` archers spread over the ranking."""
+    if not isinstance(highlight, int):
+        missing = [h for h in highlight if h not in means.index]
+        if missing:
+            raise ValueError(f"highlight names {missing} are not archers in data")
+        return [str(h) for h in highlight]
+    if highlight < 0:
+        raise ValueError(f"highlight must be at least 0, got {highlight}")
+    ranked = means.sort_values(ascending=False).index
+    if highlight == 0:
+        return []
+    picks = np.unique(np.round(np.linspace(0, len(ranked) - 1, min(highlight, len(ranked)))))
+    return [str(ranked[int(i)]) for i in picks]
+
+
+def legend_above(ax: Axes, *, ncol: int | None = None, **kwargs: object) -> None:
+    """Draw the axes' legend in a row above the plotting area, where no data can cross it.
+
+    The axes title, if any, is lifted above the legend.
+
+    Parameters
+    ----------
+    ax
+        Axes whose labelled artists make the legend.
+    ncol
+        Entries per row (default: all in one row).
+    **kwargs
+        Passed on to :meth:`matplotlib.axes.Axes.legend`.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    ncol = ncol or len(handles)
+    options: dict[str, object] = {"frameon": False, "loc": "lower center",
+                                  "bbox_to_anchor": (0.5, 1.0), "ncol": ncol}
+    options.update(kwargs)
+    legend = ax.legend(handles, labels, **options)
+    title = ax.get_title()
+    if title:
+        rows = -(-len(handles) // ncol)
+        size = legend.get_texts()[0].get_fontsize()
+        ax.set_title(title, pad=8 + rows * 2.1 * size)
+
+
 def plot_distance_by_bow(
     data: pd.DataFrame,
     *,
     by_archer: bool = False,
+    highlight: int | list[str] = 3,
     ax: Axes | None = None,
     seed: int = 0,
 ) -> Figure:
@@ -71,8 +124,14 @@ def plot_distance_by_bow(
         Archer data with columns ``Distance``, ``Bow`` and ``Name``.
     by_archer
         If false, all shots of a bow share one colour and the archers are hidden, as a naive
-        analysis sees them. If true, each archer gets a marker and the archers' mean per bow
-        is joined by a line, which shows the structure the naive view hides.
+        analysis sees them. If true, the archers' mean per bow is joined by a line, which shows
+        the structure the naive view hides. With at most :data:`MAX_ARCHERS_SHOWN` archers,
+        every shot is drawn with the archer's marker and colour; with more, the figure is a
+        slope plot: one faint line per archer from their Northwood to their Southwood mean,
+        and only the ``highlight`` archers drawn in colour, with their shots and names.
+    highlight
+        With more than :data:`MAX_ARCHERS_SHOWN` archers: how many archers to highlight
+        (spread evenly from the best to the worst by mean distance), or their names.
     ax
         Axes to draw on; a new figure is made if omitted.
     seed
@@ -88,6 +147,8 @@ def plot_distance_by_bow(
     rng = np.random.default_rng(seed)
     x = data["Bow"].astype(str).map({b: i for i, b in enumerate(BOWS)}).to_numpy(float)
     jitter = rng.uniform(-0.12, 0.12, size=len(data))
+    names = [str(n) for n in (data["Name"].cat.categories if hasattr(data["Name"], "cat")
+                              else pd.unique(data["Name"]))]
     if not by_archer:
         colors = data["Bow"].astype(str).map(BOW_COLORS)
         ax.scatter(x + jitter, data["Distance"], c=list(colors), alpha=0.75, s=28)
@@ -96,24 +157,46 @@ def plot_distance_by_bow(
             i = BOWS.index(str(bow))
             ax.hlines(m, i - 0.3, i + 0.3, color="black", lw=2)
         ax.set_title("Distance by bow, archers unseen")
-    else:
-        names = list(data["Name"].cat.categories if hasattr(data["Name"], "cat")
-                     else pd.unique(data["Name"]))
+    elif len(names) <= MAX_ARCHERS_SHOWN:
         markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
         palette = sns.color_palette("colorblind", n_colors=max(len(names), 3))
         for k, name in enumerate(names):
-            rows = (data["Name"] == name).to_numpy()
+            rows = (data["Name"].astype(str) == name).to_numpy()
             ax.scatter(x[rows] + jitter[rows], data.loc[rows, "Distance"],
                        marker=markers[k % len(markers)], color=palette[k % len(palette)],
-                       alpha=0.8, s=30, label=str(name) if len(names) <= 8 else None)
+                       alpha=0.8, s=30, label=name)
             cell = data.loc[rows].groupby("Bow", observed=True)["Distance"].mean()
             xs = [BOWS.index(str(b)) for b in cell.index]
             ax.plot(xs, cell.to_numpy(), color=palette[k % len(palette)], lw=1.5)
-        if len(names) <= 8:
-            ax.legend(title="Archer", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+        ax.legend(title="Archer", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
         ax.set_title("Distance by bow, archers told apart")
+    else:
+        cells = data.assign(Name=data["Name"].astype(str), Bow=data["Bow"].astype(str))
+        cell_means = cells.groupby(["Name", "Bow"])["Distance"].mean().unstack()[list(BOWS)]
+        chosen = _highlighted_archers(cell_means.mean(axis=1), highlight)
+        for name, row in cell_means.iterrows():
+            if name not in chosen:
+                ax.plot(range(len(BOWS)), row.to_numpy(), color="#7f8c8d", lw=1.0,
+                        alpha=0.45, marker="o", ms=3)
+        palette = sns.color_palette("colorblind", n_colors=max(len(chosen), 3))
+        for k, name in enumerate(chosen):
+            rows = (cells["Name"] == name).to_numpy()
+            color = palette[k % len(palette)]
+            ax.scatter(x[rows] + jitter[rows], data.loc[rows, "Distance"], color=color,
+                       alpha=0.6, s=14, zorder=3)
+            row = cell_means.loc[name].to_numpy()
+            ax.plot(range(len(BOWS)), row, color=color, lw=2.5, marker="o", ms=6, zorder=4)
+            ax.annotate(name, (len(BOWS) - 1, row[-1]), xytext=(34, 0),
+                        textcoords="offset points", va="center", color=color,
+                        fontweight="bold")
+        ax.set_title("Each line joins one archer's means with the two bows")
     ax.set_xticks(range(len(BOWS)), list(BOWS))
-    ax.set_xlim(-0.6, len(BOWS) - 0.4)
+    slope_plot = by_archer and len(names) > MAX_ARCHERS_SHOWN
+    # A slope plot leaves room on the right for the highlighted archers' names.
+    if slope_plot:
+        ax.set_xlim(-0.4, len(BOWS) - 0.05)
+    else:
+        ax.set_xlim(-0.6, len(BOWS) - 0.4)
     ax.set_xlabel("Bow")
     ax.set_ylabel("Distance (m)")
     fig.tight_layout()
@@ -160,14 +243,16 @@ def plot_coefficients(
     if sort:
         order = sub["estimate"].sort_values().index
         sub, lab = sub.loc[order], lab.loc[order]
-    fig, ax = figure_axes(ax, (7.0, max(2.5, 0.18 * len(sub) + 1.2)))
+    # Rows tall enough for 9-point tick labels (about 12 px at the book's 100 dpi).
+    fig, ax = figure_axes(ax, (7.0, max(2.5, 0.21 * len(sub) + 1.2)))
     y = np.arange(len(sub))
     ax.errorbar(sub["estimate"], y,
                 xerr=[sub["estimate"] - sub["ci_low"], sub["ci_high"] - sub["estimate"]],
                 fmt="o", ms=4, color="#34495e", ecolor="#7f8c8d", capsize=2)
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_yticks(y, list(lab))
-    ax.tick_params(axis="y", labelsize=8 if len(sub) > 20 else 10)
+    ax.tick_params(axis="y", labelsize=9 if len(sub) > 20 else 10)
+    ax.set_ylim(-0.8, len(sub) - 0.2)
     ax.set_xlabel("Estimate with 95% interval")
     if title:
         ax.set_title(title)
@@ -235,6 +320,6 @@ def plot_archer_spread(
     ax.set_xlabel("Mean distance (m)")
     ax.set_ylabel("Archers")
     ax.set_title("How much do archers differ?")
-    ax.legend(frameon=False)
+    legend_above(ax)
     fig.tight_layout()
     return fig

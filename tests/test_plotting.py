@@ -56,3 +56,132 @@ def test_plots_reject_missing_columns():
         )
     with pytest.raises(ValueError, match="at least one"):
         plot_archer_spread(pd.Series(dtype=float))
+
+
+# ------------------------------------------------------------------------------------------
+# Figures fit the book's text column
+# ------------------------------------------------------------------------------------------
+
+#: Width of the book's text column (sphinx-book-theme) in pixels: a wider image is shrunk,
+#: and its labels with it.
+TEXT_COLUMN_PX = 757
+
+
+def rendered_size(fig: Figure) -> tuple[int, int]:
+    """Size in pixels of the PNG that Jupyter's inline backend makes of ``fig``."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight")
+    buffer.seek(0)
+    return Image.open(buffer).size
+
+
+def test_many_archers_make_a_slope_plot_with_a_few_highlighted():
+    from analysis.plotting import MAX_ARCHERS_SHOWN
+
+    exp = simulate_archers(MAX_ARCHERS_SHOWN + 12, 3, seed=4)
+    fig = plot_distance_by_bow(exp.data, by_archer=True)
+    ax = fig.axes[0]
+    n_archers = exp.data["Name"].nunique()
+    assert len(ax.lines) == n_archers  # one line per archer, from bow to bow
+    names = [t.get_text() for t in ax.texts]
+    assert len(names) == 3  # three archers highlighted and named
+    means = exp.data.groupby(exp.data["Name"].astype(str))["Distance"].mean()
+    assert means.idxmax() in names and means.idxmin() in names
+    # Only the highlighted archers' shots are drawn.
+    shots = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+    assert shots == int(exp.data["Name"].astype(str).isin(names).sum())
+    assert rendered_size(fig)[0] <= TEXT_COLUMN_PX
+    chosen = [str(n) for n in exp.data["Name"].cat.categories[:2]]
+    fig = plot_distance_by_bow(exp.data, by_archer=True, highlight=chosen)
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(chosen)
+    with pytest.raises(ValueError, match="highlight"):
+        plot_distance_by_bow(exp.data, by_archer=True, highlight=["Nobody"])
+
+
+def test_legend_above_keeps_the_legend_off_the_data():
+    from analysis.plotting import legend_above
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.plot([0, 1], [1, 0], label="another")
+    ax.set_title("a title")
+    legend_above(ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert legend_box.y0 >= ax.bbox.y1 - 1  # above the plotting area
+    assert ax.title.get_window_extent(renderer).y0 >= legend_box.y1 - 1  # title above it
+
+
+def test_chapter_figures_fit_the_text_column():
+    import numpy as np
+    import xarray as xr
+    from xarray import DataTree
+
+    from analysis import bayes, insteval_bayes
+    from analysis import insteval as iv
+    from analysis import online as ol
+    from analysis import online_plots as op
+    from analysis.mixed import fit_random_intercept, shrinkage_table
+    from analysis.mixed_plots import plot_caterpillar, plot_profiles, plot_shrinkage
+    from analysis.profile import profile_ci, profile_curves
+
+    rng = np.random.default_rng(0)
+    exp = simulate_archers(12, [1, 2, 3, 5, 8, 10, 20, 30, 2, 1, 4, 6], seed=5)
+    fit = fit_random_intercept(exp.data, response="Distance", fixed=("Bow",), group="Name")
+    curves = profile_curves(exp.data, n_points=5)
+    ratings = pd.DataFrame({
+        "y": rng.integers(1, 6, 400), "s": rng.integers(0, 60, 400),
+        "d": rng.integers(0, 20, 400),
+    })
+    effects = pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30)})
+    results = ol.replicate([1, 2], n_units=300)
+    posterior = {
+        "mu": (("chain", "draw"), rng.normal(size=(2, 50))),
+        "sigma_a": (("chain", "draw"), np.exp(rng.normal(size=(2, 50)))),
+        "alpha": (("chain", "draw", "archer"), rng.normal(size=(2, 50, 3))),
+    }
+    diverging = rng.random((2, 50)) < 0.05
+    idata = DataTree.from_dict({
+        "posterior": xr.Dataset(posterior),
+        "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)}),
+    })
+    priors = {"A": bayes.SigmaPrior("halfnormal", 5.0), "B": bayes.SigmaPrior("gamma", 2.0)}
+    draws = {"A": np.exp(rng.normal(size=200)), "B": np.exp(rng.normal(size=200))}
+    figures = {
+        "profiles": plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
+        "shrinkage": plot_shrinkage(shrinkage_table(fit), label_top=3),
+        "caterpillar": plot_caterpillar(fit.blups, fit.blup_sd, sizes=fit.group_sizes),
+        "ratings overview": iv.plot_ratings_overview(ratings),
+        "effect comparison": insteval_bayes.plot_effect_comparison(
+            {"s": effects, "d": effects, "dept": effects},
+            [("x", "y"), ("y", "x"), ("x", "y")],
+        ),
+        "ADVI loss": insteval_bayes.plot_loss(np.linspace(100.0, 1.0, 300), title="t"),
+        "RMSE panels": op.plot_rmse_panels(
+            ol.summarise(results),
+            ol.summarise(ol.relative_rmse(results, "partial pooling (BLUP)")),
+            reference="partial pooling (BLUP)",
+        ),
+        "funnels": bayes.plot_funnels({"centred": idata, "non-centred": idata}),
+        "prior panels": bayes.plot_prior_sensitivity_panels(
+            {"full": draws, "sparse": draws}, priors=priors
+        ),
+    }
+    for name, fig in figures.items():
+        width, _ = rendered_size(fig)
+        assert width <= TEXT_COLUMN_PX, f"{name}: {width} px wide"
+    # The caterpillar plot's group names stay readable: at least 9 points at 100 dpi.
+    labels = figures["caterpillar"].axes[0].get_yticklabels()
+    assert min(t.get_fontsize() for t in labels) >= 9
+    # Stacked panels share one legend, above them.
+    assert len(figures["RMSE panels"].legends) == 1
+    assert len(figures["prior panels"].axes) == 2 and len(figures["prior panels"].legends) == 1
+    # The funnel panels name their divergences in the titles.
+    assert f"{int(diverging.sum())} divergent" in figures["funnels"].axes[0].get_title()
+    with pytest.raises(ValueError, match="priors"):
+        bayes.plot_prior_sensitivity_panels({"full": draws, "sparse": {"A": draws["A"]}})
