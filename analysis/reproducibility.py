@@ -23,6 +23,8 @@ __all__ = [
     "machine_info",
     "package_versions",
     "read_benchmarks",
+    "benchmark_table",
+    "BENCHMARK_TITLES",
     "compare_glued",
     "rscript_with_lme4",
 ]
@@ -117,6 +119,60 @@ def read_benchmarks(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     if not path.is_dir():
         return {}
     return {p.stem: pd.read_csv(p) for p in sorted(path.glob("*.csv"), reverse=True)}
+
+
+#: What each benchmark file in ``bench/results`` measures (the caption of its table).
+BENCHMARK_TITLES: dict[str, str] = {
+    "archer_nuts": "NUTS on the archer model, centred and non-centred (bench_archer_nuts.py)",
+    "book": "Executing each chapter (bench_book.py)",
+    "insteval_nuts": "NUTS on the InstEval model, marginalised and full (bench_insteval_nuts.py)",
+    "insteval_nuts_seeds": "Chapter 9's NUTS run over further seeds (bench_insteval_nuts.py)",
+    "insteval_reml": "REML on InstEval: this package against lme4 (bench_insteval_reml.py)",
+}
+
+#: Columns that say where and when a benchmark ran; constant ones move to the caption.
+_PROVENANCE_COLUMNS = ("machine", "date", "timestamp", "cpu_model", "cpu_count")
+
+
+def benchmark_table(
+    name: str, frame: pd.DataFrame, digits: int = 4
+) -> pd.io.formats.style.Styler:
+    """Return one benchmark's results as a labelled, readable table.
+
+    The caption names what the benchmark measures (:data:`BENCHMARK_TITLES`, else the file
+    name) and, when every row shares them, the machine and date, which are then dropped from
+    the columns; numbers get ``digits`` significant digits (:func:`analysis.book.show_table`)
+    and the row index is hidden.
+
+    Parameters
+    ----------
+    name
+        The file stem, e.g. ``"insteval_reml"``.
+    frame
+        Its rows, as :func:`read_benchmarks` returns them.
+    digits
+        Significant digits for the numbers.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The table, for display.
+    """
+    from analysis.book import show_table
+
+    table = frame.copy()
+    where = []
+    for col in _PROVENANCE_COLUMNS:
+        if col in table and table[col].nunique(dropna=False) == 1:
+            value = table[col].iloc[0]
+            if col == "timestamp":
+                value = str(value)[:10]
+            where.append(f"{col.replace('_', ' ')} {value}")
+            table = table.drop(columns=col)
+    caption = BENCHMARK_TITLES.get(name, f"bench/results/{name}.csv")
+    if where:
+        caption += f" [{'; '.join(where)}]"
+    return show_table(table, digits, caption=caption).hide(axis="index")
 
 
 @functools.cache

@@ -6,6 +6,16 @@ console errors, no failed requests, no request leaving 127.0.0.1, math typeset b
 where the page has math, every image loaded, and no empty glue placeholder. A screenshot of
 each page is saved under ``_build/screenshots/``.
 
+Further tests, per page: the menus work on a phone (☰ opens the site navigation, "Contents" the
+page's table of contents) and ☰ collapses the sidebar on a desktop
+(``_static/sidebar-toggles.js``); the JavaScript a page loads stays under a budget
+(``_ext/trim_assets.py``); math renders without errors and no raw TeX shows; no code cell that
+glues a number shows unfolded; no table cell shows a number with more than six significant
+digits; every figure has alt text and a caption. And of the built files: each chapter's executed
+notebook can be downloaded, the citation note carries the package's version and the build date,
+the References page lists every entry of ``references.bib``, and the MathJax copy holds only
+what the pages use.
+
 Run with ``make test`` (which builds the site first) or ``make site-test``.
 """
 
@@ -13,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import threading
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -38,6 +50,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1"}
+
+#: Generous: the machine may be busy (the suite runs beside other work on 2 cores).
+PAGE_TIMEOUT_MS = 120_000
 
 
 def find_chromium() -> str | None:
@@ -113,6 +128,7 @@ def test_every_toc_page_has_been_built():
 @pytest.mark.parametrize("page", toc_pages())
 def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa: C901
     tab = browser.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
     console_errors: list[str] = []
     failed: list[str] = []
     outside: list[str] = []
@@ -172,3 +188,303 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
         assert content_images > 0, f"{page}: no figures rendered (was MPLBACKEND=Agg set?)"
     assert empty_glue == 0, f"{page}: {empty_glue} empty glue placeholders"
     assert not raw_glue, f"{page}: an unrendered {{glue}} role is visible"
+
+
+# --- The menus (sidebar toggles) ---------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+NAV_LINK = "nav.bd-docs-nav a.reference"  # a link of the site navigation (primary sidebar)
+TOC_LINK = "nav.page-toc a, .bd-toc-nav a"  # a link of the page's table of contents
+
+
+def _open(browser, server: str, page: str, viewport: dict[str, int], idle: bool = False):
+    """Open ``page`` at ``viewport`` size; with ``idle``, wait until the network is quiet too."""
+    tab = browser.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    tab.set_viewport_size(viewport)
+    tab.goto(f"{server}/{page}", wait_until="load")  # the themes' scripts have run
+    if idle:
+        tab.wait_for_load_state("networkidle")
+    return tab
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_menus_open_on_a_phone(page: str, server: str, browser) -> None:
+    from playwright.sync_api import expect
+
+    tab = _open(browser, server, page, PHONE)
+    try:
+        primary = tab.locator("#pst-primary-sidebar-modal")
+        assert not tab.locator(NAV_LINK).first.is_visible(), (
+            f"{page}: at {PHONE['width']} px the site navigation shows before ☰ is clicked"
+        )
+        menu = tab.locator(".bd-header-article .primary-toggle")
+        expect(menu, f"{page}: no visible ☰ button at {PHONE['width']} px").to_be_visible()
+        menu.click()
+        expect(
+            primary.locator(NAV_LINK).first,
+            f"{page}: clicking ☰ at {PHONE['width']} px does not show the site navigation",
+        ).to_be_visible(timeout=3000)
+        tab.keyboard.press("Escape")
+        expect(primary, f"{page}: Escape does not close the navigation").not_to_have_attribute(
+            "open", ""
+        )
+
+        has_toc = tab.locator("#pst-secondary-sidebar").locator(TOC_LINK).count() > 0
+        contents = tab.locator(".bd-header-article .secondary-toggle")
+        assert (contents.count() > 0) == has_toc, (
+            f"{page}: the page {'has' if has_toc else 'has no'} table of contents but "
+            f"{'no' if has_toc else 'a'} Contents button"
+        )
+        if has_toc:
+            expect(contents, f"{page}: the Contents button is not visible").to_be_visible()
+            contents.click()
+            expect(
+                tab.locator("#pst-secondary-sidebar-modal").locator(TOC_LINK).first,
+                f"{page}: clicking Contents at {PHONE['width']} px does not show the page's "
+                "table of contents",
+            ).to_be_visible(timeout=3000)
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("page", [toc_pages()[0], toc_pages()[1]])
+def test_menu_button_collapses_the_sidebar_on_a_desktop(page: str, server: str, browser) -> None:
+    from playwright.sync_api import expect
+
+    tab = _open(browser, server, page, DESKTOP)
+    try:
+        link = tab.locator("#pst-primary-sidebar").locator(NAV_LINK).first
+        expect(link, f"{page}: the sidebar is not shown on a desktop").to_be_visible()
+        menu = tab.locator(".bd-header-article .primary-toggle")
+        menu.click()
+        expect(link, f"{page}: ☰ does not collapse the sidebar on a desktop").to_be_hidden(
+            timeout=3000
+        )
+        assert not tab.evaluate("document.getElementById('pst-primary-sidebar-modal').open"), (
+            f"{page}: on a desktop ☰ opened the phone's navigation dialog"
+        )
+        menu.click()
+        expect(link, f"{page}: a second ☰ does not bring the sidebar back").to_be_visible(
+            timeout=3000
+        )
+    finally:
+        tab.close()
+
+
+# --- What each page shows: collected once per page, checked by the tests below -----------------
+
+#: JavaScript a page may load, in bytes: MathJax's tex-chtml.js (1.16 MB, on pages with math),
+#: the theme's scripts and the search index. Before _ext/trim_assets.py each page loaded 2.88 MB,
+#: 1.49 MB of it Font Awesome's script.
+JS_BUDGET = 1_700_000
+
+_FACTS_JS = r"""() => {
+  const article = document.querySelector("article.bd-article") || document.body;
+  const js = performance.getEntriesByType("resource")
+    .filter(e => e.initiatorType === "script" || /\.js(\?|$)/.test(e.name))
+    .map(e => [e.name.replace(location.origin, ""), e.decodedBodySize]);
+  const figures = Array.from(article.querySelectorAll("img")).map(img => {
+    const figure = img.closest("figure");
+    const caption = figure && figure.querySelector("figcaption");
+    return {src: img.getAttribute("src") || "", alt: img.getAttribute("alt") || "",
+            caption: caption ? caption.textContent.trim() : null};
+  });
+  const glue = Array.from(article.querySelectorAll(".cell_input"))
+    .filter(cell => /\bglue\(/.test(cell.textContent))
+    .filter(cell => {
+      const pre = cell.querySelector("pre") || cell;
+      return pre.checkVisibility ? pre.checkVisibility({checkVisibilityCSS: true})
+                                 : pre.getClientRects().length > 0;
+    })
+    .map(cell => cell.textContent.trim().split("\n").find(l => /\bglue\(/.test(l)));
+  const cells = Array.from(article.querySelectorAll("table td, table th"))
+    .map(c => c.textContent.trim());
+  const bare = article.cloneNode(true);
+  bare.querySelectorAll("pre, code, script, style, mjx-container, .cell_input")
+    .forEach(el => el.remove());
+  return {
+    js,
+    figures,
+    glue,
+    cells,
+    math: article.querySelectorAll(".math, div.math, span.math").length,
+    typeset: article.querySelectorAll("mjx-container").length,
+    merror: Array.from(article.querySelectorAll("mjx-merror")).map(e => e.textContent),
+    text: bare.textContent,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def facts(server: str, browser) -> Callable[[str], dict]:
+    """What a page shows once MathJax has run (each page loaded once, at desktop size)."""
+    cache: dict[str, dict] = {}
+
+    def get(page: str) -> dict:
+        if page not in cache:
+            tab = _open(browser, server, page, DESKTOP, idle=True)
+            try:
+                if tab.evaluate("() => !!document.querySelector('.math')"):
+                    tab.wait_for_function(
+                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                        timeout=15000,
+                    )
+                    tab.evaluate("() => MathJax.startup.promise")
+                tab.wait_for_load_state("networkidle")
+                cache[page] = tab.evaluate(_FACTS_JS)
+            finally:
+                tab.close()
+        return cache[page]
+
+    return get
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_javascript_stays_within_budget(page: str, facts) -> None:
+    scripts = facts(page)["js"]
+    total = sum(size for _, size in scripts)
+    largest = sorted(scripts, key=lambda s: -s[1])[:5]
+    assert total <= JS_BUDGET, (
+        f"{page} loads {total:,} bytes of JavaScript, over the budget of {JS_BUDGET:,}; "
+        f"largest: {largest}"
+    )
+    assert not any("fontawesome" in name for name, _ in scripts), (
+        f"{page} loads Font Awesome's script again (see _ext/trim_assets.py)"
+    )
+
+
+#: TeX that MathJax should have typeset: delimiters and common commands, seen as text.
+RAW_TEX = re.compile(
+    r"\\\(|\\\)|\\\[|\\\]|\$\$|\\(?:frac|sigma|mu|tau|alpha|beta|hat|widehat|mathbb|mathrm|"
+    r"operatorname|sum|sqrt|text|left|right|begin)\b"
+)
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_math_renders_everywhere(page: str, facts) -> None:
+    f = facts(page)
+    assert f["typeset"] >= f["math"], (
+        f"{page}: {f['math']} math elements but {f['typeset']} typeset by MathJax"
+    )
+    assert not f["merror"], f"{page}: MathJax could not typeset: {f['merror']}"
+    raw = sorted({m.group(0) for m in RAW_TEX.finditer(f["text"])})
+    assert not raw, f"{page}: raw TeX shows in the page's text (not typeset): {raw}"
+
+
+def _is_path_or_hash(alt: str) -> bool:
+    return bool(
+        re.search(r"\.(?:png|jpe?g|svg|gif|webp)\b", alt, re.I)
+        or "/" in alt
+        or "_images" in alt
+        or re.fullmatch(r"[0-9a-f]{12,}\S*", alt, re.I)
+    )
+
+
+def test_every_figure_has_alt_text_and_a_caption(facts) -> None:
+    problems = []
+    for page in toc_pages():
+        for fig in facts(page)["figures"]:
+            name = fig["src"].rsplit("/", 1)[-1]
+            alt = fig["alt"].strip()
+            if not alt:
+                problems.append(f"{page}: {name}: no alt text")
+            elif _is_path_or_hash(alt):
+                problems.append(f"{page}: {name}: alt text is a file name, not a description")
+            if not fig["caption"]:
+                problems.append(f"{page}: {name}: no caption (not a <figure> with <figcaption>)")
+    assert not problems, "figures without a description or caption:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_glue_code_shows_unfolded(page: str, facts) -> None:
+    shown = facts(page)["glue"]
+    assert not shown, (
+        f"{page}: code cells that glue numbers show unfolded (tag them hide-cell or "
+        f"remove-cell): {shown}"
+    )
+
+
+#: A decimal number, with an optional sign, thousands separators and exponent; integers (counts,
+#: years, seeds) are exact and are not checked.
+DECIMAL = re.compile(
+    r"[-+\u2212]?(?:(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)"
+)
+
+
+def significant_digits(number: str) -> int:
+    """Count the significant digits a decimal number shows ("0.001230" shows 4)."""
+    mantissa = re.split(r"[eE]", number)[0].lstrip("+-\u2212").replace(",", "")
+    return len(mantissa.replace(".", "").lstrip("0"))
+
+
+def test_significant_digits_are_counted_as_shown():
+    assert significant_digits("0.001230") == 4
+    assert significant_digits("-1,234.5678") == 8
+    assert significant_digits("1.5e-07") == 2
+    found = [m.group(0) for m in DECIMAL.finditer("n = 58737, p = 0.0123, v6.4.0")]
+    assert found == ["0.0123", "6.4", ".0"]
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_table_cells_show_at_most_six_significant_digits(page: str, facts) -> None:
+    long = [
+        (cell, m.group(0))
+        for cell in facts(page)["cells"]
+        for m in DECIMAL.finditer(cell)
+        if significant_digits(m.group(0)) > 6
+    ]
+    assert not long, (
+        f"{page}: table cells show numbers with more than six significant digits "
+        f"(round them before display): {long[:20]}"
+    )
+
+
+# --- The built files ------------------------------------------------------------------------------
+
+
+def _chapters() -> list[str]:
+    return [p for p in toc_pages() if (ROOT / p.replace(".html", ".ipynb")).is_file()]
+
+
+@pytest.mark.parametrize("page", _chapters())
+def test_chapter_offers_its_executed_notebook(page: str) -> None:
+    import nbformat
+
+    html = (HTML / page).read_text(encoding="utf-8")
+    target = "_executed/" + page.replace(".html", ".ipynb")
+    assert target in html, f"{page}: no 'executed .ipynb' entry in the download menu"
+    path = HTML / target
+    assert path.is_file(), f"{page}: the download menu links to {target}, missing from the site"
+    nb = nbformat.read(path, as_version=4)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{target} has no outputs: it is not the executed notebook"
+    )
+
+
+def test_citation_note_has_the_package_version_and_build_date() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    intro = HTML / (yaml.safe_load((ROOT / "_toc.yml").read_text())["root"] + ".html")
+    text = re.sub(r"<[^>]+>", "", intro.read_text(encoding="utf-8"))
+    assert f"version {version}" in text, f"the citation note does not say version {version}"
+    assert re.search(r"built on \d{4}-\d{2}-\d{2}", text), "the citation note has no build date"
+    assert "{{" not in text, "an unreplaced {{ substitution }} shows on the intro page"
+
+
+def test_references_page_lists_every_bibliography_entry() -> None:
+    keys = re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M)
+    html = (HTML / "book" / "references.html").read_text(encoding="utf-8")
+    listed = html.count('role="doc-biblioentry"')
+    assert listed == len(keys), (
+        f"references.bib has {len(keys)} entries, the References page lists {listed} "
+        "(cite each from book/references.md or a chapter)"
+    )
+
+
+def test_mathjax_copy_holds_only_what_the_pages_use() -> None:
+    mathjax = HTML / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").is_file()
+    assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
+    assert size < 4_000_000, f"_static/mathjax holds {size:,} bytes (was 24 MB before trimming)"

@@ -133,6 +133,19 @@ def test_chapter_opens_with_a_summary_and_ends_with_a_run_note(path):
     assert any("Run this chapter" in m for m in markdown), f"{path.name}: no run note"
 
 
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if p.name[0].isdigit()], ids=lambda p: p.name)
+def test_chapter_has_a_label_and_is_referred_to_by_number_not_by_typed_number(path):
+    """Chapters refer to each other with {numref}`chapter %s <ch-...>`, so that inserting a
+    chapter renumbers every reference; a link whose text types the number would go stale."""
+    nb = nbformat.read(path, as_version=4)
+    assert re.match(r"\(ch-[a-z0-9-]+\)=\n# ", nb.cells[0].source), (
+        f"{path.name}: the first cell must open with a (ch-...)= label and the title"
+    )
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    typed = re.findall(r"\[[Cc]hapters? \d+[a-z]?\]\([^)]*\)", markdown)
+    assert not typed, f"{path.name}: links that type a chapter number: {typed}"
+
+
 # Numbers a chapter may type in its prose: conventional levels and thresholds, facts of the
 # data sets' definitions, and years. Every other number must be computed and glued.
 ALLOWED_PHRASES = (
@@ -182,3 +195,41 @@ def test_chapter_prose_types_no_numbers(path):
 def test_the_typed_number_check_catches_a_typed_number():
     assert _prose_numbers("The bow costs 9.8 m.") == ["9.8"]
     assert _prose_numbers("It costs {glue:text}`tau:.1f` m, at the 95% level; $n = 20$.") == []
+
+
+def _figure_cells(nb) -> list[tuple[int, object]]:
+    """Code cells that draw a figure: they assign ``fig`` (the chapters' convention)."""
+    return [(i, c) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and re.search(r"^fig\b[^=\n]*=", c.source, re.M)]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_a_caption_a_label_and_alt_text(path):
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    problems = []
+    for i, cell in _figure_cells(nb):
+        options = cell.metadata.get("mystnb", {})
+        figure, image = options.get("figure", {}), options.get("image", {})
+        name, caption = figure.get("name", ""), figure.get("caption", "")
+        if not re.fullmatch(r"fig-[a-z0-9-]+", name):
+            problems.append(f"cell {i}: figure name {name!r} is not fig-...")
+        if len(caption.split()) < 5:
+            problems.append(f"cell {i}: no caption of a sentence or more")
+        if len(image.get("alt", "").split()) < 5:
+            problems.append(f"cell {i}: no alt text")
+        typed = _prose_numbers(caption)
+        if typed:
+            problems.append(f"cell {i}: numbers typed in the caption: {typed}")
+        if f"{{numref}}`{name}`" not in prose:
+            problems.append(f"cell {i}: the text never refers to {name} by number")
+        if cell.source.count("plt.subplots(") + cell.source.count("plt.figure(") > 0:
+            problems.append(f"cell {i}: composes its figure itself (use an analysis function)")
+    assert not problems, f"{path.name}: {problems}"
+
+
+def test_figure_names_are_unique_across_the_book():
+    names = [c.metadata["mystnb"]["figure"]["name"] for p in CHAPTERS
+             for _, c in _figure_cells(nbformat.read(p, as_version=4))
+             if "figure" in c.metadata.get("mystnb", {})]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from analysis.reproducibility import (
+    benchmark_table,
     book_root,
     compare_glued,
     locked_versions,
@@ -69,3 +70,16 @@ def test_compare_glued_reports_moved_numbers_and_unmatched_names():
     assert table.attrs == {"only_before": 1, "only_after": 1}
     with pytest.raises(ValueError, match="lacks columns"):
         compare_glued(before.drop(columns="value"), after)
+
+
+def test_benchmark_table_is_captioned_and_rounded():
+    frame = pd.DataFrame(
+        {"method": ["a", "b"], "fit_s": [5.297525349, 36.62], "machine": ["2 CPUs", "2 CPUs"],
+         "date": ["2026-11-22", "2026-11-23"]}
+    )
+    html = benchmark_table("insteval_reml", frame).to_html()
+    assert "REML on InstEval" in html and "machine 2 CPUs" in html
+    assert "5.298" in html and "5.2975" not in html
+    assert ">machine<" not in html  # constant: moved to the caption
+    assert ">date<" in html  # varies: stays a column
+    assert "bench/results/other.csv" in benchmark_table("other", frame).to_html()
