@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analysis.mixed_cli",
     "analysis.crossed_cli",
     "analysis.large_cli",
+    "analysis.lmer_cli",
 )
 
 

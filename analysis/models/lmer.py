@@ -1,0 +1,703 @@
+"""General lme4-formula models through `mixedlm`, viewed the way lme4 prints them.
+
+Why a library: ``mixedlm`` (a Rust port of lme4) fits any lme4 formula (random slopes
+``(x | g)``, uncorrelated terms ``(x || g)``, nesting ``g1/g2``, crossed factors) with lme4's
+algorithm, and matches lme4 to about 1e-4 on the reference models of ``scripts/lme4_lmer.R``
+(``tests/test_lmer.py`` checks it). The book uses its result object, ``LmerResult``, as it is;
+this module adds only what the book needs on top:
+
+* **checks before fitting** that lme4 makes and mixedlm 1.3.0 does not: a grouping factor
+  with one level, or with as many levels as observations, is refused (the variance would not
+  be identifiable from the residual), as are missing columns and missing values;
+* **lme4's names and tables**: ``BowSouthwood`` where mixedlm says ``Bow.1``;
+  :func:`fixef_frame`, :func:`varcorr_frame` and :func:`ranef_frame` give the rows of lme4's
+  ``coef(summary(fit))``, ``as.data.frame(VarCorr(fit))`` and
+  ``as.data.frame(ranef(fit, condVar = TRUE))``;
+* **profile intervals of the variance parameters**, :func:`profile_frame`. mixedlm 1.3.0
+  profiles the fixed effects only; lme4's ``confint(fit, method = "profile")`` also profiles
+  every standard deviation, correlation and sigma. :func:`profile_frame` does that the way
+  lme4's ``devfun2`` does: the ML deviance as a function of the SDs, correlations and sigma
+  (fixed effects profiled out), minimised over the other parameters at each value of one, and
+  the interval where the signed root of the deviance change stays within the normal quantile.
+  The deviance is computed from the model matrices mixedlm builds (``getME``), with dense
+  linear algebra on the random-effect dimension, so it refuses models with more than
+  :data:`MAX_PROFILE_RANDOM` random effects;
+* :func:`summary_dict` for the ``lmer`` command line and :func:`compare_with_lme4` for the
+  chapters and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, sparse, stats
+
+__all__ = [
+    "MAX_PROFILE_RANDOM",
+    "fit_lmer",
+    "lme4_term_name",
+    "fixef_frame",
+    "varcorr_frame",
+    "ranef_frame",
+    "profile_frame",
+    "is_singular",
+    "lrt",
+    "summary_dict",
+    "lme4_reference",
+    "compare_with_lme4",
+]
+
+#: Largest number of random effects :func:`profile_frame` will profile (dense q x q algebra).
+MAX_PROFILE_RANDOM = 2000
+
+_BAR = re.compile(r"\(([^()|]*?)\s*(\|\|?)\s*([^()]+?)\)")
+_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+
+
+def _formula_columns(formula: str) -> tuple[str, list[str], list[str]]:
+    """Return the response, every column the formula names, and the grouping factors."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise ValueError(f"formula must be a string like 'y ~ x + (1 | g)', got {formula!r}")
+    lhs, rhs = formula.split("~", 1)
+    response = lhs.strip()
+    if not _NAME.fullmatch(response):
+        raise ValueError(f"the formula's response must be one column name, got {response!r}")
+    bars = _BAR.findall(rhs)
+    if not bars:
+        raise ValueError(
+            f"formula {formula!r} has no random-effect term such as (1 | g): "
+            "fit it with ordinary least squares instead"
+        )
+    groups: list[str] = []
+    for _, _, grouping in bars:
+        for part in re.split(r"[/:]", grouping):
+            name = part.strip()
+            if name and name not in groups:
+                groups.append(name)
+    names = [n for n in _NAME.findall(rhs) if not re.fullmatch(r"[0-9.]+", n)]
+    columns = [response] + [n for n in dict.fromkeys(names) if n != response]
+    return response, columns, groups
+
+
+def _grouping_levels(data: pd.DataFrame, formula: str) -> dict[str, int]:
+    """Count the levels of every grouping factor, interactions (``a:b``, ``a/b``) included."""
+    _, _, _ = _formula_columns(formula)
+    counts: dict[str, int] = {}
+    for _, _, grouping in _BAR.findall(formula.split("~", 1)[1]):
+        parts = [p.strip() for p in grouping.split("/")]
+        for k in range(len(parts)):  # a/b means a + a:b
+            factors = [f.strip() for p in parts[: k + 1] for f in p.split(":")]
+            label = ":".join(factors)
+            counts[label] = int(data[factors].drop_duplicates().shape[0])
+    return counts
+
+
+def _lme4_group_names(formula: str) -> dict[str, tuple[str, bool]]:
+    """Map mixedlm's grouping-factor names to lme4's, with whether level labels reverse.
+
+    lme4 expands a nested ``a/b`` to ``a + b:a`` and labels the inner factor's levels
+    ``bLevel:aLevel``; mixedlm calls it ``a:b`` with levels ``aLevel/bLevel``. An explicit
+    interaction ``a:b`` keeps its name in both (levels ``aLevel:bLevel`` in lme4).
+    """
+    names: dict[str, tuple[str, bool]] = {}
+    for _, _, grouping in _BAR.findall(formula.split("~", 1)[1]):
+        parts = [p.strip() for p in grouping.split("/")]
+        for k in range(1, len(parts)):
+            inner = [f.strip() for p in parts[: k + 1] for f in p.split(":")]
+            names[":".join(inner)] = (":".join(reversed(inner)), True)
+    return names
+
+
+def _group_name(fit: Any, name: str) -> str:
+    return getattr(fit, "_analysis_groups", {}).get(name, (name, False))[0]
+
+
+def _level_label(fit: Any, group: str, level: str) -> str:
+    lme4_name, reverse = getattr(fit, "_analysis_groups", {}).get(group, (group, False))
+    parts = level.split("/")
+    return ":".join(reversed(parts) if reverse else parts)
+
+
+def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
+    """Fit an lme4-formula linear mixed model with mixedlm, after lme4's own checks.
+
+    Parameters
+    ----------
+    formula
+        An lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data
+        The data; every column the formula names must exist and have no missing values.
+    reml
+        REML (the default, as lme4) or maximum likelihood.
+
+    Returns
+    -------
+    mixedlm.models.lmer.LmerResult
+        mixedlm's result object, unwrapped.
+
+    Raises
+    ------
+    ValueError
+        For a missing column, missing values, a grouping factor with one level or with one
+        observation per level, a non-numeric response, or ``reml`` not a bool.
+    RuntimeError
+        If mixedlm fails to fit.
+    """
+    import mixedlm
+
+    if not isinstance(reml, bool):
+        raise ValueError(f"reml must be True or False, got {reml!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    response, columns, _ = _formula_columns(formula)
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ValueError(f"the formula names columns not in the data: {missing}")
+    used = data[columns]
+    has_na = [c for c in columns if used[c].isna().any()]
+    if has_na:
+        raise ValueError(f"columns {has_na} have missing values; drop or impute them first")
+    if not pd.api.types.is_numeric_dtype(used[response]):
+        raise ValueError(f"the response {response!r} must be numeric")
+    y = used[response].to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)) or not np.isfinite(np.sum(y * y)):
+        raise ValueError(f"the response {response!r} has values too large to fit")
+    n = len(used)
+    for label, levels in _grouping_levels(used, formula).items():
+        if levels < 2:
+            raise ValueError(
+                f"grouping factor {label!r} has {levels} level: a variance between groups "
+                "needs at least two (lme4 refuses this too)"
+            )
+        if levels >= n:
+            raise ValueError(
+                f"grouping factor {label!r} has as many levels as observations ({n}): its "
+                "variance cannot be told from the residual variance (lme4 refuses this too)"
+            )
+    frame = used.copy()
+    for col in frame.columns:
+        if frame[col].dtype == bool:
+            frame[col] = frame[col].astype(str)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = mixedlm.lmer(formula, frame, REML=reml)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
+        raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
+    for w in caught:
+        if "singular" not in str(w.message).lower():
+            warnings.warn(f"mixedlm: {w.message}", RuntimeWarning, stacklevel=2)
+    if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
+        raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
+    if bool(fit.isSingular()):
+        warnings.warn("boundary (singular) fit: see help('isSingular')", UserWarning, stacklevel=2)
+    fit._analysis_data = frame  # the rows it was fitted to, for lme4's term names
+    fit._analysis_groups = _lme4_group_names(formula)
+    fit._analysis_formula = formula
+    return fit
+
+
+def lme4_term_name(name: str, data: pd.DataFrame | None) -> str:
+    """Return lme4's name for a mixedlm coefficient: ``Bow.1`` -> ``BowSouthwood``.
+
+    mixedlm names the treatment contrast of level ``k`` of factor ``F`` as ``F.k``; lme4 as
+    ``F`` followed by the level's label. Levels are ordered as lme4 orders them (a pandas
+    categorical's categories, else the sorted labels). Names without a factor are unchanged.
+    """
+    if data is None:
+        return name
+    for part_sep in (":",):
+        if part_sep in name:
+            return part_sep.join(lme4_term_name(p, data) for p in name.split(part_sep))
+    match = re.fullmatch(r"(.+)\.(\d+)", name)
+    if not match or match.group(1) not in data.columns:
+        return name
+    column = data[match.group(1)]
+    if pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype):
+        return name
+    levels = (
+        list(column.cat.categories)
+        if isinstance(column.dtype, pd.CategoricalDtype)
+        else sorted(column.astype(str).unique())
+    )
+    k = int(match.group(2))
+    return f"{match.group(1)}{levels[k]}" if k < len(levels) else name
+
+
+def _data(fit: Any) -> pd.DataFrame | None:
+    return getattr(fit, "_analysis_data", None)
+
+
+def fixef_frame(fit: Any) -> pd.DataFrame:
+    """Return the fixed effects as lme4's ``coef(summary(fit))``: term, estimate, SE, t."""
+    names = list(fit.getME("fixef_names"))
+    beta = np.asarray(fit.beta, dtype=float)
+    se = np.sqrt(np.diag(np.asarray(fit.vcov(), dtype=float)))
+    return pd.DataFrame(
+        {
+            "term": [lme4_term_name(n, _data(fit)) for n in names],
+            "estimate": beta,
+            "std_error": se,
+            "t_value": beta / se,
+        }
+    )
+
+
+def varcorr_frame(fit: Any) -> pd.DataFrame:
+    """Return the variance components as lme4's ``as.data.frame(VarCorr(fit))``.
+
+    Columns ``grp``, ``var1``, ``var2`` (empty unless the row is a correlation), ``vcov``
+    (variance or covariance) and ``sdcor`` (SD or correlation); the residual row last.
+    """
+    rows = []
+    data = _data(fit)
+    for group in fit.VarCorr().groups.values():
+        names = [lme4_term_name(n, data) for n in group.term_names]
+        grp = _group_name(fit, group.name)
+        cov = np.asarray(group.cov, dtype=float)
+        sd = np.sqrt(np.diag(cov))
+        for i, name in enumerate(names):
+            # lme4 splits (x || g) into terms g, g.1, g.2, ...
+            label = grp if group.corr is not None or i == 0 else f"{grp}.{i}"
+            rows.append((label, name, "", cov[i, i], sd[i]))
+        if group.corr is not None:
+            for i in range(len(names)):
+                for j in range(i + 1, len(names)):
+                    cor = cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
+                    rows.append((grp, names[i], names[j], cov[i, j], cor))
+    rows.append(("Residual", "", "", float(fit.sigma) ** 2, float(fit.sigma)))
+    return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+
+def ranef_frame(fit: Any) -> pd.DataFrame:
+    """Return the conditional modes as lme4's ``as.data.frame(ranef(fit, condVar = TRUE))``.
+
+    Columns ``grpvar``, ``term``, ``grp`` (the level), ``condval`` and ``condsd``.
+    """
+    tidy = fit.tidy(effects="ran_vals")
+    data = _data(fit)
+    groups = tidy["group"].astype(str).to_list()
+    return pd.DataFrame(
+        {
+            "grpvar": [_group_name(fit, g) for g in groups],
+            "term": [lme4_term_name(str(t), data) for t in tidy["term"]],
+            "grp": [
+                _level_label(fit, g, str(level))
+                for g, level in zip(groups, tidy["level"], strict=True)
+            ],
+            "condval": tidy["estimate"].to_numpy(dtype=float),
+            "condsd": tidy["std.error"].to_numpy(dtype=float),
+        }
+    )
+
+
+def is_singular(fit: Any, tol: float = 1e-4) -> bool:
+    """Return whether the fit is on the boundary (a zero SD or a correlation of ±1), as lme4."""
+    return bool(fit.isSingular(tol=tol)) if _accepts_tol(fit) else bool(fit.isSingular())
+
+
+def _accepts_tol(fit: Any) -> bool:
+    import inspect
+
+    return "tol" in inspect.signature(fit.isSingular).parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles of the variance parameters (lme4's devfun2 and confint(method = "profile"))
+
+
+@dataclass
+class _Term:
+    group: str
+    names: list[str]
+    correlated: bool
+    theta_index: np.ndarray  # theta indices of the lower-triangular template, column-major
+    positions: list[tuple[int, int]]  # (row, column) of each theta entry in the template
+
+
+class _Deviance:
+    """ML deviance of a fitted model as a function of SDs, correlations and sigma."""
+
+    def __init__(self, fit: Any) -> None:
+        q = int(fit.getME("q"))
+        if q > MAX_PROFILE_RANDOM:
+            raise ValueError(
+                f"profiling needs dense algebra on the {q} random effects; this module "
+                f"profiles at most {MAX_PROFILE_RANDOM}"
+            )
+        z = sparse.csc_matrix(fit.getME("Z"))
+        x = np.asarray(fit.getME("X"), dtype=float)
+        y = np.asarray(fit.getME("y"), dtype=float)
+        self.n = len(y)
+        self.lambdat = sparse.csr_matrix(fit.getME("Lambdat")).copy()
+        self.lind = np.asarray(fit.getME("Lind"), dtype=int)
+        self.ztz = (z.T @ z).toarray()
+        self.ztx = np.asarray(z.T @ x)
+        self.zty = np.asarray(z.T @ y).ravel()
+        self.xtx = x.T @ x
+        self.xty = x.T @ y
+        self.yty = float(y @ y)
+        self.terms = self._terms(fit)
+        self.n_theta = len(np.asarray(fit.theta))
+        coo = self.lambdat.tocoo()  # Lambdat[r, c] = theta[Lind[k]] in CSR data order
+        csr_order = np.lexsort((coo.col, coo.row))
+        self.lam_rows = coo.col[csr_order]  # Lambda = Lambdat.T
+        self.lam_cols = coo.row[csr_order]
+        self.q = q
+
+    def _terms(self, fit: Any) -> list[_Term]:
+        gp = np.asarray(fit.getME("Gp"), dtype=int)
+        cnms = fit.getME("cnms")
+        groups = list(fit.VarCorr().groups.values())
+        if len(groups) != len(gp) - 1 or len(cnms) != len(groups):
+            raise ValueError("profiling supports one random-effect term per grouping factor")
+        lam = self.lambdat.T.tocsr()
+        data = _data(fit)
+        terms = []
+        for t, group in enumerate(groups):
+            k = len(group.term_names)
+            start = gp[t]
+            block = lam[start : start + k, start : start + k].tocoo()
+            # which theta each template entry holds: read off Lind through Lambdat's layout
+            index_of = {}
+            lt = self.lambdat
+            for row in range(start, start + k):
+                for ptr in range(lt.indptr[row], lt.indptr[row + 1]):
+                    col = lt.indices[ptr]
+                    if start <= col < start + k:
+                        # Lambdat[row, col] = Lambda[col, row]
+                        index_of[(col - start, row - start)] = self.lind[ptr]
+            positions = sorted(index_of, key=lambda rc: (rc[1], rc[0]))
+            del block
+            terms.append(
+                _Term(
+                    group=_group_name(fit, group.name),
+                    names=[lme4_term_name(n, data) for n in group.term_names],
+                    correlated=group.corr is not None and k > 1,
+                    theta_index=np.array([index_of[p] for p in positions]),
+                    positions=positions,
+                )
+            )
+        return terms
+
+    # parameter vector: per term its SDs then its correlations (lower triangle, column-major),
+    # then sigma; names as lme4's confint(oldNames = FALSE)
+    def names(self) -> list[str]:
+        out = []
+        for term in self.terms:
+            out += [f"sd_{n}|{term.group}" for n in term.names]
+            if term.correlated:
+                k = len(term.names)
+                for j in range(k):
+                    for i in range(j + 1, k):
+                        out.append(f"cor_{term.names[i]}.{term.names[j]}|{term.group}")
+        return out + ["sigma"]
+
+    def kinds(self) -> list[str]:
+        return [n.split("_", 1)[0] if n != "sigma" else "sigma" for n in self.names()]
+
+    def to_theta(self, psi: np.ndarray) -> tuple[np.ndarray, float]:
+        sigma = float(psi[-1])
+        theta = np.zeros(self.n_theta)
+        at = 0
+        for term in self.terms:
+            k = len(term.names)
+            sd = psi[at : at + k]
+            at += k
+            corr = np.eye(k)
+            if term.correlated:
+                for j in range(k):
+                    for i in range(j + 1, k):
+                        corr[i, j] = corr[j, i] = psi[at]
+                        at += 1
+            cov = corr * np.outer(sd, sd) / sigma**2
+            try:
+                chol = np.linalg.cholesky(cov + 1e-14 * np.eye(k))
+            except np.linalg.LinAlgError:
+                w, v = np.linalg.eigh(cov)
+                chol = np.linalg.cholesky(v @ np.diag(np.clip(w, 1e-14, None)) @ v.T)
+            for idx, (r, c) in zip(term.theta_index, term.positions, strict=True):
+                theta[idx] = chol[r, c]
+        return theta, sigma
+
+    def __call__(self, psi: np.ndarray) -> float:
+        theta, sigma = self.to_theta(psi)
+        if sigma <= 0:
+            return np.inf
+        lam = np.zeros((self.q, self.q))
+        lam[self.lam_rows, self.lam_cols] = theta[self.lind]
+        a11 = lam.T @ self.ztz @ lam + np.eye(lam.shape[0])
+        a12 = lam.T @ self.ztx
+        c1 = lam.T @ self.zty
+        try:
+            l11 = np.linalg.cholesky(a11)
+        except np.linalg.LinAlgError:
+            return np.inf
+        ldl2 = 2.0 * float(np.sum(np.log(np.diag(l11))))
+        w = linalg.solve_triangular(l11, np.column_stack([a12, c1]), lower=True)
+        rzx, cu = w[:, :-1], w[:, -1]
+        rx = self.xtx - rzx.T @ rzx
+        rhs = self.xty - rzx.T @ cu
+        try:
+            beta = np.linalg.solve(rx, rhs)
+        except np.linalg.LinAlgError:  # the random effects absorb a fixed effect
+            return np.inf
+        pwrss = self.yty - float(cu @ cu) - float(rhs @ beta)
+        return ldl2 + self.n * np.log(2 * np.pi * sigma**2) + pwrss / sigma**2
+
+
+def _ml_estimates(dev: _Deviance, fit_ml: Any) -> np.ndarray:
+    values = []
+    vc = list(fit_ml.VarCorr().groups.values())
+    for t, term in enumerate(dev.terms):
+        group = vc[t]
+        cov = np.asarray(group.cov, dtype=float)
+        sd = np.sqrt(np.diag(cov))
+        values += list(sd)
+        if term.correlated:
+            k = len(sd)
+            for j in range(k):
+                for i in range(j + 1, k):
+                    values.append(cov[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0)
+    values.append(float(fit_ml.sigma))
+    return np.array(values, dtype=float)
+
+
+def _profile_rows(
+    dev: _Deviance, psi_hat: np.ndarray, d_hat: float, level: float
+) -> list[tuple[str, float, float]]:
+    """Profile every variance parameter: (name, lower, upper) rows."""
+    kinds = dev.kinds()
+    bounds = [(-1.0, 1.0) if kind == "cor" else (0.0, np.inf) for kind in kinds]
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    rows = []
+    for j, name in enumerate(dev.names()):
+        others = [i for i in range(len(psi_hat)) if i != j]
+        start = {"x": psi_hat[others]}
+
+        def profiled(
+            value: float, j: int = j, others: list[int] = others, start: dict = start
+        ) -> float:
+            def objective(free: np.ndarray) -> float:
+                psi = psi_hat.copy()
+                psi[j] = value
+                psi[others] = free
+                return dev(psi)
+
+            box = [
+                (
+                    max(bounds[i][0], -0.999999) if kinds[i] == "cor" else 1e-10,
+                    min(bounds[i][1], 0.999999) if kinds[i] == "cor" else None,
+                )
+                for i in others
+            ]
+            # from the last point of the profile (warm) and from the optimum (safe): the
+            # better of the two, so that the profile does not depend on the path taken
+            best = None
+            for x0 in (start["x"], psi_hat[others]):
+                res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=box)
+                if best is None or res.fun < best.fun:
+                    best = res
+            start["x"] = best.x
+            return float(best.fun)
+
+        def zeta(value: float, j: int = j, profiled: Any = profiled) -> float:
+            change = max(profiled(value) - d_hat, 0.0)
+            return float(np.sign(value - psi_hat[j]) * np.sqrt(change))
+
+        lower_edge, upper_edge = bounds[j]
+        # how close to an edge a parameter may go: a correlation of exactly ±1 or an SD of
+        # exactly 0 is a boundary the deviance can still be evaluated next to
+        lo_clamp = lower_edge + 1e-8 if kinds[j] == "cor" else 1e-10
+        hi_clamp = upper_edge - 1e-8
+        scale = max(abs(psi_hat[j]), 1e-3) if kinds[j] != "cor" else 0.1
+        ends = []
+        for direction in (-1, 1):
+            start["x"] = psi_hat[others]
+            inner, step, bound = psi_hat[j], 0.25 * scale, np.nan
+            for _ in range(60):
+                outer = min(max(psi_hat[j] + direction * step, lo_clamp), hi_clamp)
+                at_edge = outer in (lo_clamp, hi_clamp)
+                if direction * zeta(outer) >= z:
+                    target = direction * z
+                    a, b = min(inner, outer), max(inner, outer)
+                    fa, fb = zeta(a) - target, zeta(b) - target
+                    if fa * fb > 0:  # the optimiser disagreed with itself: keep the bracket end
+                        bound = outer
+                    else:
+                        bound = optimize.brentq(lambda v, t=target: zeta(v) - t, a, b, xtol=1e-7)
+                    break
+                if at_edge:  # the interval reaches the edge of the parameter space
+                    bound = lower_edge if direction < 0 else upper_edge
+                    break
+                inner, step = outer, step * 2.0
+            ends.append(float(bound))
+        rows.append((name, ends[0], ends[1]))
+    return rows
+
+
+def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
+    """Return lme4's profile-likelihood intervals for every variance parameter and fixed effect.
+
+    As ``confint(fit, method = "profile", oldNames = FALSE)``: rows ``sd_<term>|<group>``,
+    ``cor_<term2>.<term1>|<group>``, ``sigma`` (on the ML deviance, as lme4's ``devfun2``
+    refits REML models by ML to profile them), then the fixed effects (mixedlm's own
+    profiles).
+
+    Parameters
+    ----------
+    fit
+        A result of :func:`fit_lmer`.
+    level
+        Confidence level, strictly between 0 and 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parm``, ``lower``, ``upper``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+    data = _data(fit)
+    if data is None:
+        raise ValueError("profile_frame needs a fit made by analysis.models.lmer.fit_lmer")
+    formula = fit._analysis_formula
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_ml = fit if not fit.REML else fit_lmer(formula, data, reml=False)
+    dev = _Deviance(fit_ml)
+    psi_hat = _ml_estimates(dev, fit_ml)
+    d_hat = dev(psi_hat)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
+        # finite differences next to an edge of the parameter space meet inf - inf
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rows = _profile_rows(dev, psi_hat, d_hat, level)
+    try:
+        fixed = fit.profile(level=level)
+        names = list(fit.getME("fixef_names"))
+        for name in names:
+            prof = fixed[name]
+            rows.append((lme4_term_name(name, data), float(prof.ci_lower), float(prof.ci_upper)))
+    except (ValueError, RuntimeError, KeyError) as err:  # pragma: no cover - mixedlm failure
+        warnings.warn(f"mixedlm could not profile the fixed effects: {err}", stacklevel=2)
+    return pd.DataFrame(rows, columns=["parm", "lower", "upper"])
+
+
+def lrt(null_fit: Any, alt_fit: Any) -> dict[str, float]:
+    """Return the likelihood-ratio test of two nested fits, after ML refits (lme4's anova).
+
+    Returns ``chisq``, ``df`` and ``p`` (the naive chi-square reference: conservative when
+    the null puts a variance on its boundary), with the ML ``deviance``, ``AIC`` and ``BIC`` of
+    both models as ``deviance_null`` and so on.
+    """
+    import mixedlm
+
+    result = mixedlm.anova(null_fit, alt_fit)
+    return {
+        "chisq": float(result.chi_sq[1]),
+        "df": int(result.chi_df[1]),
+        "p": float(result.p_value[1]),
+        "deviance_null": float(result.deviance[0]),
+        "deviance_alt": float(result.deviance[1]),
+        "AIC_null": float(result.aic[0]),
+        "AIC_alt": float(result.aic[1]),
+        "BIC_null": float(result.bic[0]),
+        "BIC_alt": float(result.bic[1]),
+    }
+
+
+def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dict[str, Any]:
+    """Return everything the ``lmer`` command prints, as JSON-ready plain objects."""
+    loglik = fit.logLik()
+    out: dict[str, Any] = {
+        "formula": str(fit.formula() if callable(fit.formula) else fit.formula),
+        "method": "REML" if fit.REML else "ML",
+        "n_obs": int(fit.getME("n")),
+        "n_groups": {str(k): int(v) for k, v in fit.ngrps().items()},
+        "fixed": fixef_frame(fit).to_dict(orient="records"),
+        "varcorr": varcorr_frame(fit).to_dict(orient="records"),
+        "sigma": float(fit.sigma),
+        "reml_criterion" if fit.REML else "deviance": float(
+            fit.REMLcrit() if fit.REML else fit.deviance
+        ),
+        "loglik": float(loglik.value),
+        "AIC": float(fit.AIC()),
+        "BIC": float(fit.BIC()),
+        "singular": is_singular(fit),
+        "converged": bool(fit.converged),
+        "optimizer_message": str(fit.message),
+        "ranef": ranef_frame(fit).to_dict(orient="records"),
+    }
+    if profile:
+        prof = profile_frame(fit, level)
+        out["profile"] = {"level": level, "intervals": prof.to_dict(orient="records")}
+    return out
+
+
+def lme4_reference(name: str, path: str | Path | None = None) -> dict[str, Any]:
+    """Return the lme4 reference of model ``name`` from ``data/reference/lme4_lmer.json``."""
+    from analysis.reproducibility import book_root
+
+    file = Path(path) if path is not None else book_root() / "data/reference/lme4_lmer.json"
+    refs = json.loads(file.read_text(encoding="utf-8"))
+    if name not in refs or not isinstance(refs[name], Mapping):
+        known = [k for k, v in refs.items() if isinstance(v, Mapping)]
+        raise ValueError(f"no lme4 reference {name!r}; known: {known}")
+    return dict(refs[name])
+
+
+def compare_with_lme4(name: str, fit: Any, *, profile: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Set a fit beside lme4's numbers for the same model: one row per quantity.
+
+    Fixed effects, every SD and correlation, sigma, the REML criterion (or deviance) and,
+    if ``profile`` (a :func:`profile_frame`) is given, the profile bounds. Columns
+    ``quantity``, ``python``, ``lme4``, ``difference``.
+    """
+    ref = lme4_reference(name)
+    rows: list[tuple[str, float, float]] = []
+    fixed = fixef_frame(fit).set_index("term")
+    for term, est, se in zip(
+        ref["fixed"]["term"], ref["fixed"]["estimate"], ref["fixed"]["se"], strict=True
+    ):
+        rows.append((f"{term} estimate", float(fixed.loc[term, "estimate"]), est))
+        rows.append((f"{term} SE", float(fixed.loc[term, "std_error"]), se))
+    vc = varcorr_frame(fit)
+    ref_vc = pd.DataFrame(ref["varcorr"]).fillna("")
+    for _, row in ref_vc.iterrows():
+        hit = vc[
+            (vc["grp"] == row["grp"]) & (vc["var1"] == row["var1"]) & (vc["var2"] == row["var2"])
+        ]
+        label = (
+            f"cor {row['var1']}, {row['var2']} | {row['grp']}"
+            if row["var2"]
+            else f"SD {row['var1']} | {row['grp']}"
+            if row["var1"]
+            else "sigma"
+        )
+        rows.append((label, float(hit["sdcor"].iloc[0]) if len(hit) else np.nan, row["sdcor"]))
+    key = "reml_criterion" if fit.REML else "deviance"
+    rows.append(
+        (
+            "REML criterion" if fit.REML else "deviance",
+            float(fit.REMLcrit() if fit.REML else fit.deviance),
+            float(ref[key]) if key in ref else float(ref["ml"]["deviance"]),
+        )
+    )
+    if profile is not None and "profile_ci" in ref:
+        mine = profile.set_index("parm")
+        pc = ref["profile_ci"]
+        for parm, lo, hi in zip(pc["parameter"], pc["lower"], pc["upper"], strict=True):
+            if parm in mine.index:
+                rows.append((f"{parm} 2.5%", float(mine.loc[parm, "lower"]), lo))
+                rows.append((f"{parm} 97.5%", float(mine.loc[parm, "upper"]), hi))
+    table = pd.DataFrame(rows, columns=["quantity", "python", "lme4"])
+    table["difference"] = table["python"] - table["lme4"]
+    return table
