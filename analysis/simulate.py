@@ -7,7 +7,18 @@ The archer experiment follows the model of chapters 1 to 5,
     Y_{ijk} = \mu + \tau\,\mathbb{1}(i = \text{Southwood}) + \alpha_j + \varepsilon_{ijk},
     \qquad \alpha_j \sim N(0, \sigma_a^2), \quad \varepsilon_{ijk} \sim N(0, \sigma_e^2),
 
-for bow :math:`i`, archer :math:`j` and shot :math:`k`.
+for bow :math:`i`, archer :math:`j` and shot :math:`k`. The random-slopes chapter lets the
+bow cost each archer a different amount,
+
+.. math::
+
+    Y_{ijk} = \mu + (\tau + \beta_j)\,\mathbb{1}(i = \text{Southwood}) + \alpha_j
+    + \varepsilon_{ijk}, \qquad
+    \begin{pmatrix} \alpha_j \\ \beta_j \end{pmatrix} \sim N\left(0,
+    \begin{pmatrix} \sigma_a^2 & \rho\,\sigma_a\sigma_b \\
+    \rho\,\sigma_a\sigma_b & \sigma_b^2 \end{pmatrix}\right),
+
+with :math:`\sigma_b = 0` by default, which gives exactly the data of the earlier chapters.
 """
 
 from __future__ import annotations
@@ -33,8 +44,12 @@ __all__ = [
     "simulate_archers",
     "JAIME_SEED",
     "FIFTY_SEED",
+    "VARYING_COST_SEED",
+    "VARYING_COST_BOW_SD",
+    "VARYING_COST_CORR",
     "jaimes_first_experiment",
     "fifty_archers",
+    "varying_cost_archers",
 ]
 
 #: The two bows, in the order used for the ``Bow`` categorical (Northwood is the baseline).
@@ -80,6 +95,15 @@ class ArcherExperiment:
         The true SD of shot-to-shot noise, :math:`\sigma_e`.
     seed
         The seed the experiment was drawn with.
+    bow_sd
+        The true SD of the archers' own bow effects, :math:`\sigma_b` (0: the Southwood bow
+        costs every archer the same).
+    skill_bow_corr
+        The true correlation :math:`\rho` between an archer's skill :math:`\alpha_j` and
+        their own bow effect :math:`\beta_j`.
+    archer_bow_effects
+        The true archer-specific bow effects :math:`\beta_j`, indexed by name (all zero when
+        ``bow_sd`` is 0): archer :math:`j` gains :math:`\tau + \beta_j` with a Southwood bow.
     """
 
     data: pd.DataFrame
@@ -89,6 +113,9 @@ class ArcherExperiment:
     archer_sd: float
     shot_sd: float
     seed: int
+    bow_sd: float = 0.0
+    skill_bow_corr: float = 0.0
+    archer_bow_effects: pd.Series | None = None
 
 
 def archer_names(n: int, seed: int) -> list[str]:
@@ -151,11 +178,15 @@ def simulate_archers(
     shot_sd: float = 5.0,
     names: Sequence[str] | None = None,
     decimals: int | None = 1,
+    bow_sd: float = 0.0,
+    skill_bow_corr: float = 0.0,
 ) -> ArcherExperiment:
     r"""Simulate archers shooting Northwood and Southwood bows.
 
     Each archer's skill :math:`\alpha_j \sim N(0, \sigma_a^2)` is drawn once; each shot adds
-    independent noise :math:`N(0, \sigma_e^2)`.
+    independent noise :math:`N(0, \sigma_e^2)`. With ``bow_sd`` above zero each archer also
+    gets a bow effect of their own, :math:`\beta_j`, added to every Southwood shot: normal with
+    SD :math:`\sigma_b` and correlation :math:`\rho` with the archer's skill (a random slope).
 
     Parameters
     ----------
@@ -182,6 +213,15 @@ def simulate_archers(
     decimals
         Round distances to this many decimals, as a measuring tape would (``None`` keeps them
         unrounded).
+    bow_sd
+        SD of the archers' own bow effects, in metres. The default 0 gives every archer the
+        same bow effect and draws nothing extra, so the data are exactly those of a call
+        without this argument; the skills and shots do not depend on it either (the archers'
+        bow effects are drawn last).
+    skill_bow_corr
+        Correlation between an archer's skill and their own bow effect, in [-1, 1]; positive
+        means that better archers lose less with the Southwood bow. Must be 0 when ``bow_sd``
+        is 0.
 
     Returns
     -------
@@ -193,13 +233,17 @@ def simulate_archers(
     ------
     ValueError
         For a non-positive or non-integer number of archers or shots, a negative SD,
-        non-finite effects, or names that are not ``n_archers`` distinct strings.
+        non-finite effects, a correlation outside [-1, 1] (or non-zero with ``bow_sd`` 0), or
+        names that are not ``n_archers`` distinct strings.
 
     Examples
     --------
     >>> exp = simulate_archers(3, 10, seed=1)
     >>> exp.data.shape
     (60, 3)
+    >>> varying = simulate_archers(3, 10, seed=1, bow_sd=4.0, skill_bow_corr=0.5)
+    >>> varying.data["Distance"].equals(exp.data["Distance"])
+    False
     """
     n_archers = check_positive_int("n_archers", n_archers)
     counts = _shot_counts(shots, n_archers)
@@ -207,6 +251,15 @@ def simulate_archers(
     bow_effect = check_finite("bow_effect", bow_effect)
     archer_sd = check_nonnegative("archer_sd", archer_sd)
     shot_sd = check_nonnegative("shot_sd", shot_sd)
+    bow_sd = check_nonnegative("bow_sd", bow_sd)
+    skill_bow_corr = check_finite("skill_bow_corr", skill_bow_corr)
+    if not -1.0 <= skill_bow_corr <= 1.0:
+        raise ValueError(f"skill_bow_corr must lie in [-1, 1], got {skill_bow_corr!r}")
+    if bow_sd == 0.0 and skill_bow_corr != 0.0:
+        raise ValueError(
+            "skill_bow_corr must be 0 when bow_sd is 0 (a bow effect that does not vary "
+            f"cannot correlate with skill), got {skill_bow_corr!r}"
+        )
     if decimals is not None:
         decimals = check_nonnegative_int("decimals", decimals)
     seed = check_seed(seed)
@@ -224,7 +277,10 @@ def simulate_archers(
             raise ValueError(f"names must be {n_archers} distinct names, got {len(names)}")
 
     rng = np.random.default_rng(seed)
-    effects = rng.normal(0.0, archer_sd, size=n_archers)
+    # 0 + archer_sd * z is bit for bit what rng.normal(0.0, archer_sd) draws; keeping z lets the
+    # archers' bow effects correlate with their skill even when archer_sd is 0.
+    skill_z = rng.standard_normal(size=n_archers)
+    effects = 0.0 + archer_sd * skill_z  # as rng.normal computes it (no -0.0)
     rows_name: list[str] = []
     rows_bow: list[str] = []
     for j in range(n_archers):
@@ -235,6 +291,13 @@ def simulate_archers(
     southwood = np.asarray(rows_bow) == BOWS[1]
     noise = rng.normal(0.0, shot_sd, size=archer_index.size)
     distance = mean + bow_effect * southwood + effects[archer_index] + noise
+    bow_effects = np.zeros(n_archers)
+    if bow_sd > 0.0:  # drawn last, so that the skills and shots match the bow_sd=0 experiment
+        own_z = rng.standard_normal(size=n_archers)
+        bow_effects = bow_sd * (
+            skill_bow_corr * skill_z + np.sqrt(1.0 - skill_bow_corr**2) * own_z
+        )
+        distance = distance + bow_effects[archer_index] * southwood
     if decimals is not None:
         distance = np.round(distance, decimals)
 
@@ -245,14 +308,18 @@ def simulate_archers(
             "Name": pd.Categorical(rows_name, categories=list(names)),
         }
     )
+    index = pd.Index(names, name="Name")
     return ArcherExperiment(
         data=data,
-        archer_effects=pd.Series(effects, index=pd.Index(names, name="Name"), name="effect"),
+        archer_effects=pd.Series(effects, index=index, name="effect"),
         mean=mean,
         bow_effect=bow_effect,
         archer_sd=archer_sd,
         shot_sd=shot_sd,
         seed=int(seed),
+        bow_sd=bow_sd,
+        skill_bow_corr=skill_bow_corr,
+        archer_bow_effects=pd.Series(bow_effects, index=index, name="bow_effect"),
     )
 
 
@@ -261,6 +328,14 @@ def simulate_archers(
 JAIME_SEED: int = 46
 #: Seed of the fifty-archer experiment (chapters 3 onwards).
 FIFTY_SEED: int = 2026
+#: Seed of the random-slopes chapter's experiment, in which the bow costs each archer a
+#: different amount. It is the fifty-archer seed: the same archers and the same shots, with
+#: the archers' own bow effects added.
+VARYING_COST_SEED: int = FIFTY_SEED
+#: True SD of the archers' own bow effects in that experiment, in metres.
+VARYING_COST_BOW_SD: float = 4.0
+#: True correlation between skill and own bow effect in that experiment.
+VARYING_COST_CORR: float = 0.5
 
 
 def jaimes_first_experiment() -> ArcherExperiment:
@@ -271,3 +346,19 @@ def jaimes_first_experiment() -> ArcherExperiment:
 def fifty_archers() -> ArcherExperiment:
     """Return the fifty-archer experiment: 50 archers, each shooting each bow 10 times."""
     return simulate_archers(50, 10, seed=FIFTY_SEED)
+
+
+def varying_cost_archers() -> ArcherExperiment:
+    """Return the random-slopes chapter's experiment: the bow costs each archer differently.
+
+    The fifty archers of :func:`fifty_archers`, with the same skills and shots, but each
+    losing a different distance with the Southwood bow (SD :data:`VARYING_COST_BOW_SD` m,
+    correlation :data:`VARYING_COST_CORR` with skill: better archers lose less).
+    """
+    return simulate_archers(
+        50,
+        10,
+        seed=VARYING_COST_SEED,
+        bow_sd=VARYING_COST_BOW_SD,
+        skill_bow_corr=VARYING_COST_CORR,
+    )
