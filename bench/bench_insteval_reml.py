@@ -1,4 +1,4 @@
-"""Benchmark the REML fit of InstEval: the package's crossed fitter against lme4, same run.
+"""Benchmark the REML fit of InstEval: the package's crossed fitter, mixedlm and lme4, same run.
 
 Model: ``y ~ service + (1|s) + (1|d) + (1|dept)`` on the 73,421 ratings cached in
 ``data/insteval.csv.gz``. Two comparisons, both measured here and now:
@@ -7,7 +7,13 @@ Model: ``y ~ service + (1|s) + (1|d) + (1|dept)`` on the 73,421 ratings cached i
   (design, optimisation, modes and conditional SDs) against the ``lmer()`` call timed inside R;
 * **command**: wall time of the whole process from the shell, reading the CSV and printing or
   writing every conditional mode -- ``python -m analysis.crossed_cli ... --json`` against
-  ``Rscript scripts/lme4_insteval.R`` (which also computes conditional variances and writes JSON).
+  ``python -m analysis lmer ... --json`` (mixedlm) and ``Rscript scripts/lme4_insteval.R``
+  (which also computes conditional variances and writes JSON).
+
+mixedlm (the library behind ``analysis.models.lmer``, for general lme4 formulas) is timed the
+same way: ``fit_lmer`` in this process, and the ``lmer`` command in a fresh one.
+statsmodels' ``MixedLM`` is not in the comparison: it fits crossed factors only as variance
+components of one all-covering group, with dense matrices of the data's size.
 
 lme4 is skipped (with a note) when ``Rscript`` with lme4 is not installed. Results are printed
 and written to ``bench/results/insteval_reml.csv``. The machine is shared: the load average
@@ -73,6 +79,31 @@ def time_python(csv: Path) -> dict[str, float]:
     }
 
 
+def time_mixedlm(csv: Path) -> dict[str, float]:
+    """Time mixedlm's fit in this process and the ``lmer`` command in a fresh one."""
+    from analysis.models.lmer import fit_lmer, varcorr_frame
+
+    data = load_insteval(csv)
+    for col in ("s", "d", "dept", "service"):
+        data[col] = data[col].astype(str)
+    formula = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+    start = time.perf_counter()
+    fit = fit_lmer(formula, data)
+    fit_s = time.perf_counter() - start
+    sds = varcorr_frame(fit).set_index("grp")["sdcor"]
+    cmd = [sys.executable, "-m", "analysis", "lmer", str(csv), "--formula", formula, "--json"]
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    command_s = time.perf_counter() - start
+    return {
+        "fit_s": fit_s,
+        "command_s": command_s,
+        "n_evals": int(getattr(fit, "function_evals", -1) or -1),
+        "criterion": float(fit.REMLcrit()),
+        "sd_s": float(sds["s"]),
+    }
+
+
 def time_lme4(csv: Path) -> dict[str, float]:
     """Run the R reference script on ``csv`` and return its fit and process wall times."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     run_r = not args.no_r and rscript_with_lme4() is not None
     for rep in range(args.repeats):
         rows.append({"method": "analysis.crossed", "repeat": rep, **time_python(args.csv)})
+        rows.append({"method": "mixedlm", "repeat": rep, **time_mixedlm(args.csv)})
         if run_r:
             rows.append({"method": "lme4", "repeat": rep, **time_lme4(args.csv)})
     load_after = os.getloadavg()[0]
@@ -136,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nlme4 / analysis.crossed: fit {ratio_fit:.1f}x, whole command {ratio_cmd:.1f}x")
     else:
         print("\nlme4 not run (Rscript with lme4 not installed, or --no-r)")
+    for other in ("mixedlm", "lme4"):
+        if other in summary.index:
+            ratio = summary.loc["analysis.crossed", "command_s"] / summary.loc[other, "command_s"]
+            print(f"analysis.crossed / {other}, whole command: {ratio:.2f}")
     print(f"\nWrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 
