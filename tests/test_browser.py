@@ -151,7 +151,7 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
     )
 
     tab.goto(f"{server}/{page}", wait_until="load")
-    tab.wait_for_load_state("networkidle")
+    _settle(tab)
     source_has_math = tab.evaluate(
         "() => document.querySelectorAll('.math, div.math, span.math').length"
     )
