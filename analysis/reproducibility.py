@@ -125,6 +125,7 @@ def read_benchmarks(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
 BENCHMARK_TITLES: dict[str, str] = {
     "archer_nuts": "NUTS on the archer model, centred and non-centred (bench_archer_nuts.py)",
     "book": "Executing each chapter (bench_book.py)",
+    "book_new_chapters": "Executing the random-slopes chapters, each at most 60 s (bench_book.py)",
     "insteval_nuts": "NUTS on the InstEval model, marginalised and full (bench_insteval_nuts.py)",
     "insteval_nuts_seeds": "Chapter 9's NUTS run over further seeds (bench_insteval_nuts.py)",
     "insteval_reml": "REML on InstEval: this package against lme4 (bench_insteval_reml.py)",
