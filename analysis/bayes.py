@@ -66,6 +66,10 @@ __all__ = [
     "nutpie_available",
     "fixed_effects_model",
     "mixed_model",
+    "Structure",
+    "SlopePriors",
+    "random_slopes_model",
+    "posterior_agreement",
     "sample",
     "gibbs_mixed_model",
     "compile_seconds",
@@ -442,6 +446,268 @@ def mixed_model(
             expected = mu + model["alpha"][idx] + tau * south
         pm.Normal("Distance", mu=expected, sigma=sigma_e, observed=y, dims="obs")
     return model
+
+
+# --------------------------------------------------------------------------------------------
+# Random intercepts and slopes, for any data set
+# --------------------------------------------------------------------------------------------
+
+#: The three covariance structures :func:`random_slopes_model` builds.
+Structure = Literal["correlated", "independent", "intercept"]
+_STRUCTURES: tuple[str, ...] = ("correlated", "independent", "intercept")
+
+
+@dataclass(frozen=True)
+class SlopePriors:
+    r"""Priors of a model with a random intercept and a random slope per group.
+
+    For :math:`y_{ij} = \beta_0 + b_{0j} + (\beta_1 + b_{1j}) x_{ij} + \varepsilon_{ij}`:
+
+    .. math::
+
+        \beta_0 \sim N(m_0, s_0^2),\quad \beta_1 \sim N(0, s_1^2),\quad
+        \sigma_{b_0} \sim \text{HalfNormal}(h_0),\quad \sigma_{b_1} \sim \text{HalfNormal}(h_1),
+        \quad \sigma \sim \text{HalfNormal}(h),\quad R \sim \text{LKJ}(\eta).
+
+    All in the units of the data. One object serves the hand-written PyMC model
+    (:func:`random_slopes_model`) and Bambi (:meth:`to_bambi`), so the two can be compared
+    with exactly the same priors.
+
+    Attributes
+    ----------
+    intercept_mean, intercept_sd
+        Normal prior of the population intercept :math:`\beta_0`.
+    slope_sd
+        SD of the zero-centred Normal prior of the population slope :math:`\beta_1`.
+    sd_intercept, sd_slope
+        HalfNormal scales of the group SDs of intercept and slope.
+    sigma
+        HalfNormal scale of the residual SD.
+    lkj_eta
+        Shape of the LKJ prior on the correlation matrix (1: uniform on the correlation;
+        larger values favour correlations near 0). Used by the correlated model only.
+    """
+
+    intercept_mean: float
+    intercept_sd: float
+    slope_sd: float
+    sd_intercept: float
+    sd_slope: float
+    sigma: float
+    lkj_eta: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_finite("intercept_mean", self.intercept_mean)
+        for name in ("intercept_sd", "slope_sd", "sd_intercept", "sd_slope", "sigma", "lkj_eta"):
+            if check_finite(name, getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_data(cls, data: pd.DataFrame, response: str, slope: str) -> SlopePriors:
+        """Weakly informative priors scaled by the data, in the spirit of Bambi's defaults.
+
+        The intercept prior is centred on the mean response with 2.5 response SDs; the slope
+        prior allows 2.5 response SDs per predictor SD; the SDs get HalfNormal priors with
+        the response SD (divided by the predictor SD for the slope) as scale; ``lkj_eta`` is 2.
+        The priors let the data speak without allowing absurd values (a reaction time of
+        -1000 ms, say).
+        """
+        require_columns(data, [response, slope])
+        y = _numeric_column(data, response)
+        x = _numeric_column(data, slope)
+        sy, sx = float(np.std(y)), float(np.std(x))
+        if not sy > 0 or not sx > 0:
+            raise ValueError(f"{response!r} and {slope!r} must both vary to scale the priors")
+        return cls(
+            intercept_mean=float(np.mean(y)),
+            intercept_sd=2.5 * sy,
+            slope_sd=2.5 * sy / sx,
+            sd_intercept=sy,
+            sd_slope=sy / sx,
+            sigma=sy,
+        )
+
+    def to_bambi(self, slope: str, group: str) -> dict[str, Any]:
+        """Return these priors as Bambi's ``priors`` argument for ``y ~ x + (x | g)``.
+
+        Bambi (0.21) gives the group-level intercept and slope independent Normal priors: it
+        has no LKJ prior, so the correlation and ``lkj_eta`` have no counterpart there.
+        """
+        import bambi as bmb
+
+        return {
+            "Intercept": bmb.Prior("Normal", mu=self.intercept_mean, sigma=self.intercept_sd),
+            slope: bmb.Prior("Normal", mu=0.0, sigma=self.slope_sd),
+            "sigma": bmb.Prior("HalfNormal", sigma=self.sigma),
+            f"1|{group}": bmb.Prior(
+                "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=self.sd_intercept)
+            ),
+            f"{slope}|{group}": bmb.Prior(
+                "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=self.sd_slope)
+            ),
+        }
+
+
+def _numeric_column(data: pd.DataFrame, name: str) -> np.ndarray:
+    """Return ``data[name]`` as finite floats, or raise a ValueError naming the column."""
+    try:
+        values = data[name].to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data[{name!r}] must be numeric") from err
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"data[{name!r}] must be finite (no missing or infinite values)")
+    return values
+
+
+def random_slopes_model(
+    data: pd.DataFrame,
+    *,
+    response: str,
+    slope: str,
+    group: str,
+    structure: Structure = "correlated",
+    priors: SlopePriors | None = None,
+) -> pm.Model:
+    r"""Build ``response ~ slope + (slope | group)`` in PyMC, written out by hand.
+
+    .. math::
+
+        y_{ij} \sim N\big(\beta_0 + b_{0j} + (\beta_1 + b_{1j})\,x_{ij},\ \sigma^2\big),
+        \qquad (b_{0j}, b_{1j}) \sim N(0, \Sigma),
+
+    always in the non-centred form (standard Normal ``z`` scaled by the SDs), which suits
+    groups with few observations. ``structure`` chooses :math:`\Sigma`:
+
+    * ``"correlated"`` -- lme4's ``(x | g)``: :math:`\Sigma = \operatorname{diag}(\sigma_b)
+      R \operatorname{diag}(\sigma_b)` with an LKJ prior on :math:`R` (Lewandowski,
+      Kurowicka & Joe 2009), through its Cholesky factor: :math:`b_j = L z_j`.
+    * ``"independent"`` -- lme4's ``(x || g)``: intercepts and slopes independent. This is
+      what Bambi 0.21 builds for ``(x | g)``, with the same variable names, so the two
+      posteriors can be compared directly.
+    * ``"intercept"`` -- ``(1 | g)``: a random intercept only.
+
+    Parameters
+    ----------
+    data
+        One row per observation.
+    response, slope, group
+        Column names: the numeric response, the numeric predictor whose slope varies, and
+        the grouping factor (levels ordered as sorted strings).
+    structure
+        ``"correlated"``, ``"independent"`` or ``"intercept"``.
+    priors
+        The priors; :meth:`SlopePriors.from_data` by default.
+
+    Returns
+    -------
+    pymc.Model
+        Variables ``Intercept``, ``<slope>``, ``sigma``, ``1|<group>_sigma`` and
+        ``1|<group>`` (dims ``<group>``); with a random slope also ``<slope>|<group>_sigma``
+        and ``<slope>|<group>``; in the correlated model also ``rho``, the correlation of
+        intercept and slope. The observed variable is named ``response``.
+
+    Raises
+    ------
+    ValueError
+        For missing or non-numeric columns, fewer than two groups, or an unknown structure.
+    """
+    if structure not in _STRUCTURES:
+        raise ValueError(f"structure must be one of {_STRUCTURES}, got {structure!r}")
+    require_columns(data, [response, slope, group])
+    if len(data) == 0:
+        raise ValueError("data is empty")
+    y = _numeric_column(data, response)
+    x = _numeric_column(data, slope)
+    if data[group].isna().any():
+        raise ValueError(f"data[{group!r}] has missing values")
+    codes, levels = pd.factorize(data[group].astype(str), sort=True)
+    if len(levels) < 2:
+        raise ValueError(f"data[{group!r}] must have at least two levels, got {len(levels)}")
+    if priors is None:
+        priors = SlopePriors.from_data(data, response, slope)
+    coords = {group: [str(v) for v in levels], "effect": ["Intercept", slope]}
+    b0_name, b1_name = f"1|{group}", f"{slope}|{group}"
+    with pm.Model(coords=coords) as model:
+        beta0 = pm.Normal("Intercept", mu=priors.intercept_mean, sigma=priors.intercept_sd)
+        beta1 = pm.Normal(slope, mu=0.0, sigma=priors.slope_sd)
+        sigma = pm.HalfNormal("sigma", sigma=priors.sigma)
+        if structure == "correlated":
+            chol, corr, sds = pm.LKJCholeskyCov(
+                f"chol_{group}",
+                n=2,
+                eta=priors.lkj_eta,
+                sd_dist=pm.HalfNormal.dist(
+                    sigma=np.array([priors.sd_intercept, priors.sd_slope]), shape=2
+                ),
+                compute_corr=True,
+            )
+            z = pm.Normal(f"z_{group}", 0.0, 1.0, dims=(group, "effect"))
+            effects = pm.math.dot(z, chol.T)  # b_j = L z_j, row by row
+            pm.Deterministic(f"{b0_name}_sigma", sds[0])
+            pm.Deterministic(f"{b1_name}_sigma", sds[1])
+            pm.Deterministic("rho", corr[0, 1])
+            b0 = pm.Deterministic(b0_name, effects[:, 0], dims=group)
+            b1 = pm.Deterministic(b1_name, effects[:, 1], dims=group)
+        else:
+            s0 = pm.HalfNormal(f"{b0_name}_sigma", sigma=priors.sd_intercept)
+            z0 = pm.Normal(f"{b0_name}_offset", 0.0, 1.0, dims=group)
+            b0 = pm.Deterministic(b0_name, s0 * z0, dims=group)
+            b1 = None
+            if structure == "independent":
+                s1 = pm.HalfNormal(f"{b1_name}_sigma", sigma=priors.sd_slope)
+                z1 = pm.Normal(f"{b1_name}_offset", 0.0, 1.0, dims=group)
+                b1 = pm.Deterministic(b1_name, s1 * z1, dims=group)
+        expected = beta0 + b0[codes] + beta1 * x
+        if b1 is not None:
+            expected = expected + b1[codes] * x
+        pm.Normal(response, mu=expected, sigma=sigma, observed=y)
+    return model
+
+
+def posterior_agreement(
+    first: DataTree, second: DataTree, var_names: list[str] | tuple[str, ...]
+) -> pd.DataFrame:
+    r"""Compare two posteriors of the same quantities, mean by mean, in Monte Carlo error units.
+
+    Two correct samplers of one posterior give means that differ only by Monte Carlo error:
+    the difference divided by :math:`\sqrt{\text{MCSE}_1^2 + \text{MCSE}_2^2}` is then
+    roughly standard Normal, so values beyond 4 in absolute size mean two different posteriors.
+
+    Parameters
+    ----------
+    first, second
+        Posterior draws holding every variable of ``var_names`` (scalars).
+    var_names
+        The variables to compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by variable: ``mean_1``, ``mcse_1``, ``mean_2``, ``mcse_2``, ``difference``
+        and ``z`` (difference in units of the combined Monte Carlo error).
+    """
+    names = list(var_names)
+    if not names:
+        raise ValueError("var_names must name at least one variable")
+    for label, idata in (("first", first), ("second", second)):
+        missing = [v for v in names if v not in idata.posterior]
+        if missing:
+            raise ValueError(f"the {label} posterior lacks {missing}")
+    parts = []
+    for idata in (first, second):
+        table = az.summary(idata, var_names=names, kind="all", round_to="none")
+        parts.append(table.loc[names, ["mean", "mcse_mean"]].astype(float))
+    out = pd.DataFrame(
+        {
+            "mean_1": parts[0]["mean"],
+            "mcse_1": parts[0]["mcse_mean"],
+            "mean_2": parts[1]["mean"],
+            "mcse_2": parts[1]["mcse_mean"],
+        }
+    )
+    out["difference"] = out["mean_2"] - out["mean_1"]
+    out["z"] = out["difference"] / np.sqrt(out["mcse_1"] ** 2 + out["mcse_2"] ** 2)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -944,7 +1210,10 @@ def plot_sd_posterior_vs_interval(
     if not lo <= est <= hi:
         raise ValueError(f"interval must be (estimate, lower, upper) in order, got {interval}")
     fig, ax = figure_axes(ax, (7.0, 3.6))
-    grid = np.linspace(min(draws.min(), lo) * 0.9, max(draws.max(), hi) * 1.05, 400)
+    left, right = min(draws.min(), lo), max(draws.max(), hi)
+    # 10% beyond the left end and 5% beyond the right, in the value's own size (for a
+    # positive SD this is [0.9 x left, 1.05 x right]; it also works for a correlation < 0)
+    grid = np.linspace(left - 0.1 * abs(left), right + 0.05 * abs(right), 400)
     density = stats.gaussian_kde(draws)(grid)
     ax.fill_between(grid, density, color="#2e86c1", alpha=0.25)
     ax.plot(grid, density, color="#2e86c1", lw=2, label="posterior density")

@@ -357,3 +357,170 @@ def test_gibbs_sampler_rejects_bad_arguments(small):
         bayes.gibbs_mixed_model(small.data, seed=1, variance_shape=0.0)
     with pytest.raises(ValueError, match="at least one run"):
         bayes.compare_samplers({})
+
+
+# --- Random intercepts and slopes for any data set -------------------------------------------
+
+
+def _panel(n_groups=5, n_days=4, seed=3):
+    rng = np.random.default_rng(seed)
+    group = np.repeat([f"g{k}" for k in range(n_groups)], n_days)
+    days = np.tile(np.arange(n_days, dtype=float), n_groups)
+    y = 250 + 10 * days + rng.normal(0, 20, group.size)
+    return pd.DataFrame({"y": y, "x": days, "g": group})
+
+
+def test_slope_priors_scale_with_the_data_and_are_validated():
+    data = _panel()
+    pri = bayes.SlopePriors.from_data(data, "y", "x")
+    sy, sx = data["y"].std(ddof=0), data["x"].std(ddof=0)
+    assert pri.intercept_mean == pytest.approx(data["y"].mean())
+    assert pri.intercept_sd == pytest.approx(2.5 * sy)
+    assert pri.slope_sd == pytest.approx(2.5 * sy / sx)
+    assert pri.sd_intercept == pytest.approx(sy) and pri.sd_slope == pytest.approx(sy / sx)
+    assert pri.sigma == pytest.approx(sy) and pri.lkj_eta == 2.0
+    with pytest.raises(ValueError, match="must both vary"):
+        bayes.SlopePriors.from_data(data.assign(x=1.0), "y", "x")
+    with pytest.raises(ValueError, match="sd_slope must be positive"):
+        bayes.SlopePriors(250, 100, 50, 50, 0.0, 50)
+    with pytest.raises(ValueError, match="lkj_eta"):
+        bayes.SlopePriors(250, 100, 50, 50, 20, 50, lkj_eta=float("nan"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "mutate", "message"),
+    [
+        ({"structure": "diagonal"}, None, "structure must be one of"),
+        ({}, lambda d: d.drop(columns="x"), "x"),
+        ({}, lambda d: d.assign(g="only"), "at least two levels"),
+        ({}, lambda d: d.assign(y="fast"), "must be numeric"),
+        ({}, lambda d: d.assign(x=np.nan), "must be finite"),
+        ({}, lambda d: d.iloc[:0], "empty"),
+    ],
+)
+def test_random_slopes_model_rejects_bad_input(kwargs, mutate, message):
+    data = _panel()
+    if mutate is not None:
+        data = mutate(data)
+    with pytest.raises(ValueError, match=message):
+        bayes.random_slopes_model(data, response="y", slope="x", group="g", **kwargs)
+
+
+def test_independent_slopes_model_density_matches_the_formula():
+    data = _panel()
+    pri = bayes.SlopePriors(250.0, 100.0, 40.0, 30.0, 8.0, 25.0)
+    model = bayes.random_slopes_model(
+        data, response="y", slope="x", group="g", structure="independent", priors=pri
+    )
+    b0, b1, s0, s1, sigma = 240.0, 12.0, 20.0, 5.0, 18.0
+    z0 = np.array([0.5, -1.0, 0.2, 1.5, -0.3])
+    z1 = np.array([-0.4, 0.8, 1.1, -1.2, 0.0])
+    codes = pd.factorize(data["g"], sort=True)[0]
+    mean = b0 + s0 * z0[codes] + (b1 + s1 * z1[codes]) * data["x"].to_numpy()
+    expected = (
+        stats.norm.logpdf(b0, 250, 100)
+        + stats.norm.logpdf(b1, 0, 40)
+        + stats.halfnorm.logpdf(sigma, scale=25)
+        + stats.halfnorm.logpdf(s0, scale=30)
+        + stats.halfnorm.logpdf(s1, scale=8)
+        + stats.norm.logpdf(z0).sum()
+        + stats.norm.logpdf(z1).sum()
+        + stats.norm.logpdf(data["y"], mean, sigma).sum()
+    )
+    point = {
+        "Intercept": b0,
+        "x": b1,
+        "sigma_log__": np.log(sigma),
+        "1|g_sigma_log__": np.log(s0),
+        "1|g_offset": z0,
+        "x|g_sigma_log__": np.log(s1),
+        "x|g_offset": z1,
+    }
+    got = model.compile_logp(jacobian=False)(point)
+    assert got == pytest.approx(expected, rel=1e-8)
+
+    intercept_only = bayes.random_slopes_model(
+        data, response="y", slope="x", group="g", structure="intercept", priors=pri
+    )
+    assert "x|g_sigma" not in intercept_only.named_vars
+    assert {"1|g_sigma", "1|g", "Intercept", "x", "sigma"} <= set(intercept_only.named_vars)
+
+
+def test_bambi_builds_the_independent_model_with_the_same_density():
+    import bambi as bmb
+
+    data = _panel()
+    pri = bayes.SlopePriors.from_data(data, "y", "x")
+    ours = bayes.random_slopes_model(
+        data, response="y", slope="x", group="g", structure="independent", priors=pri
+    )
+    bm = bmb.Model("y ~ x + (x | g)", data, priors=pri.to_bambi("x", "g"), center_predictors=False)
+    bm.build()
+    theirs = bm.backend.model
+    assert sorted(v.name for v in ours.free_RVs) == sorted(v.name for v in theirs.free_RVs)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        point = {
+            "Intercept": rng.normal(250, 10),
+            "x": rng.normal(10, 3),
+            "sigma_log__": rng.normal(3, 0.2),
+            "1|g_sigma_log__": rng.normal(3, 0.2),
+            "1|g_offset": rng.normal(size=5),
+            "x|g_sigma_log__": rng.normal(1.5, 0.2),
+            "x|g_offset": rng.normal(size=5),
+        }
+        # Bambi shapes its offsets (groups, 1) or (groups,) depending on the version
+        their_point = {
+            k: np.reshape(v, theirs.initial_point()[k].shape) for k, v in point.items()
+        }
+        assert ours.compile_logp()(point) == pytest.approx(
+            theirs.compile_logp()(their_point), rel=1e-10
+        )
+
+
+def test_correlated_model_draws_effects_with_the_lkj_correlation():
+    data = _panel(n_groups=3)
+    pri = bayes.SlopePriors(250.0, 100.0, 40.0, 30.0, 8.0, 25.0, lkj_eta=3.0)
+    model = bayes.random_slopes_model(data, response="y", slope="x", group="g", priors=pri)
+    import pymc as pm
+
+    names = ["rho", "1|g_sigma", "x|g_sigma", "1|g", "x|g"]
+    rho, s0, s1, b0, b1 = pm.draw([model[v] for v in names], draws=4000, random_seed=11)
+    # (rho + 1) / 2 ~ Beta(eta, eta)
+    assert stats.kstest((rho + 1) / 2, stats.beta(3.0, 3.0).cdf).pvalue > 0.001
+    # b = L z: the standardised slope is rho times the standardised intercept plus noise
+    u0 = b0 / s0[:, None]
+    u1 = b1 / s1[:, None]
+    w = (u1 - rho[:, None] * u0) / np.sqrt(1 - rho[:, None] ** 2)
+    for v in (u0, w):
+        assert abs(v.mean()) < 0.05 and abs(v.std() - 1) < 0.05
+    assert abs(np.corrcoef(u0.ravel(), w.ravel())[0, 1]) < 0.05
+    # the SDs have their HalfNormal priors
+    assert stats.kstest(s0, stats.halfnorm(scale=30).cdf).pvalue > 0.001
+    assert stats.kstest(s1, stats.halfnorm(scale=8).cdf).pvalue > 0.001
+
+
+def _posterior(values, seed=0):
+    from arviz_base import from_dict
+
+    rng = np.random.default_rng(seed)
+    return from_dict(
+        {"posterior": {k: v + rng.normal(0, 1, (4, 500)) for k, v in values.items()}}
+    )
+
+
+def test_posterior_agreement_measures_differences_in_monte_carlo_errors():
+    a = _posterior({"m": 0.0, "s": 5.0}, seed=1)
+    b = _posterior({"m": 0.0, "s": 5.0}, seed=2)
+    c = _posterior({"m": 1.0, "s": 5.0}, seed=3)
+    same = bayes.posterior_agreement(a, b, ["m", "s"])
+    assert (same["z"].abs() < 4).all()
+    mcse = 1 / np.sqrt(2000)  # independent draws of SD 1
+    assert same["mcse_1"].to_numpy() == pytest.approx([mcse, mcse], rel=0.2)
+    shifted = bayes.posterior_agreement(a, c, ["m"])
+    assert shifted.loc["m", "difference"] == pytest.approx(1.0, abs=0.15)
+    assert shifted.loc["m", "z"] > 20
+    with pytest.raises(ValueError, match="lacks"):
+        bayes.posterior_agreement(a, b, ["m", "tau"])
+    with pytest.raises(ValueError, match="at least one"):
+        bayes.posterior_agreement(a, b, [])
