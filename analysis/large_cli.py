@@ -45,8 +45,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="run on a local Dask cluster of N worker processes (default: "
                              "Dask's threaded scheduler)")
-    parser.add_argument("--tol", type=float, default=1e-8, help="backfitting tolerance")
-    parser.add_argument("--max-sweeps", type=int, default=2000, help="backfitting sweep limit")
+    parser.add_argument("--solver", choices=["cg", "backfitting"], default="cg",
+                        help="conjugate gradients (default) or backfitting")
+    parser.add_argument("--tol", type=float, default=1e-8,
+                        help="tolerance (cg: relative residual; backfitting: change per sweep)")
+    parser.add_argument("--max-sweeps", type=int, default=2000,
+                        help="iteration limit (one pass over the data each)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                          dashboard_address=None))
         fit = fit_large(data, args.response, args.fixed, args.groups, tol=args.tol,
-                        max_sweeps=args.max_sweeps)
+                        max_sweeps=args.max_sweeps, solver=args.solver)
     except (ValueError, KeyError, OSError) as exc:
         return _error(str(exc))
     finally:
@@ -91,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
     if not np.all(np.isfinite(values)):
         return _error("the fit produced non-finite estimates; check the response's scale")
     if not fit.converged:
-        print(f"fit-large: warning: backfitting did not converge in {fit.sweeps} sweeps",
+        print(f"fit-large: warning: {args.solver} did not converge in {fit.sweeps} iterations",
               file=sys.stderr)
     if args.json:
         print(json.dumps(fit.to_dict(), allow_nan=False))
         return 0
     print(f"Crossed random intercepts by {fit.method}: {fit.n_obs} rows, response "
-          f"{args.response}; {fit.sweeps} sweeps, {fit.fit_seconds:.2f} s")
+          f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s")
     print("\nFixed effects:")
     print(fit.fixed.to_string(float_format=lambda v: f"{v:.6g}"))
     print("\nStandard deviations:")
