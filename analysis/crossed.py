@@ -43,6 +43,7 @@ from scipy.linalg.lapack import dpotrf, dpotri
 
 from analysis.validation import (
     check_finite,
+    check_memory,
     check_nonnegative,
     check_positive_int,
     column_names,
@@ -53,6 +54,7 @@ from analysis.validation import (
 
 __all__ = [
     "MAX_DENSE_LEVELS",
+    "setup_bytes",
     "CrossedFit",
     "FixedDesign",
     "ProfiledDeviance",
@@ -255,6 +257,30 @@ class _Solution:
     cond_sd: list[np.ndarray]
 
 
+#: Bytes per pair of columns met by one level of the eliminated factor, in the set-up of
+#: :class:`ProfiledDeviance` (a dozen 8-byte arrays of that length, and the sparse map built
+#: from them), and per entry of the dense ``m x m`` matrices (G, its lower triangle, the
+#: Schur complement and its Cholesky factor, a boolean mask).
+BYTES_PER_PAIR = 128
+BYTES_PER_DENSE_ENTRY = 33
+
+
+def setup_bytes(columns_per_level: np.ndarray, m: int) -> float:
+    """Estimate the bytes :class:`ProfiledDeviance` allocates, before it allocates them.
+
+    Parameters
+    ----------
+    columns_per_level
+        For each level of the eliminated (largest) factor, the number of other columns (levels
+        of the other factors, fixed effects, response) its rows touch.
+    m
+        Columns of the dense system.
+    """
+    k = np.asarray(columns_per_level, dtype=float)
+    pairs = float(np.sum(k * (k + 1) / 2))
+    return BYTES_PER_PAIR * pairs + BYTES_PER_DENSE_ENTRY * float(m) ** 2
+
+
 class ProfiledDeviance:
     r"""The profiled REML criterion (or ML deviance) of a crossed random-intercept model.
 
@@ -277,6 +303,10 @@ class ProfiledDeviance:
         ``q_k`` for each factor.
     reml
         REML criterion if true, otherwise the ML deviance.
+    memory_limit
+        Bytes the set-up may take; by default what the system has available
+        (:func:`analysis.validation.available_memory`). A design estimated to need more is
+        refused with a ValueError before anything large is allocated.
     """
 
     def __init__(
@@ -286,6 +316,7 @@ class ProfiledDeviance:
         codes: Sequence[np.ndarray],
         n_levels: Sequence[int],
         reml: bool = True,
+        memory_limit: float | None = None,
     ) -> None:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -310,11 +341,20 @@ class ProfiledDeviance:
         self.m = W0.shape[1]
         Ze = indicators(self.eliminated)
         self.counts = np.asarray(Ze.sum(axis=0)).ravel()
-        self.G = np.asarray((W0.T @ W0).toarray())
         #: W0' Z_e, ``m x q_e``; its last row is Z_e' y.
         self.P = sp.csr_matrix(W0.T @ Ze)
         self.Pt = sp.csr_matrix(self.P.T)
         self.Pt.sort_indices()
+        # Refuse, before allocating, a design whose set-up would not fit in memory (a level of
+        # the eliminated factor that meets k other columns contributes k (k + 1) / 2 pairs).
+        check_memory(
+            setup_bytes(np.diff(self.Pt.indptr), self.m),
+            "setting up the REML criterion of this design",
+            "fit it by moments and conjugate gradients instead (analysis.models.large, the "
+            "fit-large command), or with lme4 on a larger machine",
+            memory_limit,
+        )
+        self.G = np.asarray((W0.T @ W0).toarray())
         # Which θ scales each column of the dense system (-1: a fixed-effect or response column).
         owner = np.concatenate(
             [np.full(self.n_levels[k], k) for k in self.rest] + [np.full(p + 1, -1)]
@@ -720,6 +760,7 @@ def fit_crossed(
     maxeval: int = 100_000,
     initial_step: float = 0.5,
     blas_threads: int | None = 1,
+    memory_limit: float | None = None,
 ) -> CrossedFit:
     """Fit ``response ~ fixed + (1|g1) + (1|g2) + ...`` by REML (or ML), like ``lme4::lmer``.
 
@@ -746,6 +787,10 @@ def fit_crossed(
         Threads the BLAS/LAPACK library may use during the fit (``None``: leave it alone).
         One is the default: the dense factorisations are small, and on a shared machine
         OpenBLAS's spinning threads can make a multi-threaded Cholesky many times slower.
+    memory_limit
+        Bytes the fit may allocate for its set-up (see :class:`ProfiledDeviance`); by default
+        what the system has available. A design estimated to need more is refused before
+        anything large is allocated.
 
     Returns
     -------
@@ -756,7 +801,8 @@ def fit_crossed(
     ------
     ValueError
         If a column is missing, the response is not numeric or has missing values, the data are
-        empty, a column appears in two roles, or the fixed-effect design is rank deficient.
+        empty, a column appears in two roles, the fixed-effect design is rank deficient, or the
+        design would not fit in memory.
     """
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False, got {reml!r}")
@@ -814,6 +860,7 @@ def fit_crossed(
             reml,
             (xtol_abs, ftol_abs, maxeval, float(initial_step)),
             start,
+            memory_limit,
         )
 
 
@@ -829,12 +876,15 @@ def _fit(
     reml: bool,
     tolerances: tuple[float, float, int, float],
     start: float,
+    memory_limit: float | None = None,
 ) -> CrossedFit:
     import nlopt
 
     xtol_abs, ftol_abs, maxeval, initial_step = tolerances
     n = X.shape[0]
-    problem = ProfiledDeviance(X, y, codes, [len(lev) for lev in levels], reml=reml)
+    problem = ProfiledDeviance(
+        X, y, codes, [len(lev) for lev in levels], reml=reml, memory_limit=memory_limit
+    )
     K = len(group_list)
     opt = nlopt.opt(nlopt.LN_BOBYQA, K)
     opt.set_lower_bounds(np.zeros(K))

@@ -189,3 +189,67 @@ def model_columns(
     if len(data) == 0:
         raise ValueError("data is empty")
     return fixed_list, group_list
+
+
+def available_memory() -> float:
+    """Bytes this process can still allocate, as far as the system says; ``inf`` if unknown.
+
+    The smallest of: the kernel's estimate of available memory (``MemAvailable`` in
+    ``/proc/meminfo``), what is left under a cgroup (v2) memory limit, and what is left under
+    an address-space limit (``ulimit -v``) given the process's current virtual size.
+    """
+    import resource
+    from pathlib import Path
+
+    limits = [math.inf]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(float(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        high = (cgroup / "memory.max").read_text().strip()
+        if high != "max":
+            limits.append(float(high) - float((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        size = 0.0
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmSize:"):
+                    size = float(line.split()[1]) * 1024
+        except OSError:
+            pass
+        limits.append(float(soft) - size)
+    return max(min(limits), 0.0)
+
+
+def check_memory(needed: float, what: str, hint: str, limit: float | None = None) -> None:
+    """Refuse, before allocating, work that would not fit in memory.
+
+    Parameters
+    ----------
+    needed
+        Estimated bytes the work will allocate.
+    what
+        What needs them, for the message (e.g. ``"the REML criterion of this design"``).
+    hint
+        What to do instead, for the message.
+    limit
+        Bytes allowed; :func:`available_memory` by default.
+
+    Raises
+    ------
+    ValueError
+        If ``needed`` exceeds the limit; the message gives both in GB.
+    """
+    allowed = available_memory() if limit is None else float(limit)
+    if needed > allowed:
+        raise ValueError(
+            f"{what} needs about {needed / 1e9:.1f} GB of memory, more than the "
+            f"{allowed / 1e9:.1f} GB available; {hint}"
+        )

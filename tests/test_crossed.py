@@ -358,3 +358,17 @@ def test_predict_accepts_genuinely_new_levels_of_another_type():
     new = data.head(3).assign(s="a new student")
     assert np.allclose(fit.predict(new), fit.predict(new, include_random=False)
                        + fit.ranef["d"]["mode"].reindex(new["d"]).to_numpy())
+
+
+def test_a_design_too_large_for_memory_is_refused_before_allocating():
+    from analysis.crossed import setup_bytes
+    from analysis.validation import available_memory
+
+    data = simulate_crossed(seed=3, n_students=60, n_instructors=12, per_student=5)
+    with pytest.raises(ValueError, match=r"needs about .* GB of memory.*fit-large"):
+        fit_crossed(data, "y", ["service"], ["s", "d", "dept"], memory_limit=1e3)
+    fit = fit_crossed(data, "y", ["service"], ["s", "d", "dept"], memory_limit=1e9)
+    assert np.isfinite(fit.criterion)
+    # the estimate: k (k + 1) / 2 pairs per level, and the dense m x m matrices
+    assert setup_bytes(np.array([1, 2]), 10) == pytest.approx(128 * (1 + 3) + 33 * 100)
+    assert available_memory() > 0
