@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             import dask.dataframe as dd
 
-            data = dd.read_parquet(path)
+            data = dd.read_parquet(path, split_row_groups=True)
         if args.workers:
             from dask.distributed import Client, LocalCluster
 

@@ -6,6 +6,8 @@ The benchmarks (each a script in this folder, each writing its own CSV in ``benc
   and a one-chapter rebuild;
 * ``bench_archer_nuts.py``: the archer hierarchical model with nutpie and PyMC's NUTS;
 * ``bench_insteval_reml.py``: the InstEval REML fit against lme4 (when R has lme4);
+* ``bench_large.py``: exact REML (package, mixedlm, lme4) on growing users x items designs,
+  and moments + conjugate gradients on Dask from 10^5 to 10^8 rows (about an hour);
 * ``bench_insteval_nuts.py --full``: the InstEval posterior with NUTS, the fast and the
   straightforward model.
 
@@ -24,7 +26,7 @@ from analysis.reproducibility import machine_info, read_benchmarks
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_book.py", "bench_archer_nuts.py", "bench_insteval_reml.py",
-           "bench_insteval_nuts.py"]
+           "bench_insteval_nuts.py", "bench_large.py"]
 #: Arguments per script: chapter 9 quotes both InstEval NUTS models, so time both.
 ARGUMENTS = {"bench_insteval_nuts.py": ["--full"]}
 

@@ -185,3 +185,37 @@ def test_chapter_figures_fit_the_text_column():
     assert f"{int(diverging.sum())} divergent" in figures["funnels"].axes[0].get_title()
     with pytest.raises(ValueError, match="priors"):
         bayes.plot_prior_sensitivity_panels({"full": draws, "sparse": {"A": draws["A"]}})
+
+
+def test_large_scale_figures_draw_what_they_are_given():
+    from analysis.plots.large import plot_scaling, plot_solver_convergence
+
+    fig = plot_solver_convergence({"backfitting": [1.0, 0.5, 0.1], "cg": [1.0, 1e-3]})
+    lines = fig.axes[0].get_lines()
+    assert [len(line.get_xdata()) for line in lines] == [3, 2]
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="at least one"):
+        plot_solver_convergence({})
+    with pytest.raises(ValueError, match="finite"):
+        plot_solver_convergence({"cg": [1.0, float("nan")]})
+
+    reml = pd.DataFrame({
+        "rows": [10, 100, 10, 100],
+        "program": ["a", "a", "b", "b"],
+        "status": ["ok", "ok", "ok", "not finished in 5 s"],
+        "wall_seconds": [1.0, 20.0, 2.0, float("nan")],
+    })
+    scale = pd.DataFrame({
+        "rows": [10, 100, 10, 100],
+        "workers": [1, 1, 2, 2],
+        "status": ["ok"] * 4,
+        "fit_seconds": [1.0, 10.0, 0.6, 6.0],
+    })
+    fig = plot_scaling(reml, scale)
+    left, right = fig.axes
+    # program b: one finished point on its line, one cross for the run that did not finish
+    b_lines = [ln for ln in left.get_lines() if ln.get_color() == left.get_lines()[2].get_color()]
+    assert sum(len(ln.get_xdata()) for ln in b_lines) == 2
+    assert len(right.get_lines()) == 3  # 1 worker, 2 workers, the linear reference
+    with pytest.raises(ValueError, match="fit_seconds"):
+        plot_scaling(reml, scale.drop(columns="fit_seconds"))

@@ -243,7 +243,10 @@ def _cell_square_sum(d: _Data, a: str, b: str) -> float:
     """Sum over the cells of factors ``a`` and ``b`` of the squared cell counts."""
     width = len(d.levels[b])
     key = d.frame[a].astype("int64") * width + d.frame[b].astype("int64")
-    counts = key.value_counts()
+    # On Dask the counts are shuffled into as many partitions as the data have, so no
+    # single worker holds every cell (there can be nearly as many cells as rows).
+    counts = (key.value_counts(split_out=d.frame.npartitions) if _is_dask(key)
+              else key.value_counts())
     total = (counts.astype("float64") ** 2).sum()
     return float(total.compute() if _is_dask(total) else total)
 
@@ -530,7 +533,8 @@ def fit_large(
     if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         import dask.dataframe as dd
 
-        data = dd.read_parquet(data)
+        # one partition per row group: memory is bounded by a row group, not by the file
+        data = dd.read_parquet(data, split_row_groups=True)
     d = _prepare(data, response, fixed, groups)
     sds, _ = _moments(d)
     return _finish(d, sds, "moments", tol, max_sweeps, start, solver)

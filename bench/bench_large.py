@@ -1,0 +1,182 @@
+"""Benchmark crossed random effects at scale: where exact REML stops, and moments + CG on Dask.
+
+Two measurements, each run in a fresh process under GNU ``time`` so that its wall time and
+peak memory (the resident set of the largest process: for a Dask cluster, the largest of the
+client and its worker processes) are its own:
+
+* **reml**: ``y ~ x + (1|user) + (1|item)`` fitted exactly by REML on users x items designs
+  whose numbers of levels grow with the rows (a user per 10 rows, an item per 200), by the
+  package's crossed fitter (``fit-crossed``), by mixedlm (``lmer``) and by lme4 (``Rscript``),
+  each with a time limit: a run that does not finish in it is recorded as such.
+* **scale**: the same model by moments and conjugate gradients (``fit-large``) on Parquet
+  files of 10^5 ... 10^8 rows (100,000 users x 20,000 items, heavy-tailed activity), read
+  partition by partition by Dask on a local cluster of 1 and of 2 worker processes. The
+  moment estimates are recorded beside the true SDs of the simulation.
+
+The data are written once to ``--data-dir`` (default ``/tmp/bench_large``) and reused. The
+results are printed with the machine named and written to ``bench/results/large_reml.csv``
+and ``bench/results/large_scale.csv``; the chapter on scale plots them.
+
+Run: ``.venv/bin/python bench/bench_large.py [--max-rows 1e8] [--skip-reml] [--skip-scale]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.datasets.large import write_crossed_parquet
+from analysis.reproducibility import machine_info, rscript_with_lme4
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+TIME = shutil.which("time") or "/usr/bin/time"
+
+#: Rows of the exact-REML runs, and of the moments + CG runs.
+REML_ROWS = (10_000, 30_000, 100_000, 300_000, 1_000_000)
+SCALE_ROWS = (100_000, 1_000_000, 10_000_000, 100_000_000)
+
+R_FIT = """
+suppressPackageStartupMessages(library(lme4))
+d <- read.csv(commandArgs(TRUE)[1])
+d$user <- factor(d$user); d$item <- factor(d$item)
+t <- system.time(f <- lmer(y ~ x + (1 | user) + (1 | item), data = d, REML = TRUE))
+cat(sprintf('{"fit_seconds": %.4f}\\n', t[["elapsed"]]))
+"""
+
+
+def timed(cmd: list[str], limit: float) -> dict[str, object]:
+    """Run ``cmd`` under GNU time; return wall seconds, peak RSS (MB), stdout, and status."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        try:
+            proc = subprocess.run([TIME, "-f", "%e %M", "-o", out.name, *cmd],
+                                  capture_output=True, text=True, timeout=limit, cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            return {"status": f"not finished in {limit:.0f} s", "wall_seconds": float("nan"),
+                    "peak_mb": float("nan"), "stdout": ""}
+        fields = out.read().split()
+    wall, rss = (float(fields[-2]), float(fields[-1]) / 1024) if len(fields) >= 2 else (
+        float("nan"), float("nan"))
+    status = "ok" if proc.returncode == 0 else f"failed ({proc.stderr.strip()[-200:]})"
+    return {"status": status, "wall_seconds": wall, "peak_mb": rss, "stdout": proc.stdout}
+
+
+def last_json(text: str) -> dict[str, object]:
+    """The last line of ``text`` that parses as a JSON object ({} if none)."""
+    for line in reversed(text.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def bench_reml(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
+    """Exact REML by three programs on growing designs."""
+    rows = []
+    lme4 = rscript_with_lme4()
+    for n in (r for r in REML_ROWS if r <= max_rows):
+        users, items = n // 10, n // 200
+        csv = data_dir / f"reml_{n}.csv"
+        if not csv.exists():
+            truth = write_crossed_parquet(data_dir / f"reml_{n}.parquet", n, seed=20_000 + n,
+                                          n_users=users, n_items=items)
+            pd.read_parquet(truth.path).to_csv(csv, index=False)
+        py = [sys.executable, "-m", "analysis"]
+        runs = {
+            "package (fit-crossed)": [*py, "fit-crossed", str(csv), "--response", "y",
+                                      "--fixed", "x", "--groups", "user", "item", "--json"],
+            "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula",
+                               "y ~ x + (1 | user) + (1 | item)", "--json"],
+        }
+        if lme4:
+            runs["lme4"] = [lme4, "-e", R_FIT, str(csv)]
+        for program, cmd in runs.items():
+            result = timed(cmd, limit)
+            fit_s = last_json(str(result["stdout"])).get("fit_seconds", float("nan"))
+            rows.append({"rows": n, "users": users, "items": items, "program": program,
+                         "status": result["status"], "wall_seconds": result["wall_seconds"],
+                         "fit_seconds": fit_s, "peak_mb": result["peak_mb"]})
+            print(f"  REML {n:>9,} rows  {program:<22} {result['status']:<8} "
+                  f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB", flush=True)
+    return pd.DataFrame(rows)
+
+
+def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
+    """Moments + conjugate gradients on Dask, 1 and 2 workers, growing Parquet files."""
+    rows = []
+    for n in (r for r in SCALE_ROWS if r <= max_rows):
+        path = data_dir / f"scale_{n}.parquet"
+        if not path.exists():
+            write_crossed_parquet(path, n, seed=30_000, chunk_rows=1_000_000)
+        for workers in (1, 2):
+            cmd = [sys.executable, "-m", "analysis", "fit-large", str(path), "--response", "y",
+                   "--fixed", "x", "--groups", "user", "item", "--workers", str(workers),
+                   "--json"]
+            result = timed(cmd, limit)
+            fit = last_json(str(result["stdout"]))
+            sds = fit.get("sds", {})
+            rows.append({
+                "rows": n, "workers": workers, "status": result["status"],
+                "wall_seconds": result["wall_seconds"],
+                "fit_seconds": fit.get("fit_seconds", float("nan")),
+                "iterations": fit.get("sweeps", float("nan")),
+                "peak_mb": result["peak_mb"],
+                "user_sd": sds.get("user", float("nan")),
+                "item_sd": sds.get("item", float("nan")),
+                "residual_sd": sds.get("Residual", float("nan")),
+            })
+            print(f"  moments+CG {n:>12,} rows  {workers} worker(s)  {result['status']:<8} "
+                  f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB  "
+                  f"{fit.get('sweeps', '?')} iterations", flush=True)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/bench_large"))
+    parser.add_argument("--max-rows", type=float, default=1e8)
+    parser.add_argument("--reml-limit", type=float, default=600, help="seconds per REML run")
+    parser.add_argument("--scale-limit", type=float, default=3600, help="seconds per run")
+    parser.add_argument("--skip-reml", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    info = machine_info()
+    machine = f"{info['cpu_count']} CPUs, {info['cpu']}"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    print(f"Crossed random effects at scale on {machine}, {stamp}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.skip_reml:
+        reml = bench_reml(args.data_dir, args.reml_limit, int(args.max_rows))
+        reml.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_reml.csv",
+                                                        index=False)
+    if not args.skip_scale:
+        scale = bench_scale(args.data_dir, args.scale_limit, int(args.max_rows))
+        defaults = inspect.signature(write_crossed_parquet).parameters
+        scale.assign(
+            date=stamp,
+            machine=machine,
+            true_user_sd=defaults["user_sd"].default,
+            true_item_sd=defaults["item_sd"].default,
+            true_residual_sd=defaults["noise_sd"].default,
+        ).to_csv(RESULTS / "large_scale.csv", index=False)
+        two = scale[scale["workers"] == 2].set_index("rows")["wall_seconds"]
+        if len(two) > 1:
+            print("seconds per million rows (2 workers):",
+                  ", ".join(f"{n:,}: {1e6 * s / n:.2f}" for n, s in two.items()))
+
+
+if __name__ == "__main__":
+    main()
