@@ -122,6 +122,8 @@ def test_bad_input_is_refused_clearly(design):
         moment_estimates(design.assign(y="a"), "y", [], GROUPS)
     with pytest.raises(ValueError, match="missing"):
         moment_estimates(design.assign(y=np.nan), "y", [], GROUPS)
+    with pytest.raises(ValueError, match="rescale it"):
+        moment_estimates(design.assign(y=design["y"] * 1e298), "y", [], GROUPS)
     with pytest.raises(ValueError, match="two roles"):
         moment_estimates(design, "y", ["s"], GROUPS)
     with pytest.raises(ValueError, match="sds lacks"):
