@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,17 +59,23 @@ cat(sprintf('{"fit_seconds": %.4f}\\n', t[["elapsed"]]))
 def timed(cmd: list[str], limit: float) -> dict[str, object]:
     """Run ``cmd`` under GNU time; return wall seconds, peak RSS (MB), stdout, and status."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        # A session of its own, so that a run over the limit is stopped with everything it
+        # started (R, worker processes), not just the `time` process around it.
+        proc = subprocess.Popen([TIME, "-f", "%e %M", "-o", out.name, *cmd],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, start_new_session=True)
         try:
-            proc = subprocess.run([TIME, "-f", "%e %M", "-o", out.name, *cmd],
-                                  capture_output=True, text=True, timeout=limit, cwd=ROOT)
+            stdout, stderr = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             return {"status": f"not finished in {limit:.0f} s", "wall_seconds": float("nan"),
                     "peak_mb": float("nan"), "stdout": ""}
         fields = out.read().split()
     wall, rss = (float(fields[-2]), float(fields[-1]) / 1024) if len(fields) >= 2 else (
         float("nan"), float("nan"))
-    status = "ok" if proc.returncode == 0 else f"failed ({proc.stderr.strip()[-200:]})"
-    return {"status": status, "wall_seconds": wall, "peak_mb": rss, "stdout": proc.stdout}
+    status = "ok" if proc.returncode == 0 else f"failed ({stderr.strip()[-200:]})"
+    return {"status": status, "wall_seconds": wall, "peak_mb": rss, "stdout": stdout}
 
 
 def last_json(text: str) -> dict[str, object]:

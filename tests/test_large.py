@@ -145,6 +145,7 @@ def test_generator_is_deterministic_whatever_the_chunking_and_fits_back(tmp_path
                               n_items=800, chunk_rows=40_000)
     b = write_crossed_parquet(tmp_path / "b.parquet", 150_000, seed=3, n_users=3_000,
                               n_items=800, chunk_rows=1_000_000)
+    assert not list(tmp_path.glob("*.partial"))  # written under a temporary name, renamed
     left, right = pd.read_parquet(a.path), pd.read_parquet(b.path)
     pd.testing.assert_frame_equal(left, right)
     assert len(left) == 150_000 and left["user"].max() < 3_000

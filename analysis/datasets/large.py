@@ -122,7 +122,10 @@ def write_crossed_parquet(
     block_seeds = row_seed.spawn(n_blocks)
     schema = pa.schema([("y", pa.float64()), ("x", pa.float64()), ("user", pa.int64()),
                         ("item", pa.int64())])
-    with pq.ParquetWriter(target, schema) as writer:
+    # Written under a temporary name and renamed when complete, so that an interrupted run
+    # never leaves a truncated file under the final name.
+    partial = target.with_name(target.name + ".partial")
+    with pq.ParquetWriter(partial, schema) as writer:
         pending: list[dict[str, np.ndarray]] = []
         pending_rows = 0
         for b in range(n_blocks):
@@ -139,4 +142,5 @@ def write_crossed_parquet(
                 cols = {k: np.concatenate([p[k] for p in pending]) for k in schema.names}
                 writer.write_table(pa.table(cols, schema=schema))
                 pending, pending_rows = [], 0
+    os.replace(partial, target)
     return CrossedTruth(target, n_rows, n_users, n_items, intercept, beta, sds)
