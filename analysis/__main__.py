@@ -13,10 +13,10 @@ import sys
 
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "analysis.mixed_cli",
-    "analysis.crossed_cli",
-    "analysis.large_cli",
-    "analysis.lmer_cli",
+    "analysis.cli.mixed",
+    "analysis.cli.crossed",
+    "analysis.cli.large",
+    "analysis.cli.lmer",
 )
 
 

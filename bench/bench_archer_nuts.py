@@ -1,7 +1,7 @@
 """Benchmark NUTS on the fifty-archer hierarchical model: nutpie against PyMC's own sampler.
 
 For each engine and each parameterisation (centred, non-centred) the script samples the
-Bayesian mixed model of :mod:`analysis.bayes` on :func:`analysis.simulate.fifty_archers`
+Bayesian mixed model of :mod:`analysis.bayes` on :func:`analysis.datasets.archers.fifty_archers`
 with 4 chains of 1000 draws after 1000 warm-up draws, on 2 cores, and reports
 
 * compile seconds (nutpie: numba compilation of the log density, timed separately;
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import bayes  # noqa: I001  (imports analysis.quiet before PyMC)
-from analysis.reproducibility import machine_info
-from analysis.simulate import fifty_archers
+from analysis import bayes  # noqa: I001  (imports analysis.book.quiet before PyMC)
+from analysis.book.reproducibility import machine_info
+from analysis.datasets.archers import fifty_archers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 from nbclient import NotebookClient
 
-from analysis.reproducibility import machine_info
+from analysis.book.reproducibility import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -3,10 +3,11 @@
 Model: ``y ~ service + (1|s) + (1|d) + (1|dept)`` on the 73,421 ratings cached in
 ``data/insteval.csv.gz``. Two comparisons, both measured here and now:
 
-* **fit**: wall time of the fit alone -- ``analysis.crossed.fit_crossed`` on the loaded frame
-  (design, optimisation, modes and conditional SDs) against the ``lmer()`` call timed inside R;
+* **fit**: wall time of the fit alone -- ``analysis.models.crossed.fit_crossed`` on the
+  loaded frame (design, optimisation, modes and conditional SDs) against the ``lmer()``
+  call timed inside R;
 * **command**: wall time of the whole process from the shell, reading the CSV and printing or
-  writing every conditional mode -- ``python -m analysis.crossed_cli ... --json`` against
+  writing every conditional mode -- ``python -m analysis.cli.crossed ... --json`` against
   ``python -m analysis lmer ... --json`` (mixedlm) and ``Rscript scripts/lme4_insteval.R``
   (which also computes conditional variances and writes JSON).
 
@@ -36,12 +37,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.crossed import fit_crossed
-from analysis.insteval import insteval_path, load_insteval
-from analysis.reproducibility import machine_info, rscript_with_lme4
+from analysis.book.reproducibility import machine_info, rscript_with_lme4
+from analysis.datasets.insteval import insteval_path, load_insteval
+from analysis.models.crossed import fit_crossed
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+#: The label of the package's own fitter in the results.
+OWN = "analysis.models.crossed"
 SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
 
 
@@ -54,7 +57,7 @@ def time_python(csv: Path) -> dict[str, float]:
     cmd = [
         sys.executable,
         "-m",
-        "analysis.crossed_cli",
+        "analysis.cli.crossed",
         str(csv),
         "--response",
         "y",
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     run_r = not args.no_r and rscript_with_lme4() is not None
     for rep in range(args.repeats):
-        rows.append({"method": "analysis.crossed", "repeat": rep, **time_python(args.csv)})
+        rows.append({"method": OWN, "repeat": rep, **time_python(args.csv)})
         rows.append({"method": "mixedlm", "repeat": rep, **time_mixedlm(args.csv)})
         if run_r:
             rows.append({"method": "lme4", "repeat": rep, **time_lme4(args.csv)})
@@ -163,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     summary = table.groupby("method")[["fit_s", "command_s", "n_evals", "criterion"]].median()
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     if run_r:
-        ratio_fit = summary.loc["lme4", "fit_s"] / summary.loc["analysis.crossed", "fit_s"]
-        ratio_cmd = summary.loc["lme4", "command_s"] / summary.loc["analysis.crossed", "command_s"]
-        print(f"\nlme4 / analysis.crossed: fit {ratio_fit:.1f}x, whole command {ratio_cmd:.1f}x")
+        ratio_fit = summary.loc["lme4", "fit_s"] / summary.loc[OWN, "fit_s"]
+        ratio_cmd = summary.loc["lme4", "command_s"] / summary.loc[OWN, "command_s"]
+        print(f"\nlme4 / {OWN}: fit {ratio_fit:.1f}x, whole command {ratio_cmd:.1f}x")
     else:
         print("\nlme4 not run (Rscript with lme4 not installed, or --no-r)")
     for other in ("mixedlm", "lme4"):
         if other in summary.index:
-            ratio = summary.loc["analysis.crossed", "command_s"] / summary.loc[other, "command_s"]
-            print(f"analysis.crossed / {other}, whole command: {ratio:.2f}")
+            ratio = summary.loc[OWN, "command_s"] / summary.loc[other, "command_s"]
+            print(f"{OWN} / {other}, whole command: {ratio:.2f}")
     print(f"\nWrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 

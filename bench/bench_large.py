@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.book.reproducibility import machine_info, rscript_with_lme4
 from analysis.datasets.large import write_crossed_parquet
-from analysis.reproducibility import machine_info, rscript_with_lme4
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

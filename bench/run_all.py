@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.reproducibility import machine_info, read_benchmarks
+from analysis.book.reproducibility import machine_info, read_benchmarks
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_book.py", "bench_archer_nuts.py", "bench_insteval_reml.py",

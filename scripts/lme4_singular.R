@@ -1,6 +1,6 @@
 # Reference values from lme4 for the random-slopes chapter's singular fit.
 #
-# The data are the book's singular example, analysis.slopes.singular_example(): six archers
+# The data are the book's singular example, analysis.models.slopes.singular_example(): six archers
 # whose own bow effects vary with an SD of half a metre. They are simulated by the book's
 # Python package (numpy's generator cannot be reproduced in R), so this script asks Python for
 # them, fits Distance ~ Bow + (1 + Bow | Name) by REML with lme4, and writes to
@@ -33,7 +33,7 @@ dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 python <- Sys.getenv("PYTHON", file.path(root, ".venv", "bin", "python"))
 code <- paste(
   "import sys",
-  "from analysis.slopes import singular_example",
+  "from analysis.models.slopes import singular_example",
   "singular_example().data.to_csv(sys.stdout, index=False)",
   sep = "; "
 )

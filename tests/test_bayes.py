@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from analysis import bayes
-from analysis.simulate import simulate_archers
+from analysis.datasets.archers import simulate_archers
 
 TRUTH = dict(mean=165.0, bow_effect=-10.0, archer_sd=20.0, shot_sd=5.0)
 FAST = dict(draws=400, tune=400, chains=2)
@@ -274,7 +274,7 @@ def test_import_prints_nothing():
 def test_sampling_prints_nothing():
     _run_quietly(
         "import analysis.bayes as b\n"
-        "from analysis.simulate import simulate_archers\n"
+        "from analysis.datasets.archers import simulate_archers\n"
         "m = b.mixed_model(simulate_archers(5, 2, seed=1).data)\n"
         "b.sample(m, seed=1, draws=100, tune=100, chains=2)\n"
         "b.sample(m, seed=1, draws=100, tune=100, chains=2, engine='pymc')\n"
@@ -285,8 +285,8 @@ def test_blas_flags_point_at_a_real_library_or_are_explicitly_empty():
     import pytensor
 
     flags = pytensor.config.blas__ldflags
-    if bayes.analysis.quiet.BLAS_LDFLAGS is not None:
-        assert flags == bayes.analysis.quiet.BLAS_LDFLAGS
+    if bayes.analysis.book.quiet.BLAS_LDFLAGS is not None:
+        assert flags == bayes.analysis.book.quiet.BLAS_LDFLAGS
     if flags.startswith("-l:"):
         import ctypes
 
@@ -301,7 +301,7 @@ def test_without_a_system_blas_the_choice_is_explicit_and_silent():
         "os.environ.pop('PYTENSOR_FLAGS', None)\n"
         "os.environ['PYTENSORRC'] = os.devnull\n"
         "ctypes.util.find_library = lambda name: None\n"
-        "import analysis.quiet as q\n"
+        "import analysis.book.quiet as q\n"
         "assert q.BLAS_LDFLAGS == '', q.BLAS_LDFLAGS\n"
         "import numpy as np, pytensor, pytensor.tensor as pt\n"
         "assert pytensor.config.blas__ldflags == ''\n"
@@ -317,7 +317,7 @@ def test_a_users_own_blas_choice_is_left_alone():
     code = (
         "import os\n"
         "os.environ['PYTENSOR_FLAGS'] = 'blas__ldflags='\n"
-        "import analysis.quiet as q\n"
+        "import analysis.book.quiet as q\n"
         "assert q.BLAS_LDFLAGS is None\n"
         "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
     )

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.crossed import (
+from analysis.datasets.files import read_archers
+from analysis.models.crossed import (
     ProfiledDeviance,
     fit_crossed,
     fixed_design,
     group_codes,
     simulate_crossed,
 )
-from analysis.data import read_archers
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHERS = ROOT / "data" / "archers_50.csv"
@@ -361,7 +361,7 @@ def test_predict_accepts_genuinely_new_levels_of_another_type():
 
 
 def test_a_design_too_large_for_memory_is_refused_before_allocating():
-    from analysis.crossed import setup_bytes
+    from analysis.models.crossed import setup_bytes
     from analysis.validation import available_memory
 
     data = simulate_crossed(seed=3, n_students=60, n_instructors=12, per_student=5)

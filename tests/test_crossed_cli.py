@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.crossed import fit_crossed, simulate_crossed
-from analysis.crossed_cli import register
+from analysis.cli.crossed import register
+from analysis.models.crossed import fit_crossed, simulate_crossed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_non_numeric_response_and_empty_data(tmp_path, capsys):
 
 def test_registering_is_cheap_and_errors_have_no_traceback(tmp_path):
     code = (
-        "import argparse, sys; from analysis.crossed_cli import register; "
+        "import argparse, sys; from analysis.cli.crossed import register; "
         "p = argparse.ArgumentParser(); register(p.add_subparsers()); "
         "heavy = [m for m in ('pandas', 'scipy', 'nlopt', 'pymc') if m in sys.modules]; "
         "print(heavy)"
@@ -109,7 +109,7 @@ def test_registering_is_cheap_and_errors_have_no_traceback(tmp_path):
         [
             sys.executable,
             "-m",
-            "analysis.crossed_cli",
+            "analysis.cli.crossed",
             str(bad),
             "--response",
             "y",
@@ -128,8 +128,8 @@ def test_main_module_when_registered(sim_csv):
     """Through ``python -m analysis`` once the lead lists the module in COMMAND_MODULES."""
     from analysis.__main__ import COMMAND_MODULES
 
-    if "analysis.crossed_cli" not in COMMAND_MODULES:
-        pytest.skip("analysis.crossed_cli is not yet listed in analysis.__main__.COMMAND_MODULES")
+    if "analysis.cli.crossed" not in COMMAND_MODULES:
+        pytest.skip("analysis.cli.crossed is not yet listed in analysis.__main__.COMMAND_MODULES")
     path, _ = sim_csv
     proc = subprocess.run(
         [
@@ -156,8 +156,8 @@ def test_main_module_when_registered(sim_csv):
 
 
 def test_cli_fails_cleanly_on_a_response_that_overflows(tmp_path, capsys):
-    from analysis.crossed import simulate_crossed
-    from analysis.crossed_cli import main
+    from analysis.cli.crossed import main
+    from analysis.models.crossed import simulate_crossed
 
     data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
     path = tmp_path / "huge.csv"
@@ -174,8 +174,8 @@ def test_cli_warns_on_a_singular_fit_and_flags_it_in_json(tmp_path, capsys):
 
     import numpy as np
 
-    from analysis.crossed import simulate_crossed
-    from analysis.crossed_cli import main
+    from analysis.cli.crossed import main
+    from analysis.models.crossed import simulate_crossed
 
     rng = np.random.default_rng(0)
     data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.crossed import fit_crossed, simulate_crossed
-from analysis.insteval import load_insteval
-from analysis.reproducibility import rscript_with_lme4
+from analysis.book.reproducibility import rscript_with_lme4
+from analysis.datasets.insteval import load_insteval
+from analysis.models.crossed import fit_crossed, simulate_crossed
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "insteval_lme4.json"

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from analysis.data import data_dir, read_archers, write_archers
-from analysis.simulate import simulate_archers
+from analysis.datasets.archers import simulate_archers
+from analysis.datasets.files import data_dir, read_archers, write_archers
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_bad_names_and_files_are_rejected(tmp_data):
 
 
 def test_data_dir_does_not_create_folders_when_reading(tmp_path, monkeypatch):
-    from analysis.data import data_dir
+    from analysis.datasets.files import data_dir
 
     monkeypatch.delenv("MIXED_BOOK_DATA", raising=False)
     monkeypatch.chdir(tmp_path)

@@ -2,14 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.frequentist import (
+from analysis.datasets.archers import jaimes_first_experiment, simulate_archers
+from analysis.models.ols import (
     SOUTHWOOD_TERM,
     balanced_archer_se,
     bow_test_power,
     coef_table,
     fit_ols,
 )
-from analysis.simulate import jaimes_first_experiment, simulate_archers
 
 
 def test_coef_table_columns_and_values_match_statsmodels():

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import insteval
-from analysis.insteval import (
+from analysis.datasets import insteval
+from analysis.datasets.insteval import (
     insteval_path,
     load_insteval,
     per_group_counts,
@@ -122,7 +122,7 @@ def test_rmse():
 def test_figures_draw(data):
     import matplotlib.pyplot as plt
 
-    from analysis.crossed import crossprod_pattern, fit_crossed, simulate_crossed
+    from analysis.models.crossed import crossprod_pattern, fit_crossed, simulate_crossed
 
     fig = insteval.plot_ratings_overview(data)
     assert len(fig.axes) == 3

@@ -1,4 +1,4 @@
-"""Tests of analysis.insteval_bayes on small simulated crossed data (known truth)."""
+"""Tests of analysis.bayes.insteval on small simulated crossed data (known truth)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
-from analysis import insteval_bayes as ib
+from analysis.bayes import insteval as ib
 
 
 def simulate_crossed(

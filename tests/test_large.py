@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.crossed import fit_crossed, simulate_crossed
+from analysis.models.crossed import fit_crossed, simulate_crossed
 from analysis.models.large import backfit, fit_large, moment_estimates
 
 GROUPS = ["s", "d", "dept"]

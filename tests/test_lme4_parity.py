@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.data import read_archers
-from analysis.mixed import fit_random_intercept
-from analysis.profile import profile_ci
-from analysis.reproducibility import rscript_with_lme4
+from analysis.book.reproducibility import rscript_with_lme4
+from analysis.datasets.files import read_archers
+from analysis.models.mixed import fit_random_intercept
+from analysis.models.profile import profile_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "archers_lme4.json"

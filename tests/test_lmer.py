@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.book.reproducibility import book_root, rscript_with_lme4
 from analysis.models import lmer as L
-from analysis.reproducibility import book_root, rscript_with_lme4
 
 ROOT = book_root()
 REFS = json.loads((ROOT / "data/reference/lme4_lmer.json").read_text())
@@ -140,7 +140,7 @@ def test_compare_with_lme4_lists_every_quantity(fits):
 
 
 def test_insteval_crossed_model_matches_lme4():
-    from analysis.insteval import load_insteval
+    from analysis.datasets.insteval import load_insteval
 
     ref = json.loads((ROOT / "data/reference/insteval_lme4.json").read_text())
     data = load_insteval()

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.mixed import (
+from analysis.datasets.archers import fifty_archers, simulate_archers
+from analysis.models.mixed import (
     MixedFit,
     fit_random_intercept,
     fixed_group_estimates,
@@ -16,7 +17,6 @@ from analysis.mixed import (
     unbalanced_shot_counts,
     variance_components,
 )
-from analysis.simulate import fifty_archers, simulate_archers
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +195,13 @@ def test_figures(unbalanced):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from analysis.mixed_plots import (
+    from analysis.models.profile import profile_ci, profile_curves
+    from analysis.plots.mixed import (
         plot_blups_vs_fixed,
         plot_caterpillar,
         plot_profiles,
         plot_shrinkage,
     )
-    from analysis.profile import profile_ci, profile_curves
 
     exp, fit = unbalanced
     table = shrinkage_table(fit)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import mixed_cli
-from analysis.simulate import simulate_archers
+from analysis.cli import mixed as mixed_cli
+from analysis.datasets.archers import simulate_archers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def fresh_csv(tmp_path_factory) -> Path:
 
 
 def test_register_adds_command_without_heavy_imports():
-    code = ("import argparse, sys; from analysis import mixed_cli; "
+    code = ("import argparse, sys; from analysis.cli import mixed as mixed_cli; "
             "p = argparse.ArgumentParser(); s = p.add_subparsers(); mixed_cli.register(s); "
             "print('statsmodels' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -94,7 +94,7 @@ def test_missing_file(tmp_path, capsys):
 def test_subprocess_reports_error_cleanly(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("y,g\n1,a\n")
-    run = subprocess.run([sys.executable, "-m", "analysis.mixed_cli", str(path), "--response",
+    run = subprocess.run([sys.executable, "-m", "analysis.cli.mixed", str(path), "--response",
                           "y", "--fixed", "--group", "g"], capture_output=True, text=True,
                          cwd=ROOT)
     assert run.returncode == 2
@@ -104,8 +104,8 @@ def test_subprocess_reports_error_cleanly(tmp_path):
 def test_python_m_analysis_entry_point(tmp_path):
     from analysis.__main__ import COMMAND_MODULES
 
-    if "analysis.mixed_cli" not in COMMAND_MODULES:
-        pytest.skip("analysis.mixed_cli is not yet listed in analysis.__main__.COMMAND_MODULES")
+    if "analysis.cli.mixed" not in COMMAND_MODULES:
+        pytest.skip("analysis.cli.mixed is not yet listed in analysis.__main__.COMMAND_MODULES")
     exp = simulate_archers(6, 3, seed=1)
     path = tmp_path / "a.csv"
     exp.data.to_csv(path, index=False)

@@ -1,4 +1,4 @@
-"""Tests for analysis.online: the online-services simulator and the prediction methods."""
+"""Tests for analysis.models.online: the online-services simulator and the prediction methods."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import online as ol
-from analysis.reproducibility import rscript_with_lme4
+from analysis.book.reproducibility import rscript_with_lme4
+from analysis.models import online as ol
 
 # ------------------------------------------------------------------------------------------
 # Simulator
@@ -370,7 +370,7 @@ def test_figures_draw() -> None:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from analysis import online_plots as op
+    from analysis.plots import online as op
 
     sim = ol.simulate_online(300, seed=1)
     fit = ol.fit_one_way(sim.train)

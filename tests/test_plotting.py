@@ -4,15 +4,15 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from analysis.frequentist import bow_test_power, coef_table, fit_ols
-from analysis.plotting import (
+from analysis.datasets.archers import simulate_archers
+from analysis.models.ols import bow_test_power, coef_table, fit_ols
+from analysis.plots.style import (
     plot_archer_spread,
     plot_coefficients,
     plot_distance_by_bow,
     plot_power,
     set_style,
 )
-from analysis.simulate import simulate_archers
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ def rendered_size(fig: Figure) -> tuple[int, int]:
 
 
 def test_many_archers_make_a_slope_plot_with_a_few_highlighted():
-    from analysis.plotting import MAX_ARCHERS_SHOWN
+    from analysis.plots.style import MAX_ARCHERS_SHOWN
 
     exp = simulate_archers(MAX_ARCHERS_SHOWN + 12, 3, seed=4)
     fig = plot_distance_by_bow(exp.data, by_archer=True)
@@ -103,7 +103,7 @@ def test_many_archers_make_a_slope_plot_with_a_few_highlighted():
 
 
 def test_legend_above_keeps_the_legend_off_the_data():
-    from analysis.plotting import legend_above
+    from analysis.plots.style import legend_above
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1], label="a line")
@@ -122,13 +122,14 @@ def test_chapter_figures_fit_the_text_column():
     import xarray as xr
     from xarray import DataTree
 
-    from analysis import bayes, insteval_bayes
-    from analysis import insteval as iv
-    from analysis import online as ol
-    from analysis import online_plots as op
-    from analysis.mixed import fit_random_intercept, shrinkage_table
-    from analysis.mixed_plots import plot_caterpillar, plot_profiles, plot_shrinkage
-    from analysis.profile import profile_ci, profile_curves
+    from analysis import bayes
+    from analysis.bayes import insteval as insteval_bayes
+    from analysis.datasets import insteval as iv
+    from analysis.models import online as ol
+    from analysis.models.mixed import fit_random_intercept, shrinkage_table
+    from analysis.models.profile import profile_ci, profile_curves
+    from analysis.plots import online as op
+    from analysis.plots.mixed import plot_caterpillar, plot_profiles, plot_shrinkage
 
     rng = np.random.default_rng(0)
     exp = simulate_archers(12, [1, 2, 3, 5, 8, 10, 20, 30, 2, 1, 4, 6], seed=5)

@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.mixed import build_model, fit_random_intercept
-from analysis.profile import (
+from analysis.datasets.archers import fifty_archers, simulate_archers
+from analysis.models.mixed import build_model, fit_random_intercept
+from analysis.models.profile import (
     RandomInterceptLikelihood,
     likelihood_from_data,
     profile_ci,
     profile_curves,
 )
-from analysis.simulate import fifty_archers, simulate_archers
 
 CHI2 = stats.chi2.ppf(0.95, 1)
 

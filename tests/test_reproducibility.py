@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from analysis.reproducibility import (
+from analysis.book.reproducibility import (
     benchmark_table,
     book_root,
     compare_glued,
@@ -51,7 +51,7 @@ def test_read_benchmarks(tmp_path):
 
 
 def test_rscript_with_lme4_is_none_without_r(monkeypatch):
-    import analysis.reproducibility as rep
+    import analysis.book.reproducibility as rep
 
     monkeypatch.setattr(rep.shutil, "which", lambda name: None)
     assert rep.rscript_with_lme4.__wrapped__() is None

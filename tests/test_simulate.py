@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.simulate import (
+from analysis.datasets.archers import (
     BOWS,
     archer_names,
     fifty_archers,
@@ -144,7 +144,7 @@ def test_default_is_the_simulator_of_the_earlier_chapters_bit_for_bit(n_archers,
 
 
 def test_canonical_experiments_still_match_the_stored_data():
-    from analysis.data import data_dir
+    from analysis.datasets.files import data_dir
 
     stored = pd.read_csv(data_dir() / "archers_50.csv")
     fifty = fifty_archers().data
@@ -201,7 +201,7 @@ def test_random_slopes_fit_recovers_the_slope_sd_and_correlation():
 
 
 def test_varying_cost_experiment_is_the_fifty_archers_with_own_bow_effects():
-    from analysis.simulate import (
+    from analysis.datasets.archers import (
         VARYING_COST_BOW_SD,
         VARYING_COST_CORR,
         varying_cost_archers,

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.mixed_plots import (
+from analysis.plots.mixed import (
     INTERCEPT,
     plot_ranef_qq,
     plot_residual_spread,
@@ -14,7 +14,7 @@ from analysis.mixed_plots import (
     plot_shrinkage_2d,
     plot_subject_panels,
 )
-from analysis.plotting import set_style
+from analysis.plots.style import set_style
 
 #: The book's text column is 757 px wide; figures are drawn at 100 dpi.
 MAX_WIDTH_IN = 7.5
@@ -110,7 +110,7 @@ def test_shrinkage_2d_contour_holds_the_stated_share():
     cov = np.array([[4.0, 1.5], [1.5, 2.0]])
     draws = rng.multivariate_normal([1.0, -1.0], cov, size=20000)
     inside = np.einsum("ij,jk,ik->i", draws - [1.0, -1.0], np.linalg.inv(cov), draws - [1.0, -1.0])
-    from analysis.mixed_plots import _ellipse
+    from analysis.plots.mixed import _ellipse
 
     ring = _ellipse(np.array([1.0, -1.0]), cov, 0.5)
     radius2 = np.einsum("ij,jk,ik->i", ring - [1.0, -1.0], np.linalg.inv(cov), ring - [1.0, -1.0])

@@ -1,4 +1,4 @@
-"""Tests of analysis.slopes: coverage study, bootstrap LRT, chi-square mixture, singular fits."""
+"""Tests of analysis.models.slopes: coverage, bootstrap LRT, chi-square mixture, singular fits."""
 
 import json
 import subprocess
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import slopes
-from analysis.reproducibility import rscript_with_lme4
-from analysis.simulate import simulate_archers
+from analysis.book.reproducibility import rscript_with_lme4
+from analysis.datasets.archers import simulate_archers
+from analysis.models import slopes
 
 matplotlib.use("Agg")
 

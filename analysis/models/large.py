@@ -1,6 +1,6 @@
 r"""Crossed random effects beyond exact REML: moments and backfitting, on pandas or Dask.
 
-The model is the crossed random-intercept model of :mod:`analysis.crossed`,
+The model is the crossed random-intercept model of :mod:`analysis.models.crossed`,
 
 .. math:: y = X\beta + \sum_k Z_k b_k + \varepsilon,\qquad
           b_k \sim N(0, \sigma_k^2 I),\quad \varepsilon \sim N(0, \sigma^2 I),

@@ -644,7 +644,7 @@ def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dic
 
 def lme4_reference(name: str, path: str | Path | None = None) -> dict[str, Any]:
     """Return the lme4 reference of model ``name`` from ``data/reference/lme4_lmer.json``."""
-    from analysis.reproducibility import book_root
+    from analysis.book.reproducibility import book_root
 
     file = Path(path) if path is not None else book_root() / "data/reference/lme4_lmer.json"
     refs = json.loads(file.read_text(encoding="utf-8"))

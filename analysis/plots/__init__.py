@@ -1,1 +1,1 @@
-"""Figures, by topic. The house style and shared helpers are in :mod:`analysis.plotting`."""
+"""Figures, by topic. The house style and shared helpers are in :mod:`analysis.plots.style`."""

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis.plotting import figure_axes, legend_above
+from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import require_columns
 
 __all__ = ["plot_solver_convergence", "plot_scaling"]

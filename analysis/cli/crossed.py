@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from analysis.crossed import fit_crossed
+    from analysis.models.crossed import fit_crossed
 
     try:
         data = pd.read_csv(args.csv)
@@ -175,8 +175,8 @@ def _print_text(fit: Any, top: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``fit-crossed`` on its own: ``python -m analysis.crossed_cli PATH.csv ...``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.crossed_cli")
+    """Run ``fit-crossed`` on its own: ``python -m analysis.cli.crossed PATH.csv ...``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.cli.crossed")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     return run(args)

@@ -11,7 +11,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from statsmodels.regression.linear_model import RegressionResultsWrapper
 
-from analysis.simulate import simulate_archers
+from analysis.datasets.archers import simulate_archers
 from analysis.validation import check_positive_int, require_columns
 
 __all__ = ["coef_table", "fit_ols", "balanced_archer_se", "bow_test_power", "SOUTHWOOD_TERM"]
@@ -124,8 +124,9 @@ def bow_test_power(
     """Estimate by simulation how often each model's bow test rejects at level ``alpha``.
 
     Each replicate simulates a new experiment with
-    :func:`analysis.simulate.simulate_archers` (new archers from the same population), fits every
-    formula to it and records whether the Southwood coefficient's p-value is below ``alpha``.
+    :func:`analysis.datasets.archers.simulate_archers` (new archers from the same
+    population), fits every formula to it and records whether the Southwood coefficient's
+    p-value is below ``alpha``.
 
     Parameters
     ----------
@@ -134,13 +135,13 @@ def bow_test_power(
     n_experiments
         Number of simulated experiments.
     n_archers, shots
-        Design of each experiment (see :func:`analysis.simulate.simulate_archers`).
+        Design of each experiment (see :func:`analysis.datasets.archers.simulate_archers`).
     seed
         Seed from which every replicate's seed is derived (:class:`numpy.random.SeedSequence`).
     alpha
         Significance level of the test.
     **simulate_kwargs
-        Passed on to :func:`analysis.simulate.simulate_archers` (e.g. ``bow_effect``).
+        Passed on to :func:`analysis.datasets.archers.simulate_archers` (e.g. ``bow_effect``).
 
     Returns
     -------

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.simulate import ArcherExperiment, simulate_archers
+from analysis.datasets.archers import ArcherExperiment, simulate_archers
 from analysis.validation import check_nonnegative, require_columns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -292,7 +292,7 @@ def fit_random_intercept(
     """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    from analysis.profile import RandomInterceptLikelihood
+    from analysis.models.profile import RandomInterceptLikelihood
 
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False, got {reml!r}")
@@ -303,7 +303,7 @@ def fit_random_intercept(
     lik = RandomInterceptLikelihood.from_model(model)
     # statsmodels' optimiser stops at a gradient tolerance that can leave the SDs a few
     # thousandths away from the optimum on unbalanced data; starting it at the optimum of the
-    # closed-form criterion (analysis.profile) lets it confirm convergence there instead.
+    # closed-form criterion (analysis.models.profile) lets it confirm convergence there instead.
     exact = lik.fit(reml=bool(reml))
     start = None
     if exact.sd_group > 0:

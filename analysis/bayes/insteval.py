@@ -52,7 +52,7 @@ Variable names: ``beta`` (dims ``term``), ``sigma_e``, ``sigma_<group>`` for eac
 
 from __future__ import annotations
 
-import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 
@@ -67,7 +67,7 @@ import pytensor.tensor as pt
 import scipy.sparse as sp
 from xarray import DataTree
 
-from analysis.crossed import FixedDesign, fixed_design, group_codes
+from analysis.models.crossed import FixedDesign, fixed_design, group_codes
 from analysis.validation import (
     check_positive_int,
     check_seed,
@@ -214,7 +214,7 @@ def prepare_crossed(
         Numeric response column.
     fixed
         Fixed-effect columns (an intercept is always added; factors are treatment-coded as in
-        :func:`analysis.crossed.fixed_design`).
+        :func:`analysis.models.crossed.fixed_design`).
     groups
         Grouping columns, each with a random intercept. The first is the one
         :func:`marginal_model` integrates out: choose the factor with the most levels.
@@ -854,7 +854,7 @@ def rmse(observed: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) ->
         raise ValueError(f"observed and predicted differ in shape: {a.shape} vs {b.shape}")
     if a.size == 0:
         raise ValueError("observed is empty")
-    from analysis.insteval import rmse as rmse_of_residuals
+    from analysis.datasets.insteval import rmse as rmse_of_residuals
 
     return rmse_of_residuals(a - b)
 
@@ -911,7 +911,7 @@ def plot_loss(
     -------
     matplotlib.figure.Figure
     """
-    from analysis.plotting import figure_axes, legend_above
+    from analysis.plots.style import figure_axes, legend_above
 
     loss = np.asarray(loss, dtype=float)
     if loss.ndim != 1 or loss.size == 0:
@@ -1004,7 +1004,7 @@ def plot_residual_hist(
     -------
     matplotlib.figure.Figure
     """
-    from analysis.plotting import figure_axes, legend_above
+    from analysis.plots.style import figure_axes, legend_above
 
     fig, ax = figure_axes(ax, (7.0, 3.6))
     bins = np.linspace(-4.5, 4.5, 73)

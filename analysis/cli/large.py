@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``fit-large`` on its own: ``python -m analysis.large_cli DATA ...``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.large_cli")
+    """Run ``fit-large`` on its own: ``python -m analysis.cli.large DATA ...``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.cli.large")
     _add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -25,13 +25,13 @@ numba-compiled log density) when it is installed and PyMC's own NUTS otherwise. 
 nutpie model is cached per :class:`pymc.Model`, so sampling the same model again (another seed,
 more draws) does not pay the compilation again.
 
-Importing this module first imports :mod:`analysis.quiet`, which silences the known-harmless
+Importing this module first imports :mod:`analysis.book.quiet`, which silences the known-harmless
 start-up noise of PyTensor, ArviZ and PyMC (see there for exactly what and why).
 """
 
 from __future__ import annotations
 
-import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 
@@ -51,8 +51,8 @@ from pymc.backends.arviz import patch_nutpie_idata
 from scipy import stats
 from xarray import DataTree
 
-from analysis.plotting import figure_axes, legend_above
-from analysis.simulate import BOWS
+from analysis.datasets.archers import BOWS
+from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import check_finite, check_positive_int, check_seed, require_columns
 
 __all__ = [
@@ -1244,7 +1244,7 @@ def plot_blups_vs_posterior(
     Parameters
     ----------
     blups
-        BLUPs by archer (e.g. :attr:`analysis.mixed.MixedFit.blups`).
+        BLUPs by archer (e.g. :attr:`analysis.models.mixed.MixedFit.blups`).
     posterior
         A table from :func:`posterior_means` (columns ``mean``, ``lower``, ``upper``).
     ax

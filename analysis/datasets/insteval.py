@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.data import data_dir
+from analysis.datasets.files import data_dir
 from analysis.validation import check_nonnegative_int, require_columns
 
 if TYPE_CHECKING:  # matplotlib is imported by the plotting functions only
@@ -131,7 +131,8 @@ def load_insteval(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     target = Path(path) if path is not None else insteval_path()
     if not target.is_file():
         raise FileNotFoundError(
-            f"{target} not found; create it once with analysis.insteval.regenerate_insteval_cache()"
+            f"{target} not found; create it once with "
+            "analysis.datasets.insteval.regenerate_insteval_cache()"
         )
     return _typed(pd.read_csv(target))
 
@@ -229,14 +230,14 @@ def rmse(residuals: np.ndarray | pd.Series) -> float:
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    from analysis.plotting import figure_axes  # imported here to keep this module light
+    from analysis.plots.style import figure_axes  # imported here to keep this module light
 
     return figure_axes(ax, figsize)
 
 
 def _legend_above(ax: Axes) -> None:
-    """Draw the legend in a row above the axes (:func:`analysis.plotting.legend_above`)."""
-    from analysis.plotting import legend_above
+    """Draw the legend in a row above the axes (:func:`analysis.plots.style.legend_above`)."""
+    from analysis.plots.style import legend_above
 
     legend_above(ax)
 
@@ -285,10 +286,10 @@ def plot_sparsity(
     Parameters
     ----------
     crossprod
-        :math:`Z'Z` (e.g. :func:`analysis.crossed.crossprod_pattern`), any sparse matrix.
+        :math:`Z'Z` (e.g. :func:`analysis.models.crossed.crossprod_pattern`), any sparse matrix.
     schur
         The pattern of the Schur complement
-        (:meth:`analysis.crossed.ProfiledDeviance.schur_pattern`).
+        (:meth:`analysis.models.crossed.ProfiledDeviance.schur_pattern`).
     labels
         Panel titles.
 
@@ -327,7 +328,7 @@ def plot_caterpillar(
     ----------
     ranef
         Frame with columns ``mode`` and ``cond_sd`` (one row per level), as in
-        :attr:`analysis.crossed.CrossedFit.ranef`.
+        :attr:`analysis.models.crossed.CrossedFit.ranef`.
     title
         Axes title.
     z

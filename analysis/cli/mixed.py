@@ -47,7 +47,7 @@ def _num(x: float) -> float | None:
 
 
 def fit_to_dict(fit: Any, ci: Any, path: str = "", level: float = 0.95) -> dict[str, Any]:
-    """Turn a :class:`analysis.mixed.MixedFit` and its profile CIs into plain JSON data."""
+    """Turn a :class:`analysis.models.mixed.MixedFit` and its profile CIs into plain JSON data."""
     return {
         "file": path,
         "formula": f"{fit.response} ~ {' + '.join(fit.fixed_terms) or '1'} + (1 | {fit.group})",
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from analysis.mixed import fit_random_intercept, lme4_summary
-    from analysis.profile import profile_ci
+    from analysis.models.mixed import fit_random_intercept, lme4_summary
+    from analysis.models.profile import profile_ci
 
     try:
         if not 0 < args.level < 1:

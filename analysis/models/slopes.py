@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from mixedlm.models.lmer import LmerResult
 from scipy import optimize, stats
 
-from analysis.simulate import BOWS, ArcherExperiment, simulate_archers
+from analysis.datasets.archers import BOWS, ArcherExperiment, simulate_archers
 from analysis.validation import (
     check_nonnegative,
     check_positive_int,
@@ -235,7 +235,7 @@ def coverage_study(
 ) -> CoverageStudy:
     r"""Simulate archer experiments and record each model's Wald interval for the bow effect.
 
-    Replication ``r`` simulates :func:`analysis.simulate.simulate_archers` with seed
+    Replication ``r`` simulates :func:`analysis.datasets.archers.simulate_archers` with seed
     ``seed + r`` and fits each model by REML (lme4's default) with mixedlm; the interval is
     mixedlm's ``confint(method="Wald")``, estimate :math:`\pm z_{(1+\text{level})/2}`
     standard errors.
@@ -261,7 +261,7 @@ def coverage_study(
         How the replications are refitted: ``"L-BFGS-B"`` (fast, see the module notes) or
         mixedlm's default ``"auto"``.
     **simulation
-        Further arguments of :func:`~analysis.simulate.simulate_archers` (``mean``,
+        Further arguments of :func:`~analysis.datasets.archers.simulate_archers` (``mean``,
         ``bow_effect``, ``archer_sd``, ``shot_sd``).
 
     Returns

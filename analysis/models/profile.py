@@ -231,7 +231,7 @@ def likelihood_from_data(
 
     The design matrix is statsmodels' (treatment coding, first level as baseline).
     """
-    from analysis.mixed import build_model
+    from analysis.models.mixed import build_model
 
     return RandomInterceptLikelihood.from_model(build_model(data, response, fixed, group))
 
@@ -293,7 +293,7 @@ def profile_ci(
     Parameters
     ----------
     data, response, fixed, group
-        The data and column roles, as for :func:`analysis.mixed.fit_random_intercept`.
+        The data and column roles, as for :func:`analysis.models.mixed.fit_random_intercept`.
     level
         Confidence level.
 

@@ -134,8 +134,8 @@ def _print_text(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``lmer`` on its own: ``python -m analysis.lmer_cli DATA.csv --formula ...``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.lmer_cli")
+    """Run ``lmer`` on its own: ``python -m analysis.cli.lmer DATA.csv --formula ...``."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.cli.lmer")
     _add_arguments(parser)
     args = parser.parse_args(argv)
     return run(args)

@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis.simulate import BOWS
+from analysis.datasets.archers import BOWS
 from analysis.validation import require_columns
 
 __all__ = [
@@ -217,7 +217,7 @@ def plot_coefficients(
     Parameters
     ----------
     table
-        A table from :func:`analysis.frequentist.coef_table` (columns ``estimate``,
+        A table from :func:`analysis.models.ols.coef_table` (columns ``estimate``,
         ``ci_low``, ``ci_high``), indexed by term.
     terms
         Terms to show (default: all rows).
@@ -266,7 +266,7 @@ def plot_power(power: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     Parameters
     ----------
     power
-        A table from :func:`analysis.frequentist.bow_test_power` (columns ``power`` and
+        A table from :func:`analysis.models.ols.bow_test_power` (columns ``power`` and
         ``mc_se``), indexed by model.
     ax
         Axes to draw on; a new figure is made if omitted.

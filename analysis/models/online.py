@@ -670,7 +670,7 @@ def one_way_pymc_model(train: pd.DataFrame, *, centre_above: float | None = None
         The model, with coords ``unit`` (and ``small_unit`` / ``large_unit`` for the two
         parametrisations).
     """
-    import analysis.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
+    import analysis.book.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
     import pymc as pm
     import pytensor.tensor as pt
 

@@ -1,4 +1,4 @@
-"""Figures for the online-prediction chapter (see :mod:`analysis.online`).
+"""Figures for the online-prediction chapter (see :mod:`analysis.models.online`).
 
 Every function returns the :class:`matplotlib.figure.Figure` it drew on.
 """
@@ -10,8 +10,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis.online import BUCKETS, OneWayFit, RidgeFit
-from analysis.plotting import figure_axes, legend_above
+from analysis.models.online import BUCKETS, OneWayFit, RidgeFit
+from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import require_columns
 
 __all__ = [
@@ -77,12 +77,12 @@ def plot_rmse_by_bucket(
     Parameters
     ----------
     summary
-        Output of :func:`analysis.online.summarise` (columns ``method``, ``bucket``, ``rmse``,
-        ``se``). The ``overall`` bucket is not drawn.
+        Output of :func:`analysis.models.online.summarise` (columns ``method``, ``bucket``,
+        ``rmse``, ``se``). The ``overall`` bucket is not drawn.
     methods
         Methods to draw, in order (default: all).
     reference
-        If the summary holds RMSE ratios (:func:`analysis.online.relative_rmse`), the method
+        If the summary holds RMSE ratios (:func:`analysis.models.online.relative_rmse`), the method
         they are relative to: it labels the axis and draws a line at 1.
     title
         Axes title (drawn above the legend).
@@ -143,10 +143,10 @@ def plot_rmse_panels(
     Parameters
     ----------
     summary
-        RMSEs from :func:`analysis.online.summarise`.
+        RMSEs from :func:`analysis.models.online.summarise`.
     relative
-        RMSE ratios, :func:`analysis.online.summarise` of
-        :func:`analysis.online.relative_rmse`.
+        RMSE ratios, :func:`analysis.models.online.summarise` of
+        :func:`analysis.models.online.relative_rmse`.
     reference
         The method the ratios are relative to.
     methods
@@ -214,7 +214,7 @@ def plot_ridge_cv(
     Parameters
     ----------
     ridge
-        A fit from :func:`analysis.online.fit_ridge_cv` (it carries ``cv_curve``).
+        A fit from :func:`analysis.models.online.fit_ridge_cv` (it carries ``cv_curve``).
     mixed_penalty
         The mixed model's :math:`\hat\sigma_e^2 / \hat\sigma_a^2`, drawn as a second line.
     ax

@@ -56,9 +56,9 @@ def plot_profiles(
     Parameters
     ----------
     curves
-        Output of :func:`analysis.profile.profile_curves`.
+        Output of :func:`analysis.models.profile.profile_curves`.
     ci
-        Output of :func:`analysis.profile.profile_ci`; its ends are marked.
+        Output of :func:`analysis.models.profile.profile_ci`; its ends are marked.
     level
         Confidence level whose :math:`\pm z` lines are drawn.
     truth
@@ -144,7 +144,7 @@ def plot_shrinkage(table: pd.DataFrame, *, label_top: int = 0) -> Figure:
     Parameters
     ----------
     table
-        Output of :func:`analysis.mixed.shrinkage_table` (columns ``n``, ``raw``, ``blup``,
+        Output of :func:`analysis.models.mixed.shrinkage_table` (columns ``n``, ``raw``, ``blup``,
         ``k``).
     label_top
         Label this many groups with the largest shrinkage (absolute raw minus BLUP).

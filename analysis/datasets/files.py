@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.simulate import BOWS
+from analysis.datasets.archers import BOWS
 from analysis.validation import require_columns
 
 __all__ = ["ARCHER_COLUMNS", "data_dir", "read_archers", "write_archers"]
