@@ -17,7 +17,12 @@ The data are written once to ``--data-dir`` (default ``/tmp/bench_large``) and r
 results are printed with the machine named and written to ``bench/results/large_reml.csv``
 and ``bench/results/large_scale.csv``; the chapter on scale plots them.
 
-Run: ``.venv/bin/python bench/bench_large.py [--max-rows 1e8] [--skip-reml] [--skip-scale]``.
+* **moments**: exact REML and moments on 20 replications of the chapter's million-rating
+  design (``MILLION_DESIGN``): the spread of their difference is the sampling error the
+  chapter compares its own difference with (``bench/results/large_moments.csv``).
+
+Run: ``.venv/bin/python bench/bench_large.py [--max-rows 1e8] [--skip-reml] [--skip-scale]
+[--replications N]``.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.book.reproducibility import machine_info, rscript_with_lme4
-from analysis.datasets.large import write_crossed_parquet
+from analysis.datasets.large import MILLION_DESIGN, write_crossed_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -151,6 +156,35 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def bench_moments(data_dir: Path, replications: int) -> pd.DataFrame:
+    """Exact REML and moments on replications of the chapter's million-rating design.
+
+    The spread of the difference between the two estimates over replications is the sampling
+    error against which the chapter judges the difference in its own data set.
+    """
+    from analysis.models.crossed import fit_crossed
+    from analysis.models.large import moment_estimates
+
+    rows = []
+    design = dict(MILLION_DESIGN)
+    n_rows = design.pop("n_rows")
+    for rep in range(replications):
+        truth = write_crossed_parquet(data_dir / "million_rep.parquet", n_rows,
+                                      seed=40_000 + rep, **design)
+        frame = pd.read_parquet(truth.path)
+        reml = fit_crossed(frame, "y", ["x"], ["user", "item"]).sds
+        moments = moment_estimates(frame, "y", ["x"], ["user", "item"])
+        for group in reml.index:
+            rows.append({"replication": rep, "group": group, "reml": float(reml[group]),
+                         "moments": float(moments[group]), "truth": truth.sds[group]})
+    table = pd.DataFrame(rows)
+    spread = table.assign(diff=table["moments"] - table["reml"]).groupby("group").agg(
+        reml_sd=("reml", "std"), moments_sd=("moments", "std"), diff_sd=("diff", "std"))
+    print("  REML and moments over", replications, "replications of", f"{n_rows:,} rows:")
+    print(spread.to_string(float_format=lambda v: f"{v:.4f}"))
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/bench_large"))
@@ -159,6 +193,8 @@ def main() -> None:
     parser.add_argument("--scale-limit", type=float, default=3600, help="seconds per run")
     parser.add_argument("--skip-reml", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--replications", type=int, default=20,
+                        help="replications of the million-rating design (0: skip)")
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     info = machine_info()
@@ -170,6 +206,10 @@ def main() -> None:
         reml = bench_reml(args.data_dir, args.reml_limit, int(args.max_rows))
         reml.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_reml.csv",
                                                         index=False)
+    if args.replications > 0:
+        moments = bench_moments(args.data_dir, args.replications)
+        moments.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_moments.csv",
+                                                           index=False)
     if not args.skip_scale:
         scale = bench_scale(args.data_dir, args.scale_limit, int(args.max_rows))
         defaults = inspect.signature(write_crossed_parquet).parameters

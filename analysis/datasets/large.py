@@ -18,7 +18,11 @@ import numpy as np
 
 from analysis.validation import check_finite, check_nonnegative, check_positive_int, check_seed
 
-__all__ = ["CrossedTruth", "write_crossed_parquet"]
+__all__ = ["CrossedTruth", "MILLION_DESIGN", "write_crossed_parquet"]
+
+#: The million-rating design of the chapter on scale (small enough for exact REML in seconds),
+#: shared with the benchmark that replicates it.
+MILLION_DESIGN: dict[str, int] = {"n_rows": 1_000_000, "n_users": 5_000, "n_items": 500}
 
 
 @dataclass(frozen=True)
