@@ -44,11 +44,12 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site" -n 2
 
-# Every chapter executed once under nbval; the executed notebooks go to the book's execution
-# cache (_ext/nbval_cache.py), so the `book` step that follows executes no chapter again.
+# Every chapter executed once under nbval, two chapters at a time (pytest-xdist; loadfile keeps
+# a notebook's cells in one kernel); the executed notebooks go to the book's execution cache
+# (_ext/nbval_cache.py), so the `book` step that follows executes no chapter again.
 notebooks: $(STAMP)
 	PYTHONPATH=_ext $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1800 \
-	  -p no:cacheprovider -p nbval_cache book
+	  -p no:cacheprovider -p nbval_cache -n 2 --dist loadfile book
 
 # The built site opened in headless Chromium (skipped, saying how to install it, without one).
 site-test: $(STAMP)
