@@ -38,10 +38,11 @@ def plot_solver_convergence(
         if values.size == 0 or not np.all(np.isfinite(values)):
             raise ValueError(f"the history of {label!r} must be finite and non-empty")
         ax.plot(np.arange(1, values.size + 1), np.maximum(values, 1e-16),
-                color=_COLORS[k % len(_COLORS)], lw=2, label=f"{label} ({values.size} passes)")
+                color=_COLORS[k % len(_COLORS)], lw=2,
+                label=f"{label} ({values.size} iterations)")
     ax.set_yscale("log")
     ax.set_xscale("log")
-    ax.set_xlabel("iteration (one pass over the data each)")
+    ax.set_xlabel("iteration")
     ax.set_ylabel("largest change of any estimate")
     legend_above(ax)
     fig.tight_layout()
@@ -70,7 +71,9 @@ def plot_scaling(reml: pd.DataFrame, scale: pd.DataFrame) -> Figure:
         left.plot(done["rows"], done["wall_seconds"], "o-", color=colour, lw=2, ms=5,
                   label=str(program))
         failed = runs[runs["status"] != "ok"]
-        left.plot(failed["rows"], np.full(len(failed), top), "x", color=colour, ms=9, mew=2)
+        # side by side, so that programs failing at the same size do not hide each other
+        left.plot(failed["rows"] * 1.12**k, np.full(len(failed), top), "x", color=colour,
+                  ms=9, mew=2)
     left.set_title("exact REML (whole process)")
     for k, (workers, runs) in enumerate(scale.groupby("workers")):
         done = runs[runs["status"] == "ok"].sort_values("rows")
