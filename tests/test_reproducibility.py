@@ -48,6 +48,10 @@ def test_read_benchmarks(tmp_path):
     assert read_benchmarks(tmp_path / "missing") == {}
     pd.DataFrame({"a": [1]}).to_csv(tmp_path / "x.csv", index=False)
     assert list(read_benchmarks(tmp_path)) == ["x"]
+    # bench_book.py's records of glued numbers and versions are not benchmark results
+    for stem in ("glued_new", "environment_new"):
+        pd.DataFrame({"value": ["0.123456789"]}).to_csv(tmp_path / f"{stem}.csv", index=False)
+    assert list(read_benchmarks(tmp_path)) == ["x"]
 
 
 def test_rscript_with_lme4_is_none_without_r(monkeypatch):

@@ -113,22 +113,33 @@ def machine_info() -> dict[str, str | int]:
 def read_benchmarks(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """Read every benchmark CSV in ``folder``, keyed by file stem (newest first by name).
 
-    Returns an empty dict when the folder does not exist.
+    The by-products of ``bench_book.py`` (``glued_*.csv``, every number a chapter glued, and
+    ``environment_*.csv``, the package versions) are records for comparing two runs, not
+    benchmark results, and are left out. Returns an empty dict when the folder does not exist.
     """
     path = Path(folder)
     if not path.is_dir():
         return {}
-    return {p.stem: pd.read_csv(p) for p in sorted(path.glob("*.csv"), reverse=True)}
+    return {
+        p.stem: pd.read_csv(p)
+        for p in sorted(path.glob("*.csv"), reverse=True)
+        if not p.stem.startswith(("glued", "environment"))
+    }
 
 
 #: What each benchmark file in ``bench/results`` measures (the caption of its table).
 BENCHMARK_TITLES: dict[str, str] = {
     "archer_nuts": "NUTS on the archer model, centred and non-centred (bench_archer_nuts.py)",
     "book": "Executing each chapter (bench_book.py)",
-    "book_new_chapters": "Executing the random-slopes chapters, each at most 60 s (bench_book.py)",
+    "book_new_chapters": "Executing the chapters added last: random slopes (5a, 5b, 6c: at most "
+    "60 s each) and scale (10: at most 90 s) (bench_book.py)",
     "insteval_nuts": "NUTS on the InstEval model, marginalised and full (bench_insteval_nuts.py)",
     "insteval_nuts_seeds": "Chapter 9's NUTS run over further seeds (bench_insteval_nuts.py)",
     "insteval_reml": "REML on InstEval: this package against lme4 (bench_insteval_reml.py)",
+    "large_reml": "Exact REML on growing users x items designs (bench_large.py)",
+    "large_scale": "Moments and conjugate gradients on Dask, 1 and 2 workers (bench_large.py)",
+    "large_moments": "REML and moments on 20 replications of a million ratings (bench_large.py)",
+    "large_three_factors": "200,000 rows, 10,000 x 5,000 x 2,000 crossed levels (bench_large.py)",
 }
 
 #: Columns that say where and when a benchmark ran; constant ones move to the caption.
