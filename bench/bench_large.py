@@ -57,9 +57,12 @@ SCALE_ROWS = (100_000, 1_000_000, 10_000_000, 100_000_000)
 
 R_FIT = """
 suppressPackageStartupMessages(library(lme4))
-d <- read.csv(commandArgs(TRUE)[1])
-d$user <- factor(d$user); d$item <- factor(d$item)
-t <- system.time(f <- lmer(y ~ x + (1 | user) + (1 | item), data = d, REML = TRUE))
+args <- commandArgs(TRUE)
+d <- read.csv(args[1])
+groups <- args[-1]
+for (g in groups) d[[g]] <- factor(d[[g]])
+form <- reformulate(c("x", sprintf("(1 | %s)", groups)), response = "y")
+t <- system.time(f <- lmer(form, data = d, REML = TRUE))
 cat(sprintf('{"fit_seconds": %.4f}\\n', t[["elapsed"]]))
 """
 
@@ -98,10 +101,24 @@ def last_json(text: str) -> dict[str, object]:
     return {}
 
 
+def exact_runs(csv: Path, groups: list[str]) -> dict[str, list[str]]:
+    """The commands fitting ``y ~ x + (1|g) ...`` exactly by REML: the package, mixedlm, lme4."""
+    py = [sys.executable, "-m", "analysis"]
+    terms = " + ".join(f"(1 | {g})" for g in groups)
+    runs = {
+        "package (fit-crossed)": [*py, "fit-crossed", str(csv), "--response", "y", "--fixed",
+                                  "x", "--groups", *groups, "--json"],
+        "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula", f"y ~ x + {terms}", "--json"],
+    }
+    lme4 = rscript_with_lme4()
+    if lme4:
+        runs["lme4"] = [lme4, "-e", R_FIT, str(csv), *groups]
+    return runs
+
+
 def bench_reml(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
     """Exact REML by three programs on growing designs."""
     rows = []
-    lme4 = rscript_with_lme4()
     for n in (r for r in REML_ROWS if r <= max_rows):
         users, items = n // 10, n // 200
         csv = data_dir / f"reml_{n}.csv"
@@ -109,16 +126,7 @@ def bench_reml(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
             truth = write_crossed_parquet(data_dir / f"reml_{n}.parquet", n, seed=20_000 + n,
                                           n_users=users, n_items=items)
             pd.read_parquet(truth.path).to_csv(csv, index=False)
-        py = [sys.executable, "-m", "analysis"]
-        runs = {
-            "package (fit-crossed)": [*py, "fit-crossed", str(csv), "--response", "y",
-                                      "--fixed", "x", "--groups", "user", "item", "--json"],
-            "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula",
-                               "y ~ x + (1 | user) + (1 | item)", "--json"],
-        }
-        if lme4:
-            runs["lme4"] = [lme4, "-e", R_FIT, str(csv)]
-        for program, cmd in runs.items():
+        for program, cmd in exact_runs(csv, ["user", "item"]).items():
             result = timed(cmd, limit)
             fit_s = last_json(str(result["stdout"])).get("fit_seconds", float("nan"))
             rows.append({"rows": n, "users": users, "items": items, "program": program,
@@ -183,23 +191,11 @@ def bench_three_factors(data_dir: Path, limit: float) -> pd.DataFrame:
         y = y + rng.standard_normal(n)
         frame = pd.DataFrame({"y": y, "x": x, "g1": codes[0], "g2": codes[1], "g3": codes[2]})
         frame.to_csv(csv, index=False)
-    py = [sys.executable, "-m", "analysis"]
-    runs = {
-        "package (fit-crossed)": [*py, "fit-crossed", str(csv), "--response", "y", "--fixed",
-                                  "x", "--groups", "g1", "g2", "g3", "--json"],
-        "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula",
-                           "y ~ x + (1 | g1) + (1 | g2) + (1 | g3)", "--json"],
-        "package (fit-large, moments + CG)": [*py, "fit-large", str(csv), "--response", "y",
-                                              "--fixed", "x", "--groups", "g1", "g2", "g3",
-                                              "--json"],
-    }
-    lme4 = rscript_with_lme4()
-    if lme4:
-        runs["lme4"] = [lme4, "-e", R_FIT.replace("(1 | user) + (1 | item)",
-                                                  "(1 | g1) + (1 | g2) + (1 | g3)")
-                        .replace("d$user <- factor(d$user); d$item <- factor(d$item)",
-                                 "for (g in c('g1', 'g2', 'g3')) d[[g]] <- factor(d[[g]])"),
-                        str(csv)]
+    groups = ["g1", "g2", "g3"]
+    runs = exact_runs(csv, groups)
+    runs["package (fit-large, moments + CG)"] = [
+        sys.executable, "-m", "analysis", "fit-large", str(csv), "--response", "y", "--fixed",
+        "x", "--groups", *groups, "--json"]
     rows = []
     for program, cmd in runs.items():
         result = timed(cmd, limit)
