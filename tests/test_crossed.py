@@ -372,3 +372,34 @@ def test_a_design_too_large_for_memory_is_refused_before_allocating():
     # the estimate: k (k + 1) / 2 pairs per level, and the dense m x m matrices
     assert setup_bytes(np.array([1, 2]), 10) == pytest.approx(128 * (1 + 3) + 33 * 100)
     assert available_memory() > 0
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_moment_start_reaches_lme4_starts_optimum_in_fewer_evaluations(reml):
+    data = simulate_crossed(seed=5, n_students=400, n_instructors=80, per_student=8, n_depts=6)
+    groups = ["s", "d", "dept"]
+    moments = fit_crossed(data, "y", ["service"], groups, reml=reml)
+    lme4_start = fit_crossed(data, "y", ["service"], groups, reml=reml, start="lme4")
+    assert moments.criterion == pytest.approx(lme4_start.criterion, abs=1e-6)
+    np.testing.assert_allclose(moments.theta, lme4_start.theta, atol=1e-4)
+    np.testing.assert_allclose(moments.fixed, lme4_start.fixed, atol=1e-5)
+    assert moments.n_evals < lme4_start.n_evals
+
+
+def test_moment_start_is_close_to_the_reml_optimum_or_absent():
+    from analysis.models.crossed import moment_start
+
+    data = simulate_crossed(seed=6, n_students=400, n_instructors=80, per_student=8)
+    fit = fit_crossed(data, "y", ["service"], ["s", "d"])
+    design = fixed_design(data, ["service"])
+    codes = [group_codes(data[g], g)[0] for g in ("s", "d")]
+    theta0 = moment_start(design.matrix(data), data["y"].to_numpy(float), codes)
+    assert theta0 is not None and np.all(np.abs(theta0 - fit.theta) < 0.25 * fit.theta)
+    # A response without residual variation leaves no relative SD to start from.
+    one = np.zeros(4)
+    assert moment_start(np.ones((4, 1)), one, [np.array([0, 0, 1, 1])]) is None
+
+
+def test_start_is_validated(small):
+    with pytest.raises(ValueError, match="start"):
+        fit_crossed(small, "y", ["service"], ["s", "d"], start="zero")

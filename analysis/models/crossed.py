@@ -758,9 +758,10 @@ def fit_crossed(
     xtol_abs: float = 1e-8,
     ftol_abs: float = 1e-8,
     maxeval: int = 100_000,
-    initial_step: float = 0.5,
+    initial_step: float | None = None,
     blas_threads: int | None = 1,
     memory_limit: float | None = None,
+    start: str = "moments",
 ) -> CrossedFit:
     """Fit ``response ~ fixed + (1|g1) + (1|g2) + ...`` by REML (or ML), like ``lme4::lmer``.
 
@@ -780,9 +781,9 @@ def fit_crossed(
     xtol_abs, ftol_abs, maxeval
         Stopping rules of BOBYQA, defaulting to those of lme4's ``nloptwrap``.
     initial_step
-        BOBYQA's initial trust-region radius around the start ``theta = 1`` (lme4's start).
-        lme4 leaves it to nlopt's default, which depends on the nlopt version (0.75 in nlopt
-        2.11); 0.5 reaches the same optimum on InstEval in about 80 evaluations instead of 127.
+        BOBYQA's initial trust-region radius around the start. By default 0.05 from the
+        moment start and 0.5 from lme4's (lme4 leaves it to nlopt's default, which depends on
+        the nlopt version: 0.75 in nlopt 2.11, 127 evaluations on InstEval against 80 at 0.5).
     blas_threads
         Threads the BLAS/LAPACK library may use during the fit (``None``: leave it alone).
         One is the default: the dense factorisations are small, and on a shared machine
@@ -791,6 +792,13 @@ def fit_crossed(
         Bytes the fit may allocate for its set-up (see :class:`ProfiledDeviance`); by default
         what the system has available. A design estimated to need more is refused before
         anything large is allocated.
+    start
+        Where BOBYQA starts. ``"moments"`` (default): the relative SDs estimated by the method
+        of moments (:func:`analysis.models.large.moment_estimates`, one pass over the data,
+        tens of milliseconds), which lie close to the REML optimum, so a small trust region
+        suffices (35 evaluations on InstEval instead of 80). ``"lme4"``: ``theta = 1``, lme4's
+        start. Both reach the same optimum (to about 1e-6 in theta, 1e-8 in the criterion);
+        if the moment equations cannot be solved the fit starts from ``theta = 1``.
 
     Returns
     -------
@@ -806,8 +814,10 @@ def fit_crossed(
     """
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False, got {reml!r}")
-    start = time.perf_counter()
-    if check_finite("initial_step", initial_step) <= 0:
+    tick = time.perf_counter()
+    if start not in ("moments", "lme4"):
+        raise ValueError(f"start must be 'moments' or 'lme4', got {start!r}")
+    if initial_step is not None and check_finite("initial_step", initial_step) <= 0:
         raise ValueError(f"initial_step must be positive, got {initial_step!r}")
     fixed_list, group_list = model_columns(data, response, fixed, groups)
     y = numeric_response(data, response)
@@ -858,9 +868,10 @@ def fit_crossed(
             codes,
             levels,
             reml,
-            (xtol_abs, ftol_abs, maxeval, float(initial_step)),
-            start,
+            (xtol_abs, ftol_abs, maxeval, initial_step),
+            tick,
             memory_limit,
+            start,
         )
 
 
@@ -874,9 +885,10 @@ def _fit(
     codes: list[np.ndarray],
     levels: list[pd.Index],
     reml: bool,
-    tolerances: tuple[float, float, int, float],
-    start: float,
+    tolerances: tuple[float, float, int, float | None],
+    tick: float,
     memory_limit: float | None = None,
+    start: str = "moments",
 ) -> CrossedFit:
     import nlopt
 
@@ -893,8 +905,11 @@ def _fit(
     opt.set_xtol_abs(xtol_abs)
     opt.set_ftol_abs(ftol_abs)
     opt.set_maxeval(int(maxeval))
-    opt.set_initial_step(np.full(K, initial_step))
-    theta = np.asarray(opt.optimize(np.ones(K)), dtype=float)
+    theta0 = moment_start(X, y, codes) if start == "moments" else None
+    if initial_step is None:
+        initial_step = 0.5 if theta0 is None else 0.05
+    opt.set_initial_step(np.full(K, float(initial_step)))
+    theta = np.asarray(opt.optimize(np.ones(K) if theta0 is None else theta0), dtype=float)
     status = {
         nlopt.SUCCESS: "success",
         nlopt.FTOL_REACHED: "ftol reached",
@@ -925,7 +940,7 @@ def _fit(
         reml=bool(reml),
         theta=theta,
         n_evals=problem.n_evals,
-        fit_seconds=time.perf_counter() - start,
+        fit_seconds=time.perf_counter() - tick,
         response=response,
         groups=tuple(group_list),
         n_obs=n,
@@ -933,6 +948,41 @@ def _fit(
         design=design,
         optimizer_status=status,
     )
+
+
+def moment_start(X: np.ndarray, y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Relative SDs (``sigma_k / sigma``) by the method of moments, as a start for BOBYQA.
+
+    Parameters
+    ----------
+    X
+        Fixed-effect design with the intercept first.
+    y
+        Response.
+    codes
+        Integer level codes of each grouping factor.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        One relative SD per factor, or ``None`` where the moment equations give no usable
+        start (a singular system, a zero residual SD, a non-finite value).
+    """
+    from analysis.models.large import moment_estimates
+
+    frame = pd.DataFrame({"y": y})
+    fixed = [f"x{j}" for j in range(1, X.shape[1])]
+    for j, name in enumerate(fixed, start=1):
+        frame[name] = X[:, j]
+    groups = [f"g{k}" for k in range(len(codes))]
+    for name, c in zip(groups, codes, strict=True):
+        frame[name] = c
+    try:
+        sds = moment_estimates(frame, "y", fixed, groups).to_numpy()
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    theta = sds[:-1] / sds[-1] if sds[-1] > 0 else np.full(len(codes), np.nan)
+    return theta if np.all(np.isfinite(theta)) else None
 
 
 def simulate_crossed(
