@@ -112,19 +112,26 @@ def test_per_group_counts(data):
 
 
 def test_rmse():
-    assert insteval.rmse(np.array([3.0, -4.0])) == pytest.approx(np.sqrt(12.5))
+    from analysis.models.metrics import rmse
+
+    assert rmse(np.array([3.0, -4.0])) == pytest.approx(np.sqrt(12.5))
+    assert rmse(pd.Series([1.0, 2.0, 3.0]) - np.array([1.0, 2.0, 5.0])) == pytest.approx(
+        np.sqrt(4 / 3)
+    )
     with pytest.raises(ValueError, match="residuals"):
-        insteval.rmse(np.array([]))
+        rmse(np.array([]))
     with pytest.raises(ValueError, match="residuals"):
-        insteval.rmse(np.array([1.0, np.nan]))
+        rmse(np.array([1.0, np.nan]))
 
 
 def test_figures_draw(data):
     import matplotlib.pyplot as plt
 
     from analysis.models.crossed import crossprod_pattern, fit_crossed, simulate_crossed
+    from analysis.plots import crossed as pc
+    from analysis.plots.mixed import plot_caterpillar, plot_shrinkage_scatter
 
-    fig = insteval.plot_ratings_overview(data)
+    fig = pc.plot_ratings_overview(data)
     assert len(fig.axes) == 3
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "3", "4", "5"]
     plt.close(fig)
@@ -132,21 +139,27 @@ def test_figures_draw(data):
     ztz = crossprod_pattern(sim, ["s", "d"])
     assert ztz.shape == (38, 38)
     assert ztz.sum() == 4 * len(sim)  # each row adds 1 to two diagonals and two off-diagonals
-    fig = insteval.plot_sparsity(ztz, ztz)
+    fig = pc.plot_sparsity(ztz, ztz)
     assert len(fig.axes) == 2
     plt.close(fig)
     fit = fit_crossed(sim, "y", ["service"], ["s", "d"])
     for fig in (
-        insteval.plot_caterpillar(fit.ranef["s"], title="students"),
-        insteval.plot_shrinkage(sim, fit.ranef["s"], "s", float(sim["y"].mean())),
-        insteval.plot_residual_histogram({"a": np.array([0.1, -0.2]), "b": np.array([1.0, 0])}),
+        plot_caterpillar(fit.ranef["s"]["mode"], fit.ranef["s"]["cond_sd"], title="students"),
+        plot_shrinkage_scatter(sim, fit.ranef["s"]["mode"], "s", float(sim["y"].mean())),
+        pc.plot_residual_histogram({"a": np.array([0.1, -0.2]), "b": np.array([1.0, 0])}),
     ):
         assert fig.axes
         plt.close(fig)
+    # 30 students: one labelled row each; more than max_labelled: a band of sorted modes.
+    fig = plot_caterpillar(fit.ranef["s"]["mode"], fit.ranef["s"]["cond_sd"], max_labelled=10)
+    assert len(fig.axes[0].get_yticklabels()) < 30 and fig.axes[0].collections
+    plt.close(fig)
+    with pytest.raises(ValueError, match="share no level"):
+        plot_shrinkage_scatter(sim, fit.ranef["s"]["mode"].set_axis(range(100, 130)), "s", 0.0)
     with pytest.raises(ValueError, match="residuals"):
-        insteval.plot_residual_histogram({})
-    fig = insteval.plot_residual_histogram({"a": np.array([0.1, -0.2])}, normal_sd=0.5)
+        pc.plot_residual_histogram({})
+    fig = pc.plot_residual_histogram({"a": np.array([0.1, -0.2])}, normal_sd=0.5)
     assert len(fig.axes[0].lines) == 1
     plt.close(fig)
     with pytest.raises(ValueError, match="normal_sd"):
-        insteval.plot_residual_histogram({"a": np.array([0.1])}, normal_sd=0.0)
+        pc.plot_residual_histogram({"a": np.array([0.1])}, normal_sd=0.0)

@@ -158,12 +158,6 @@ def test_validation(tiny: pd.DataFrame) -> None:
         ib.fit_advi("not a model", seed=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seed"):
         ib.fit_advi(ib.advi_model(tiny), seed=-1)
-    with pytest.raises(ValueError, match="shape"):
-        ib.rmse(np.ones(3), np.ones(2))
-
-
-def test_rmse_known_value() -> None:
-    assert ib.rmse([1.0, 2.0, 3.0], [1.0, 2.0, 5.0]) == pytest.approx(np.sqrt(4 / 3))
 
 
 @pytest.mark.slow

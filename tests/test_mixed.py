@@ -222,5 +222,5 @@ def test_figures(unbalanced):
         plot_profiles(curves.drop(columns="zeta"))
     with pytest.raises(ValueError, match="table"):
         plot_shrinkage(table.drop(columns="k"))
-    with pytest.raises(ValueError, match="blup_sd"):
+    with pytest.raises(ValueError, match="cond_sd"):
         plot_caterpillar(fit.blups, fit.blup_sd.iloc[:3])

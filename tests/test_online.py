@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.bayes import one_way
 from analysis.book.reproducibility import rscript_with_lme4
 from analysis.models import online as ol
 
@@ -319,7 +320,7 @@ def test_sufficient_statistics_likelihood_equals_raw_likelihood(
     """The PyMC model's likelihood differs from the raw-data one by a constant only."""
     from scipy import stats
 
-    model = ol.one_way_pymc_model(small, centre_above=centre_above)
+    model = one_way.one_way_pymc_model(small, centre_above=centre_above)
     names = [v.name for v in model.value_vars]
     if centre_above == 0.0:
         assert "z" not in names and "large_unit_mean" in names
@@ -344,7 +345,7 @@ def test_sufficient_statistics_likelihood_equals_raw_likelihood(
 
 def test_pymc_model_rejects_bad_centre_above(small: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="centre_above"):
-        ol.one_way_pymc_model(small, centre_above=-1.0)
+        one_way.one_way_pymc_model(small, centre_above=-1.0)
 
 
 @pytest.mark.slow
@@ -352,7 +353,7 @@ def test_bayesian_posterior_means_are_close_to_blups() -> None:
     pytest.importorskip("analysis.bayes")
     sim = ol.simulate_online(80, seed=31, median_traffic=6.0)
     fit = ol.fit_one_way(sim.train)
-    post = ol.fit_bayes(sim.train, seed=1, draws=400, tune=400, chains=2)
+    post = one_way.fit_bayes(sim.train, seed=1, draws=400, tune=400, chains=2)
     assert np.corrcoef(post.effects.to_numpy(), fit.effects.to_numpy())[0, 1] > 0.98
     assert post.intercept == pytest.approx(fit.intercept, abs=0.2)
     assert post.noise_sd == pytest.approx(fit.noise_sd, rel=0.1)
@@ -371,6 +372,7 @@ def test_figures_draw() -> None:
     from matplotlib.figure import Figure
 
     from analysis.plots import online as op
+    from analysis.plots.mixed import plot_shrinkage_scatter
 
     sim = ol.simulate_online(300, seed=1)
     fit = ol.fit_one_way(sim.train)
@@ -383,7 +385,7 @@ def test_figures_draw() -> None:
             ol.summarise(ol.relative_rmse(ol.replicate([1, 2], n_units=300),
                                           "partial pooling (BLUP)")),
             reference="partial pooling (BLUP)"),
-        op.plot_shrinkage(sim.train, fit),
+        plot_shrinkage_scatter(sim.train, fit.effects, "unit", fit.intercept, unit="unit"),
         op.plot_ridge_cv(ridge, mixed_penalty=fit.penalty),
     ]
     assert all(isinstance(f, Figure) for f in figs)

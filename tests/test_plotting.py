@@ -124,10 +124,10 @@ def test_chapter_figures_fit_the_text_column():
 
     from analysis import bayes
     from analysis.bayes import insteval as insteval_bayes
-    from analysis.datasets import insteval as iv
     from analysis.models import online as ol
     from analysis.models.mixed import fit_random_intercept, shrinkage_table
     from analysis.models.profile import profile_ci, profile_curves
+    from analysis.plots import crossed as iv
     from analysis.plots import online as op
     from analysis.plots.mixed import plot_caterpillar, plot_profiles, plot_shrinkage
 

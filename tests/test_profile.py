@@ -6,13 +6,9 @@ import pytest
 from scipy import stats
 
 from analysis.datasets.archers import fifty_archers, simulate_archers
+from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.models.mixed import build_model, fit_random_intercept
-from analysis.models.profile import (
-    RandomInterceptLikelihood,
-    likelihood_from_data,
-    profile_ci,
-    profile_curves,
-)
+from analysis.models.profile import likelihood_from_data, profile_ci, profile_curves
 
 CHI2 = stats.chi2.ppf(0.95, 1)
 

@@ -233,3 +233,58 @@ def test_figure_names_are_unique_across_the_book():
              for _, c in _figure_cells(nbformat.read(p, as_version=4))
              if "figure" in c.metadata.get("mystnb", {})]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Each module of ``analysis`` and the modules of ``analysis`` it imports, lazily or not."""
+    import ast
+
+    modules: dict[str, set[str]] = {}
+    for path in (ROOT / "analysis").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis"):
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("analysis"))
+        modules[name] = deps
+
+    def resolve(dep: str) -> str:
+        while dep not in modules and "." in dep:
+            dep = dep.rsplit(".", 1)[0]
+        return dep
+
+    return {m: {resolve(d) for d in deps} - {m} for m, deps in modules.items()}
+
+
+def test_package_has_no_import_cycle():
+    graph = _package_imports()
+    assert "analysis.models.mixed" in graph and "analysis.models.likelihood" in graph
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            assert state.get(dep) != 1, "import cycle: " + " -> ".join([*path, dep])
+            if dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    """datasets and validation sit below models, bayes and plots; models never sample."""
+    graph = _package_imports()
+    below = {"analysis.datasets": ("analysis.models", "analysis.bayes", "analysis.plots",
+                                   "analysis.cli"),
+             "analysis.models": ("analysis.bayes", "analysis.plots", "analysis.cli")}
+    for module, deps in graph.items():
+        for layer, forbidden in below.items():
+            if module.startswith(layer):
+                bad = sorted(d for d in deps if d.startswith(forbidden))
+                assert not bad, f"{module} imports {bad}"

@@ -90,7 +90,6 @@ __all__ = [
     "recover_effects",
     "posterior_summary",
     "PosteriorSummary",
-    "rmse",
     "effects_by_method",
     "plot_loss",
     "plot_effect_comparison",
@@ -844,19 +843,6 @@ def posterior_summary(data: CrossedData, idata: DataTree) -> PosteriorSummary:
     return PosteriorSummary(
         fixed=fixed, sds=sds, ranef=ranef, design=data.design, groups=data.groups
     )
-
-
-def rmse(observed: np.ndarray | pd.Series, predicted: np.ndarray | pd.Series) -> float:
-    """Return the root mean squared error of ``predicted`` against ``observed``."""
-    a = np.asarray(observed, dtype=float)
-    b = np.asarray(predicted, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"observed and predicted differ in shape: {a.shape} vs {b.shape}")
-    if a.size == 0:
-        raise ValueError("observed is empty")
-    from analysis.datasets.insteval import rmse as rmse_of_residuals
-
-    return rmse_of_residuals(a - b)
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.datasets.archers import ArcherExperiment, simulate_archers
+from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import check_nonnegative, require_columns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -292,8 +293,6 @@ def fit_random_intercept(
     """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    from analysis.models.profile import RandomInterceptLikelihood
-
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False, got {reml!r}")
     fixed_names = _as_names(fixed)
@@ -303,7 +302,7 @@ def fit_random_intercept(
     lik = RandomInterceptLikelihood.from_model(model)
     # statsmodels' optimiser stops at a gradient tolerance that can leave the SDs a few
     # thousandths away from the optimum on unbalanced data; starting it at the optimum of the
-    # closed-form criterion (analysis.models.profile) lets it confirm convergence there instead.
+    # closed-form criterion (analysis.models.likelihood) lets it confirm convergence there instead.
     exact = lik.fit(reml=bool(reml))
     start = None
     if exact.sd_group > 0:

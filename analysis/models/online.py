@@ -18,24 +18,16 @@ and return one prediction per test row:
 * :func:`predict_blup` -- partial pooling, the one-way mixed model's BLUPs fitted by REML
   (:func:`fit_one_way`);
 * :func:`predict_ridge_cv` -- ridge regression on one-hot units, penalty by cross-validation;
-* :func:`predict_bayes` -- the posterior mean of a hierarchical Bayesian model (PyMC).
+* :func:`analysis.bayes.one_way.predict_bayes` -- the posterior mean of a hierarchical
+  Bayesian model (PyMC), in the Bayesian layer.
 
 Units never seen in training get the grand mean (no pooling) or the estimated intercept
 (every other method).
 
-The one-way model is fitted from sufficient statistics: with :math:`n_j` observations, mean
-:math:`\bar y_j` and within-unit sum of squares :math:`W_j` per unit, :math:`N = \sum_j n_j`,
-:math:`\theta = \sigma_a^2 / \sigma_e^2` and weights :math:`w_j = n_j / (1 + n_j\theta)`, the
-generalised least squares intercept is :math:`\hat\beta(\theta) = \sum_j w_j \bar y_j /
-\sum_j w_j`, and minus twice the REML log-likelihood, with :math:`\sigma_e^2` profiled out, is
-(up to a constant)
-
-.. math::
-
-    (N - 1) \log Q(\theta) + \sum_j \log(1 + n_j\theta) + \log \sum_j w_j, \qquad
-    Q(\theta) = \sum_j W_j + \sum_j w_j (\bar y_j - \hat\beta)^2,
-
-with :math:`\hat\sigma_e^2 = Q / (N - 1)`. The BLUP of unit :math:`j` is
+The one-way model is fitted by REML with the book's closed-form likelihood
+(:class:`analysis.models.likelihood.RandomInterceptLikelihood`, an intercept as the only fixed
+effect), whose cost is linear in the number of observations however unbalanced the units.
+The BLUP of unit :math:`j` is
 :math:`\hat\mu^a_j = n_j (\bar y_j - \hat\beta) / (n_j + \lambda)` with
 :math:`\lambda = \sigma_e^2 / \sigma_a^2`: exactly the ridge estimate with penalty
 :math:`\lambda` and an unpenalised intercept (:func:`fit_ridge`).
@@ -44,19 +36,15 @@ with :math:`\hat\sigma_e^2 = Q / (N - 1)`. The BLUP of unit :math:`j` is
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse
+from scipy import sparse
 
-if TYPE_CHECKING:
-    import pymc as pm
-
+from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     check_finite,
     check_nonnegative,
@@ -73,13 +61,10 @@ __all__ = [
     "RidgeFit",
     "fit_ridge",
     "fit_ridge_cv",
-    "BayesFit",
-    "fit_bayes",
     "predict_grand_mean",
     "predict_unit_means",
     "predict_blup",
     "predict_ridge_cv",
-    "predict_bayes",
     "BUCKETS",
     "traffic_bucket",
     "evaluate",
@@ -373,22 +358,12 @@ class OneWayFit:
         return self.intercept + _lookup(self.effects, test["unit"])
 
 
-def _reml_parts(theta: float, st: _UnitStats) -> tuple[float, float, float]:
-    """Return (profiled -2 REML log-lik without constant, beta_hat, Q) at ``theta``."""
-    w = st.n / (1.0 + st.n * theta)
-    sw = float(w.sum())
-    beta = float(np.dot(w, st.mean) / sw)
-    q = st.within_ss + float(np.dot(w, (st.mean - beta) ** 2))
-    crit = (st.n_obs - 1) * math.log(q) + float(np.log1p(st.n * theta).sum()) + math.log(sw)
-    return crit, beta, q
-
-
 def fit_one_way(train: pd.DataFrame) -> OneWayFit:
     r"""Fit :math:`y = \beta + \mu^a_{unit} + \varepsilon` by REML and compute the BLUPs.
 
-    The profiled REML criterion (see the module docstring) is a function of the single ratio
-    :math:`s = \sigma_a / \sigma_e`; it is minimised over :math:`s \ge 0` by a coarse grid
-    followed by bounded Brent refinement, so a boundary fit (:math:`\hat\sigma_a = 0`) is found.
+    The REML criterion of :class:`analysis.models.likelihood.RandomInterceptLikelihood`, with
+    :math:`\sigma_e` profiled out, is minimised over the ratio :math:`\sigma_a / \sigma_e`
+    (the boundary :math:`\hat\sigma_a = 0` included); the BLUPs are its conditional modes.
 
     Parameters
     ----------
@@ -413,31 +388,19 @@ def fit_one_way(train: pd.DataFrame) -> OneWayFit:
         raise ValueError("train must hold at least one unit with two or more observations")
     if st.within_ss <= 0:
         raise ValueError("train has no within-unit variation; the noise SD is not identified")
-
-    def crit(s: float) -> float:
-        return _reml_parts(s * s, st)[0]
-
-    grid = np.concatenate([[0.0], np.logspace(-4, 3, 57)])
-    values = np.array([crit(s) for s in grid])
-    k = int(np.argmin(values))
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    res = optimize.minimize_scalar(crit, bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-10 * max(hi, 1e-8)})
-    s = float(res.x) if res.fun <= values[k] else float(grid[k])
-    theta = s * s
-    value, beta, q = _reml_parts(theta, st)
-    sigma_e2 = q / (st.n_obs - 1)
-    # Add the constant so the criterion matches lme4's REMLcrit.
-    reml = value + (st.n_obs - 1) * (1.0 + math.log(2.0 * math.pi / (st.n_obs - 1)))
-    blup = st.n * theta / (1.0 + st.n * theta) * (st.mean - beta)
+    lik = RandomInterceptLikelihood(
+        train["y"].to_numpy(dtype=float), np.ones(len(train)), train["unit"].to_numpy()
+    )
+    fit = lik.fit(reml=True)
+    blup, _ = lik.modes(fit.sd_group, fit.sd_resid)
     index = pd.Index(st.units, name="unit")
     return OneWayFit(
-        intercept=beta,
-        unit_sd=math.sqrt(theta * sigma_e2),
-        noise_sd=math.sqrt(sigma_e2),
+        intercept=float(lik.beta(fit.sd_group, fit.sd_resid)[0]),
+        unit_sd=fit.sd_group,
+        noise_sd=fit.sd_resid,
         effects=pd.Series(blup, index=index, name="blup"),
         n=pd.Series(st.n, index=index, name="n"),
-        reml_criterion=float(reml),
+        reml_criterion=fit.deviance,
     )
 
 
@@ -604,150 +567,6 @@ def fit_ridge_cv(
 
 
 # --------------------------------------------------------------------------------------------
-# Bayesian hierarchical model (PyMC)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BayesFit:
-    r"""Posterior means from the Bayesian one-way model.
-
-    Attributes
-    ----------
-    intercept
-        Posterior mean of :math:`\beta`.
-    effects
-        Posterior means of the unit effects, indexed by unit.
-    unit_sd, noise_sd
-        Posterior means of :math:`\sigma_a` and :math:`\sigma_e`.
-    idata
-        The full ``arviz.InferenceData``.
-    """
-
-    intercept: float
-    effects: pd.Series
-    unit_sd: float
-    noise_sd: float
-    idata: object = field(repr=False)
-
-    def predict(self, test: pd.DataFrame) -> np.ndarray:
-        r"""Predict every row of ``test``: posterior mean of :math:`\beta + \mu^a_j`."""
-        _check_test(test)
-        return self.intercept + _lookup(self.effects, test["unit"])
-
-
-def one_way_pymc_model(train: pd.DataFrame, *, centre_above: float | None = None) -> pm.Model:
-    r"""Build the Bayesian one-way model in PyMC, written with sufficient statistics.
-
-    Priors are weakly informative on the scale of the data: :math:`\beta \sim
-    N(\bar y, (5 s_y)^2)`, :math:`\sigma_a, \sigma_e \sim \text{HalfNormal}(s_y)` and
-    :math:`\mu^a_j \sim N(0, \sigma_a^2)`. The likelihood of the raw observations is written
-    exactly through each unit's mean (:math:`\bar y_j \sim N(\beta + \mu^a_j, \sigma_e^2 / n_j)`)
-    plus the within-unit sum of squares, so the sampler's cost grows with the number of units,
-    not of observations.
-
-    Units are parametrised for the sampler according to how much data they have: a unit with
-    ``n_j <= centre_above`` observations is *non-centred* (:math:`\mu^a_j = \sigma_a z_j`,
-    :math:`z_j \sim N(0, 1)`), a larger one *centred* (its mean :math:`m_j \sim
-    N(\beta, \sigma_a^2)`, :math:`\mu^a_j = m_j - \beta`). Both describe the same model;
-    the mix avoids the funnel of small units and the strong posterior correlations of large
-    ones. Whatever the split, the variable ``unit_effect`` (dims ``unit``) holds every
-    :math:`\mu^a_j`.
-
-    Parameters
-    ----------
-    train
-        Training data with columns ``unit`` and ``y``.
-    centre_above
-        The traffic above which a unit is centred. By default the REML estimate of
-        :math:`\lambda = \sigma_e^2 / \sigma_a^2` (:func:`fit_one_way`): beyond it the data say
-        more about a unit than the population does. Use ``math.inf`` to make every unit
-        non-centred, 0 to centre every unit.
-
-    Returns
-    -------
-    pymc.Model
-        The model, with coords ``unit`` (and ``small_unit`` / ``large_unit`` for the two
-        parametrisations).
-    """
-    import analysis.book.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    st = _unit_stats(train)
-    if centre_above is None:
-        centre_above = fit_one_way(train).penalty
-    elif isinstance(centre_above, bool) or not isinstance(centre_above, numbers.Real) or not (
-        centre_above >= 0
-    ):
-        raise ValueError(f"centre_above must be a number >= 0 (inf allowed), got {centre_above!r}")
-    y = train["y"].to_numpy(dtype=float)
-    centre, scale = float(y.mean()), float(y.std()) or 1.0
-    extra = st.n_obs - len(st.units)
-    large = st.n > centre_above
-    small_idx, large_idx = np.flatnonzero(~large), np.flatnonzero(large)
-    coords = {"unit": st.units, "small_unit": st.units[small_idx],
-              "large_unit": st.units[large_idx]}
-    with pm.Model(coords=coords) as model:
-        beta = pm.Normal("beta", centre, 5.0 * scale)
-        unit_sd = pm.HalfNormal("unit_sd", scale)
-        noise_sd = pm.HalfNormal("noise_sd", scale)
-        effect = pt.zeros(len(st.units))
-        if len(small_idx):
-            z = pm.Normal("z", 0.0, 1.0, dims="small_unit")
-            effect = pt.set_subtensor(effect[small_idx], unit_sd * z)
-        if len(large_idx):
-            m = pm.Normal("large_unit_mean", beta, unit_sd, dims="large_unit")
-            effect = pt.set_subtensor(effect[large_idx], m - beta)
-        effect = pm.Deterministic("unit_effect", effect, dims="unit")
-        pm.Normal("unit_mean", beta + effect, noise_sd / np.sqrt(st.n), observed=st.mean,
-                  dims="unit")
-        pm.Potential("within_unit",
-                     -extra * pt.log(noise_sd) - st.within_ss / (2.0 * noise_sd**2))
-    return model
-
-
-def fit_bayes(
-    train: pd.DataFrame,
-    *,
-    seed: int,
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
-) -> BayesFit:
-    """Sample the Bayesian one-way model with ``analysis.bayes.sample`` and summarise it.
-
-    Parameters
-    ----------
-    train
-        Training data with columns ``unit`` and ``y``.
-    seed
-        Sampler seed.
-    draws, tune, chains
-        Passed to :func:`analysis.bayes.sample`.
-
-    Returns
-    -------
-    BayesFit
-        Posterior means and the inference data.
-    """
-    from analysis.bayes import sample
-
-    model = one_way_pymc_model(train)
-    idata = sample(model, seed=seed, draws=draws, tune=tune, chains=chains)
-    post = idata.posterior  # type: ignore[attr-defined]
-    effects = post["unit_effect"].mean(dim=("chain", "draw")).to_pandas()
-    effects.index.name = "unit"
-    return BayesFit(
-        intercept=float(post["beta"].mean()),
-        effects=effects.rename("posterior_mean"),
-        unit_sd=float(post["unit_sd"].mean()),
-        noise_sd=float(post["noise_sd"].mean()),
-        idata=idata,
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Prediction methods: method(train, test) -> predictions
 # --------------------------------------------------------------------------------------------
 
@@ -778,14 +597,6 @@ def predict_ridge_cv(
 ) -> np.ndarray:
     """Ridge on one-hot units, penalty by seeded K-fold cross-validation (:func:`fit_ridge_cv`)."""
     return fit_ridge_cv(train, seed=seed, n_folds=n_folds).predict(test)
-
-
-def predict_bayes(
-    train: pd.DataFrame, test: pd.DataFrame, *, seed: int, draws: int = 500, tune: int = 500,
-    chains: int = 2,
-) -> np.ndarray:
-    """Bayesian partial pooling: posterior mean of each unit's mean (:func:`fit_bayes`)."""
-    return fit_bayes(train, seed=seed, draws=draws, tune=tune, chains=chains).predict(test)
 
 
 # --------------------------------------------------------------------------------------------

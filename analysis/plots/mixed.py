@@ -11,11 +11,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 from scipy import stats
 
+from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import require_columns
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "plot_blups_vs_fixed",
     "plot_shrinkage",
     "plot_caterpillar",
+    "plot_shrinkage_scatter",
     "INTERCEPT",
     "plot_subject_panels",
     "plot_shrinkage_2d",
@@ -192,43 +195,73 @@ def plot_shrinkage(table: pd.DataFrame, *, label_top: int = 0) -> Figure:
 
 
 def plot_caterpillar(
-    blups: pd.Series,
-    blup_sd: pd.Series,
+    modes: pd.Series,
+    cond_sd: pd.Series,
     *,
     level: float = 0.95,
     truth: pd.Series | None = None,
     sizes: pd.Series | None = None,
+    label: str = "Predicted archer effect (m)",
+    title: str = "",
+    max_labelled: int = 60,
+    ax: Axes | None = None,
 ) -> Figure:
-    """Caterpillar plot: BLUPs in order with intervals of plus/minus z conditional SDs.
+    """Caterpillar plot: conditional modes (BLUPs) in order, with intervals of +- z cond. SDs.
+
+    Up to ``max_labelled`` groups each get a row, an error bar and a tick label (with its size
+    if ``sizes`` is given); more (InstEval's 1,128 instructors, say) are drawn as a line of
+    sorted modes inside a band, since thousands of labels cannot be read.
 
     Parameters
     ----------
-    blups
-        Conditional modes, indexed by group.
-    blup_sd
+    modes
+        Conditional modes, indexed by group level (a fit's ``blups``, or the ``mode`` column
+        of :attr:`analysis.models.crossed.CrossedFit.ranef`).
+    cond_sd
         Conditional SDs, same index.
     level
         Coverage of the bars under the normal approximation.
     truth
-        Optional true effects (same index), drawn as crosses.
+        Optional true effects (same index), drawn as crosses (labelled plots only).
     sizes
         Optional group sizes, shown in the tick labels.
+    label
+        Name of the effect axis.
+    title
+        Axes title.
+    max_labelled
+        Largest number of groups drawn one row each.
+    ax
+        Axes to draw on (band plots only); a new figure if omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure.
     """
-    if not blups.index.equals(blup_sd.index):
-        blup_sd = blup_sd.reindex(blups.index)
-    if blup_sd.isna().any():
-        raise ValueError("blup_sd must have a value for every group in blups")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    if not modes.index.equals(cond_sd.index):
+        cond_sd = cond_sd.reindex(modes.index)
+    if cond_sd.isna().any():
+        raise ValueError("cond_sd must have a value for every group in modes")
     z = float(stats.norm.ppf(0.5 + level / 2))
-    order = blups.sort_values().index
+    order = modes.sort_values().index
     y = np.arange(len(order))
+    if len(order) > max_labelled:
+        fig, ax = figure_axes(ax, (7.0, 3.6))
+        lo = modes.loc[order] - z * cond_sd.loc[order]
+        hi = modes.loc[order] + z * cond_sd.loc[order]
+        ax.fill_between(y, lo, hi, color="#4c72b0", alpha=0.25, lw=0,
+                        label=f"±{z:.2f} cond. SD")
+        ax.plot(y, modes.loc[order], color="#1f3b73", lw=1.2, label="conditional mode")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(xlabel="levels, sorted by conditional mode", ylabel=label, title=title)
+        legend_above(ax)
+        return fig
     # Rows tall enough for tick labels of CATERPILLAR_LABEL_SIZE points, however many groups.
-    fig, ax = plt.subplots(figsize=(7.0, max(3.0, 0.21 * len(order) + 1.3)))
-    ax.errorbar(blups.loc[order], y, xerr=z * blup_sd.loc[order], fmt="o", ms=3.5,
+    fig, ax = figure_axes(ax, (7.0, max(3.0, 0.21 * len(order) + 1.3)))
+    ax.errorbar(modes.loc[order], y, xerr=z * cond_sd.loc[order], fmt="o", ms=3.5,
                 color="#34495e", ecolor="#7f8c8d", capsize=1.5, label="BLUP ± "
                 f"{z:.2f} cond. SD")
     if truth is not None:
@@ -239,9 +272,73 @@ def plot_caterpillar(
     ax.set_yticks(y, labels)
     ax.tick_params(axis="y", labelsize=CATERPILLAR_LABEL_SIZE)
     ax.set_ylim(-0.8, len(order) - 0.2)
-    ax.set_xlabel("Predicted archer effect (m)")
+    ax.set_xlabel(label)
+    if title:
+        ax.set_title(title)
     # Above the axes, where no bar can run through it.
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shrinkage_scatter(
+    data: pd.DataFrame,
+    modes: pd.Series,
+    group: str,
+    centre: float,
+    response: str = "y",
+    *,
+    unit: str = "level",
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """Each level's raw mean (minus ``centre``) against its conditional mode, for many levels.
+
+    The scatter version of :func:`plot_shrinkage`, for thousands of levels (InstEval's
+    students, the online chapter's units): points on the dashed diagonal are not shrunk at
+    all; levels with few rows, coloured dark, are pulled hardest toward zero.
+
+    Parameters
+    ----------
+    data
+        The data the model was fitted to.
+    modes
+        Conditional modes (BLUPs) of ``group``, indexed by level.
+    group
+        The grouping column.
+    centre
+        Subtracted from the raw means (the grand mean, or the fitted intercept).
+    response
+        The response column.
+    unit
+        What a level is called in the axis labels ("student", "unit").
+    title
+        Axes title.
+    ax
+        Axes to draw on; a new figure if omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    require_columns(data, [group, response])
+    if not isinstance(modes, pd.Series):
+        raise ValueError(f"modes must be a pandas Series indexed by level, got {type(modes)}")
+    fig, ax = figure_axes(ax, (6.0, 4.4))
+    stats_ = data.groupby(group, observed=True)[response].agg(["mean", "size"])
+    stats_ = stats_.join(modes.rename("mode"), how="inner")
+    if stats_.empty:
+        raise ValueError(f"modes share no level with data[{group!r}]")
+    points = ax.scatter(stats_["mean"] - centre, stats_["mode"], c=np.log10(stats_["size"]),
+                        s=6, cmap="viridis", alpha=0.7)
+    lim = float(np.abs(stats_["mean"] - centre).max())
+    ax.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="no shrinkage")
+    ax.set(xlabel=f"{unit} mean minus centre (no pooling)",
+           ylabel="conditional mode (partial pooling)", title=title)
+    cbar = fig.colorbar(points, ax=ax)
+    cbar.set_label("log10(observations)")
+    ax.legend(frameon=False, loc="upper left")
     fig.tight_layout()
     return fig
 

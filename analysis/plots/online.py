@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis.models.online import BUCKETS, OneWayFit, RidgeFit
+from analysis.models.online import BUCKETS, RidgeFit
 from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import require_columns
 
@@ -19,7 +19,6 @@ __all__ = [
     "plot_traffic",
     "plot_rmse_by_bucket",
     "plot_rmse_panels",
-    "plot_shrinkage",
     "plot_ridge_cv",
 ]
 
@@ -169,40 +168,6 @@ def plot_rmse_panels(
     handles, labels = top.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 2),
                frameon=False)
-    return fig
-
-
-def plot_shrinkage(
-    train: pd.DataFrame, fit: OneWayFit, *, ax: Axes | None = None
-) -> Figure:
-    """Plot each unit's raw deviation from the intercept against its BLUP, coloured by traffic.
-
-    Parameters
-    ----------
-    train
-        The training frame the model was fitted to (columns ``unit`` and ``y``).
-    fit
-        The fitted one-way model.
-    ax
-        Axes to draw on; a new figure is made if omitted.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
-    require_columns(train, ["unit", "y"], argname="train")
-    raw = train.groupby("unit")["y"].mean().reindex(fit.effects.index) - fit.intercept
-    fig, ax = figure_axes(ax, (6.5, 4.5))
-    points = ax.scatter(raw, fit.effects, c=np.log10(fit.n), cmap="viridis", s=8, alpha=0.7)
-    lim = float(np.nanmax(np.abs(raw)))
-    ax.plot([-lim, lim], [-lim, lim], color="black", lw=0.8, ls="--")
-    cbar = fig.colorbar(points, ax=ax)
-    cbar.set_label("log10 training observations")
-    ax.set_xlabel("Unit mean minus intercept (no pooling)")
-    ax.set_ylabel("BLUP (partial pooling)")
-    ax.set_title("Small units are pulled to the intercept")
-    fig.tight_layout()
     return fig
 
 
