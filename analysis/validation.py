@@ -110,20 +110,30 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "
         )
 
 
-def numeric_response(data: pd.DataFrame, response: str) -> np.ndarray:
+def numeric_response(data: pd.DataFrame, response: str, role: str = "response") -> np.ndarray:
     """Return column ``response`` of ``data`` as a float array, checking it can be modelled.
+
+    Parameters
+    ----------
+    data
+        The data.
+    response
+        The column.
+    role
+        What the column is, for the error message ("response", "predictor").
 
     Raises
     ------
     ValueError
         If the column is not numeric (booleans included), or holds missing or infinite values.
     """
+    require_columns(data, [response])
     series = data[response]
     if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-        raise ValueError(f"response column {response!r} must be numeric, got {series.dtype}")
+        raise ValueError(f"{role} column {response!r} must be numeric, got {series.dtype}")
     y = series.to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
-        raise ValueError(f"response column {response!r} has missing or infinite values")
+        raise ValueError(f"{role} column {response!r} has missing or infinite values")
     return y
 
 

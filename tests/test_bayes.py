@@ -73,10 +73,10 @@ def test_priors_and_settings_are_validated():
         bayes.SigmaPrior("lognormal", 1.0)
     with pytest.raises(ValueError, match="scale must be positive"):
         bayes.SigmaPrior("halfnormal", -1.0)
-    with pytest.raises(ValueError, match="tau_sd"):
-        bayes.Priors(tau_sd=0.0)
-    with pytest.raises(ValueError, match="sigma_e must be a SigmaPrior"):
-        bayes.Priors(sigma_e=5.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="effect_sd"):
+        bayes.Priors(effect_sd=0.0)
+    with pytest.raises(ValueError, match="sigma must be a SigmaPrior"):
+        bayes.Priors(sigma=5.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="target_accept"):
         bayes.SamplerSettings(target_accept=1.0)
     with pytest.raises(ValueError, match="draws"):
@@ -108,13 +108,13 @@ def _hand_loglik(data, mu, tau, alpha, sigma_e):
 
 def test_mixed_model_densities_match_the_formula_in_both_forms():
     data = simulate_archers(4, 3, seed=2).data
-    pri = bayes.Priors(sigma_a=bayes.SigmaPrior("exponential", 10.0))
+    pri = bayes.Priors(group_sd=bayes.SigmaPrior("exponential", 10.0))
     mu, tau, sa, se = 160.0, -8.0, 12.0, 4.0
     alpha = np.array([5.0, -3.0, 10.0, -20.0])
     common = (
-        stats.norm.logpdf(mu, pri.mu_mean, pri.mu_sd)
-        + stats.norm.logpdf(tau, 0, pri.tau_sd)
-        + stats.halfnorm.logpdf(se, scale=pri.sigma_e.scale)
+        stats.norm.logpdf(mu, pri.intercept_mean, pri.intercept_sd)
+        + stats.norm.logpdf(tau, 0, pri.effect_sd)
+        + stats.halfnorm.logpdf(se, scale=pri.sigma.scale)
         + stats.expon.logpdf(sa, scale=10.0)
         + _hand_loglik(data, mu, tau, alpha, se)
     )
@@ -370,21 +370,36 @@ def _panel(n_groups=5, n_days=4, seed=3):
     return pd.DataFrame({"y": y, "x": days, "g": group})
 
 
+def _slope_priors(lkj_eta: float = 2.0) -> bayes.Priors:
+    def hn(scale: float) -> bayes.SigmaPrior:
+        return bayes.SigmaPrior("halfnormal", scale)
+
+    return bayes.Priors(intercept_mean=250.0, intercept_sd=100.0, effect_sd=40.0,
+                        group_sd=hn(30.0), slope_sd=hn(8.0), sigma=hn(25.0), lkj_eta=lkj_eta)
+
+
 def test_slope_priors_scale_with_the_data_and_are_validated():
     data = _panel()
-    pri = bayes.SlopePriors.from_data(data, "y", "x")
+    pri = bayes.Priors.from_data(data, "y", "x")
     sy, sx = data["y"].std(ddof=0), data["x"].std(ddof=0)
     assert pri.intercept_mean == pytest.approx(data["y"].mean())
     assert pri.intercept_sd == pytest.approx(2.5 * sy)
-    assert pri.slope_sd == pytest.approx(2.5 * sy / sx)
-    assert pri.sd_intercept == pytest.approx(sy) and pri.sd_slope == pytest.approx(sy / sx)
-    assert pri.sigma == pytest.approx(sy) and pri.lkj_eta == 2.0
+    assert pri.effect_sd == pytest.approx(2.5 * sy / sx)
+    assert {pri.group_sd.family, pri.slope_sd.family, pri.sigma.family} == {"halfnormal"}
+    assert pri.group_sd.scale == pytest.approx(sy) and pri.sigma.scale == pytest.approx(sy)
+    assert pri.slope_sd.scale == pytest.approx(sy / sx) and pri.lkj_eta == 2.0
+    assert list(pri.table().index)[:3] == ["intercept", "other fixed effects", "residual SD"]
     with pytest.raises(ValueError, match="must both vary"):
-        bayes.SlopePriors.from_data(data.assign(x=1.0), "y", "x")
-    with pytest.raises(ValueError, match="sd_slope must be positive"):
-        bayes.SlopePriors(250, 100, 50, 50, 0.0, 50)
+        bayes.Priors.from_data(data.assign(x=1.0), "y", "x")
+    with pytest.raises(ValueError, match="intercept_sd must be positive"):
+        bayes.Priors(intercept_sd=0.0)
+    with pytest.raises(ValueError, match="same family"):
+        bayes.random_slopes_model(
+            data, response="y", slope="x", group="g",
+            priors=bayes.Priors(slope_sd=bayes.SigmaPrior("exponential", 1.0)),
+        )
     with pytest.raises(ValueError, match="lkj_eta"):
-        bayes.SlopePriors(250, 100, 50, 50, 20, 50, lkj_eta=float("nan"))
+        bayes.Priors(lkj_eta=float("nan"))
 
 
 @pytest.mark.parametrize(
@@ -394,7 +409,7 @@ def test_slope_priors_scale_with_the_data_and_are_validated():
         ({}, lambda d: d.drop(columns="x"), "x"),
         ({}, lambda d: d.assign(g="only"), "at least two levels"),
         ({}, lambda d: d.assign(y="fast"), "must be numeric"),
-        ({}, lambda d: d.assign(x=np.nan), "must be finite"),
+        ({}, lambda d: d.assign(x=np.nan), "predictor column .x. has missing"),
         ({}, lambda d: d.iloc[:0], "empty"),
     ],
 )
@@ -408,7 +423,7 @@ def test_random_slopes_model_rejects_bad_input(kwargs, mutate, message):
 
 def test_independent_slopes_model_density_matches_the_formula():
     data = _panel()
-    pri = bayes.SlopePriors(250.0, 100.0, 40.0, 30.0, 8.0, 25.0)
+    pri = _slope_priors()
     model = bayes.random_slopes_model(
         data, response="y", slope="x", group="g", structure="independent", priors=pri
     )
@@ -450,7 +465,7 @@ def test_bambi_builds_the_independent_model_with_the_same_density():
     import bambi as bmb
 
     data = _panel()
-    pri = bayes.SlopePriors.from_data(data, "y", "x")
+    pri = bayes.Priors.from_data(data, "y", "x")
     ours = bayes.random_slopes_model(
         data, response="y", slope="x", group="g", structure="independent", priors=pri
     )
@@ -480,7 +495,7 @@ def test_bambi_builds_the_independent_model_with_the_same_density():
 
 def test_correlated_model_draws_effects_with_the_lkj_correlation():
     data = _panel(n_groups=3)
-    pri = bayes.SlopePriors(250.0, 100.0, 40.0, 30.0, 8.0, 25.0, lkj_eta=3.0)
+    pri = _slope_priors(lkj_eta=3.0)
     model = bayes.random_slopes_model(data, response="y", slope="x", group="g", priors=pri)
     import pymc as pm
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
+from analysis import bayes
 from analysis.bayes import insteval as ib
 
 
@@ -53,7 +54,7 @@ def dense_loglik(
     D = np.eye(len(prep.levels["dept"]))[prep.codes["dept"]]
     prior = ib.DEFAULT_PRIORS
     mu0 = np.array([prior.intercept_mean, 0.0])
-    sd0 = np.array([prior.intercept_sd, prior.beta_sd])
+    sd0 = np.array([prior.intercept_sd, prior.effect_sd])
     mean = prep.X @ mu0 + b_d[prep.codes["d"]]
     cov = (
         sigma_e**2 * np.eye(n)
@@ -152,8 +153,7 @@ def test_validation(tiny: pd.DataFrame) -> None:
         ib.prepare_crossed(tiny, groups="s")
     with pytest.raises(ValueError, match="centered"):
         ib.marginal_model(tiny, centered="yes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="sigma_scale"):
-        ib.Priors(sigma_scale=-1.0)
+    assert ib.DEFAULT_PRIORS.sigma == bayes.SigmaPrior("halfnormal", 1.0)
     with pytest.raises(ValueError, match="model"):
         ib.fit_advi("not a model", seed=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seed"):

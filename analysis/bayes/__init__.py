@@ -53,7 +53,13 @@ from xarray import DataTree
 
 from analysis.datasets.archers import BOWS
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import check_finite, check_positive_int, check_seed, require_columns
+from analysis.validation import (
+    check_finite,
+    check_positive_int,
+    check_seed,
+    numeric_response,
+    require_columns,
+)
 
 __all__ = [
     "Engine",
@@ -67,7 +73,6 @@ __all__ = [
     "fixed_effects_model",
     "mixed_model",
     "Structure",
-    "SlopePriors",
     "random_slopes_model",
     "posterior_agreement",
     "sample",
@@ -205,59 +210,144 @@ class SigmaPrior:
         }
         return names[self.family].format(self.scale)
 
+    def _arguments(self, scale: Any) -> tuple[str, dict[str, Any]]:
+        """Return PyMC's (and Bambi's) distribution name and parameters at ``scale``."""
+        return {
+            "halfnormal": ("HalfNormal", {"sigma": scale}),
+            "halfcauchy": ("HalfCauchy", {"beta": scale}),
+            "halfstudentt": ("HalfStudentT", {"nu": 3.0, "sigma": scale}),
+            "exponential": ("Exponential", {"lam": 1.0 / scale}),
+            "gamma": ("Gamma", {"alpha": 2.0, "beta": 2.0 / scale}),
+            "uniform": ("Uniform", {"lower": 0.0, "upper": scale}),
+        }[self.family]
+
     def build(self, name: str) -> Any:
         """Create the random variable ``name`` in the current model context."""
-        s = float(self.scale)
-        if self.family == "halfnormal":
-            return pm.HalfNormal(name, sigma=s)
-        if self.family == "halfcauchy":
-            return pm.HalfCauchy(name, beta=s)
-        if self.family == "halfstudentt":
-            return pm.HalfStudentT(name, nu=3.0, sigma=s)
-        if self.family == "exponential":
-            return pm.Exponential(name, lam=1.0 / s)
-        if self.family == "gamma":
-            return pm.Gamma(name, alpha=2.0, beta=2.0 / s)
-        return pm.Uniform(name, lower=0.0, upper=s)
+        dist, kwargs = self._arguments(float(self.scale))
+        return getattr(pm, dist)(name, **kwargs)
+
+    def dist(self, scales: np.ndarray | None = None) -> Any:
+        """Return an unnamed distribution of this family (e.g. the ``sd_dist`` of an LKJ prior).
+
+        ``scales`` replaces the scale by a vector of scales, one per component.
+        """
+        scale = float(self.scale) if scales is None else np.asarray(scales, dtype=float)
+        dist, kwargs = self._arguments(scale)
+        shape = None if scales is None else np.shape(scale)
+        return getattr(pm, dist).dist(**kwargs, shape=shape)
+
+    def to_bambi(self) -> Any:
+        """Return the same prior as a ``bambi.Prior``."""
+        import bambi as bmb
+
+        dist, kwargs = self._arguments(float(self.scale))
+        return bmb.Prior(dist, **kwargs)
+
+
+def _halfnormal(scale: float) -> Any:
+    return field(default_factory=lambda: SigmaPrior("halfnormal", scale))
 
 
 @dataclass(frozen=True)
 class Priors:
-    r"""Priors of the archer models (distances in metres).
+    r"""The priors of every Bayesian model of the book, in the units of the data.
 
-    The defaults are weakly informative on the scale of an archery range: a Northwood mean
-    somewhere within 150 ± 100 m, a bow effect within ± 50 m, and SDs up to about 100 m.
+    One class serves the archer models (chapter 6), the random-slope models (6c, also
+    translated for Bambi by :meth:`to_bambi`) and the InstEval models
+    (:mod:`analysis.bayes.insteval`). The defaults are the archer models' weakly informative
+    priors on the scale of an archery range: a Northwood mean within 150 ± 100 m, a bow effect
+    within ± 50 m, SDs up to about 100 m. :meth:`from_data` scales priors to any data set.
 
     Attributes
     ----------
-    mu_mean, mu_sd
-        Normal prior of the Northwood mean :math:`\mu`.
-    tau_sd
-        SD of the zero-centred Normal prior of the Southwood effect :math:`\tau`.
-    sigma_e
-        Prior of the shot-to-shot SD :math:`\sigma_e`.
-    sigma_a
-        Prior of the archer SD :math:`\sigma_a` (mixed model only).
+    intercept_mean, intercept_sd
+        Normal prior of the intercept (the archers' Northwood mean :math:`\mu`).
+    effect_sd
+        SD of the zero-centred Normal prior of every other fixed effect (the Southwood effect
+        :math:`	au`, InstEval's ``service``, a population slope).
+    sigma
+        Prior of the residual SD (:math:`\sigma_e`).
+    group_sd
+        Prior of each random-intercept SD (the archer SD :math:`\sigma_a`; each InstEval factor).
+    slope_sd
+        Prior of a random-slope SD (random-slope models only).
+    lkj_eta
+        Shape of the LKJ prior on the correlation of random intercept and slope (1: uniform;
+        larger values favour correlations near 0). The correlated slope model only.
     """
 
-    mu_mean: float = 150.0
-    mu_sd: float = 50.0
-    tau_sd: float = 25.0
-    sigma_e: SigmaPrior = field(default_factory=lambda: SigmaPrior("halfnormal", 20.0))
-    sigma_a: SigmaPrior = field(default_factory=lambda: SigmaPrior("halfnormal", 50.0))
+    intercept_mean: float = 150.0
+    intercept_sd: float = 50.0
+    effect_sd: float = 25.0
+    sigma: SigmaPrior = _halfnormal(20.0)
+    group_sd: SigmaPrior = _halfnormal(50.0)
+    slope_sd: SigmaPrior = _halfnormal(50.0)
+    lkj_eta: float = 2.0
 
     def __post_init__(self) -> None:
-        check_finite("mu_mean", self.mu_mean)
-        for name in ("mu_sd", "tau_sd"):
+        check_finite("intercept_mean", self.intercept_mean)
+        for name in ("intercept_sd", "effect_sd", "lkj_eta"):
             if check_finite(name, getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("sigma_e", "sigma_a"):
+        for name in ("sigma", "group_sd", "slope_sd"):
             if not isinstance(getattr(self, name), SigmaPrior):
                 raise ValueError(f"{name} must be a SigmaPrior, got {getattr(self, name)!r}")
 
-    def with_sigma_a(self, prior: SigmaPrior) -> Priors:
-        r"""Return a copy with another prior for :math:`\sigma_a`."""
-        return replace(self, sigma_a=prior)
+    def with_group_sd(self, prior: SigmaPrior) -> Priors:
+        r"""Return a copy with another prior for the random-intercept SD (:math:`\sigma_a`)."""
+        return replace(self, group_sd=prior)
+
+    @classmethod
+    def from_data(cls, data: pd.DataFrame, response: str, slope: str) -> Priors:
+        """Weakly informative priors scaled by the data, in the spirit of Bambi's defaults.
+
+        The intercept prior is centred on the mean response with 2.5 response SDs; the slope
+        prior allows 2.5 response SDs per predictor SD; the SDs get HalfNormal priors with
+        the response SD (divided by the predictor SD for the slope) as scale; ``lkj_eta`` is 2.
+        The priors let the data speak without allowing absurd values (a reaction time of
+        -1000 ms, say).
+        """
+        y = numeric_response(data, response)
+        x = numeric_response(data, slope, role="predictor")
+        sy, sx = float(np.std(y)), float(np.std(x))
+        if not sy > 0 or not sx > 0:
+            raise ValueError(f"{response!r} and {slope!r} must both vary to scale the priors")
+        return cls(
+            intercept_mean=float(np.mean(y)),
+            intercept_sd=2.5 * sy,
+            effect_sd=2.5 * sy / sx,
+            sigma=SigmaPrior("halfnormal", sy),
+            group_sd=SigmaPrior("halfnormal", sy),
+            slope_sd=SigmaPrior("halfnormal", sy / sx),
+        )
+
+    def table(self) -> pd.DataFrame:
+        """Return the priors as a table (parameter, prior), for display."""
+        rows = {
+            "intercept": f"Normal({self.intercept_mean:.4g}, {self.intercept_sd:.4g})",
+            "other fixed effects": f"Normal(0, {self.effect_sd:.4g})",
+            "residual SD": self.sigma.label(),
+            "random-intercept SD": self.group_sd.label(),
+            "random-slope SD": self.slope_sd.label(),
+            "correlation": f"LKJ(eta = {self.lkj_eta:g})",
+        }
+        return pd.DataFrame({"prior": rows}).rename_axis("parameter")
+
+    def to_bambi(self, slope: str, group: str) -> dict[str, Any]:
+        """Return these priors as Bambi's ``priors`` argument for ``y ~ x + (x | g)``.
+
+        Bambi (0.21) gives the group-level intercept and slope independent Normal priors: it
+        has no LKJ prior, so the correlation and ``lkj_eta`` have no counterpart there.
+        """
+        import bambi as bmb
+
+        return {
+            "Intercept": bmb.Prior("Normal", mu=self.intercept_mean, sigma=self.intercept_sd),
+            slope: bmb.Prior("Normal", mu=0.0, sigma=self.effect_sd),
+            "sigma": self.sigma.to_bambi(),
+            f"1|{group}": bmb.Prior("Normal", mu=0.0, sigma=self.group_sd.to_bambi()),
+            f"{slope}|{group}": bmb.Prior("Normal", mu=0.0, sigma=self.slope_sd.to_bambi()),
+        }
 
 
 #: The book's default priors.
@@ -340,7 +430,8 @@ def fixed_effects_model(
     centered
         Sample the archer means (``True``) or standardised effects ``z`` (``False``).
     priors
-        Priors of ``mu``, ``tau`` and ``sigma_e`` (``priors.sigma_a`` is not used).
+        Priors of ``mu`` (the intercept), ``tau`` (``effect_sd``) and ``sigma_e`` (``sigma``);
+        ``priors.group_sd`` is not used.
 
     Returns
     -------
@@ -362,9 +453,9 @@ def fixed_effects_model(
         raise ValueError(f"centered must be True or False, got {centered!r}")
     coords, y, south, idx = _common_parts(data, priors)
     with pm.Model(coords=coords) as model:
-        mu = pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
-        tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
-        sigma_e = priors.sigma_e.build("sigma_e")
+        mu = pm.Normal("mu", mu=priors.intercept_mean, sigma=priors.intercept_sd)
+        tau = pm.Normal("tau", mu=0.0, sigma=priors.effect_sd)
+        sigma_e = priors.sigma.build("sigma_e")
         _archer_effects(mu, sigma_a, centered)
         if centered:
             expected = model["archer_mean"][idx] + tau * south
@@ -411,8 +502,8 @@ def mixed_model(
         different geometries: centred suits informative data (many shots per archer),
         non-centred suits sparse data.
     priors
-        The priors; ``priors.sigma_a`` is the prior of :math:`\sigma_a` (see
-        :meth:`Priors.with_sigma_a`).
+        The priors; ``priors.group_sd`` is the prior of :math:`\sigma_a` (see
+        :meth:`Priors.with_group_sd`).
 
     Returns
     -------
@@ -435,10 +526,10 @@ def mixed_model(
             f"got {len(coords['archer'])}"
         )
     with pm.Model(coords=coords) as model:
-        mu = pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
-        tau = pm.Normal("tau", mu=0.0, sigma=priors.tau_sd)
-        sigma_a = priors.sigma_a.build("sigma_a")
-        sigma_e = priors.sigma_e.build("sigma_e")
+        mu = pm.Normal("mu", mu=priors.intercept_mean, sigma=priors.intercept_sd)
+        tau = pm.Normal("tau", mu=0.0, sigma=priors.effect_sd)
+        sigma_a = priors.group_sd.build("sigma_a")
+        sigma_e = priors.sigma.build("sigma_e")
         _archer_effects(mu, sigma_a, centered)
         if centered:
             expected = model["archer_mean"][idx] + tau * south
@@ -457,106 +548,14 @@ Structure = Literal["correlated", "independent", "intercept"]
 _STRUCTURES: tuple[str, ...] = ("correlated", "independent", "intercept")
 
 
-@dataclass(frozen=True)
-class SlopePriors:
-    r"""Priors of a model with a random intercept and a random slope per group.
-
-    For :math:`y_{ij} = \beta_0 + b_{0j} + (\beta_1 + b_{1j}) x_{ij} + \varepsilon_{ij}`:
-
-    .. math::
-
-        \beta_0 \sim N(m_0, s_0^2),\quad \beta_1 \sim N(0, s_1^2),\quad
-        \sigma_{b_0} \sim \text{HalfNormal}(h_0),\quad \sigma_{b_1} \sim \text{HalfNormal}(h_1),
-        \quad \sigma \sim \text{HalfNormal}(h),\quad R \sim \text{LKJ}(\eta).
-
-    All in the units of the data. One object serves the hand-written PyMC model
-    (:func:`random_slopes_model`) and Bambi (:meth:`to_bambi`), so the two can be compared
-    with exactly the same priors.
-
-    Attributes
-    ----------
-    intercept_mean, intercept_sd
-        Normal prior of the population intercept :math:`\beta_0`.
-    slope_sd
-        SD of the zero-centred Normal prior of the population slope :math:`\beta_1`.
-    sd_intercept, sd_slope
-        HalfNormal scales of the group SDs of intercept and slope.
-    sigma
-        HalfNormal scale of the residual SD.
-    lkj_eta
-        Shape of the LKJ prior on the correlation matrix (1: uniform on the correlation;
-        larger values favour correlations near 0). Used by the correlated model only.
-    """
-
-    intercept_mean: float
-    intercept_sd: float
-    slope_sd: float
-    sd_intercept: float
-    sd_slope: float
-    sigma: float
-    lkj_eta: float = 2.0
-
-    def __post_init__(self) -> None:
-        check_finite("intercept_mean", self.intercept_mean)
-        for name in ("intercept_sd", "slope_sd", "sd_intercept", "sd_slope", "sigma", "lkj_eta"):
-            if check_finite(name, getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-
-    @classmethod
-    def from_data(cls, data: pd.DataFrame, response: str, slope: str) -> SlopePriors:
-        """Weakly informative priors scaled by the data, in the spirit of Bambi's defaults.
-
-        The intercept prior is centred on the mean response with 2.5 response SDs; the slope
-        prior allows 2.5 response SDs per predictor SD; the SDs get HalfNormal priors with
-        the response SD (divided by the predictor SD for the slope) as scale; ``lkj_eta`` is 2.
-        The priors let the data speak without allowing absurd values (a reaction time of
-        -1000 ms, say).
-        """
-        require_columns(data, [response, slope])
-        y = _numeric_column(data, response)
-        x = _numeric_column(data, slope)
-        sy, sx = float(np.std(y)), float(np.std(x))
-        if not sy > 0 or not sx > 0:
-            raise ValueError(f"{response!r} and {slope!r} must both vary to scale the priors")
-        return cls(
-            intercept_mean=float(np.mean(y)),
-            intercept_sd=2.5 * sy,
-            slope_sd=2.5 * sy / sx,
-            sd_intercept=sy,
-            sd_slope=sy / sx,
-            sigma=sy,
+def _sd_dist(priors: Priors) -> Any:
+    """Return the LKJ prior's ``sd_dist``: the intercept and slope SD priors as one vector."""
+    if priors.group_sd.family != priors.slope_sd.family:
+        raise ValueError(
+            "the correlated model needs the same family for the intercept and slope SD priors, "
+            f"got {priors.group_sd.family!r} and {priors.slope_sd.family!r}"
         )
-
-    def to_bambi(self, slope: str, group: str) -> dict[str, Any]:
-        """Return these priors as Bambi's ``priors`` argument for ``y ~ x + (x | g)``.
-
-        Bambi (0.21) gives the group-level intercept and slope independent Normal priors: it
-        has no LKJ prior, so the correlation and ``lkj_eta`` have no counterpart there.
-        """
-        import bambi as bmb
-
-        return {
-            "Intercept": bmb.Prior("Normal", mu=self.intercept_mean, sigma=self.intercept_sd),
-            slope: bmb.Prior("Normal", mu=0.0, sigma=self.slope_sd),
-            "sigma": bmb.Prior("HalfNormal", sigma=self.sigma),
-            f"1|{group}": bmb.Prior(
-                "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=self.sd_intercept)
-            ),
-            f"{slope}|{group}": bmb.Prior(
-                "Normal", mu=0.0, sigma=bmb.Prior("HalfNormal", sigma=self.sd_slope)
-            ),
-        }
-
-
-def _numeric_column(data: pd.DataFrame, name: str) -> np.ndarray:
-    """Return ``data[name]`` as finite floats, or raise a ValueError naming the column."""
-    try:
-        values = data[name].to_numpy(dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data[{name!r}] must be numeric") from err
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"data[{name!r}] must be finite (no missing or infinite values)")
-    return values
+    return priors.group_sd.dist(np.array([priors.group_sd.scale, priors.slope_sd.scale]))
 
 
 def random_slopes_model(
@@ -566,7 +565,7 @@ def random_slopes_model(
     slope: str,
     group: str,
     structure: Structure = "correlated",
-    priors: SlopePriors | None = None,
+    priors: Priors | None = None,
 ) -> pm.Model:
     r"""Build ``response ~ slope + (slope | group)`` in PyMC, written out by hand.
 
@@ -596,7 +595,7 @@ def random_slopes_model(
     structure
         ``"correlated"``, ``"independent"`` or ``"intercept"``.
     priors
-        The priors; :meth:`SlopePriors.from_data` by default.
+        The priors; :meth:`Priors.from_data` by default.
 
     Returns
     -------
@@ -616,29 +615,27 @@ def random_slopes_model(
     require_columns(data, [response, slope, group])
     if len(data) == 0:
         raise ValueError("data is empty")
-    y = _numeric_column(data, response)
-    x = _numeric_column(data, slope)
+    y = numeric_response(data, response)
+    x = numeric_response(data, slope, role="predictor")
     if data[group].isna().any():
         raise ValueError(f"data[{group!r}] has missing values")
     codes, levels = pd.factorize(data[group].astype(str), sort=True)
     if len(levels) < 2:
         raise ValueError(f"data[{group!r}] must have at least two levels, got {len(levels)}")
     if priors is None:
-        priors = SlopePriors.from_data(data, response, slope)
+        priors = Priors.from_data(data, response, slope)
     coords = {group: [str(v) for v in levels], "effect": ["Intercept", slope]}
     b0_name, b1_name = f"1|{group}", f"{slope}|{group}"
     with pm.Model(coords=coords) as model:
         beta0 = pm.Normal("Intercept", mu=priors.intercept_mean, sigma=priors.intercept_sd)
-        beta1 = pm.Normal(slope, mu=0.0, sigma=priors.slope_sd)
-        sigma = pm.HalfNormal("sigma", sigma=priors.sigma)
+        beta1 = pm.Normal(slope, mu=0.0, sigma=priors.effect_sd)
+        sigma = priors.sigma.build("sigma")
         if structure == "correlated":
             chol, corr, sds = pm.LKJCholeskyCov(
                 f"chol_{group}",
                 n=2,
                 eta=priors.lkj_eta,
-                sd_dist=pm.HalfNormal.dist(
-                    sigma=np.array([priors.sd_intercept, priors.sd_slope]), shape=2
-                ),
+                sd_dist=_sd_dist(priors),
                 compute_corr=True,
             )
             z = pm.Normal(f"z_{group}", 0.0, 1.0, dims=(group, "effect"))
@@ -649,12 +646,12 @@ def random_slopes_model(
             b0 = pm.Deterministic(b0_name, effects[:, 0], dims=group)
             b1 = pm.Deterministic(b1_name, effects[:, 1], dims=group)
         else:
-            s0 = pm.HalfNormal(f"{b0_name}_sigma", sigma=priors.sd_intercept)
+            s0 = priors.group_sd.build(f"{b0_name}_sigma")
             z0 = pm.Normal(f"{b0_name}_offset", 0.0, 1.0, dims=group)
             b0 = pm.Deterministic(b0_name, s0 * z0, dims=group)
             b1 = None
             if structure == "independent":
-                s1 = pm.HalfNormal(f"{b1_name}_sigma", sigma=priors.sd_slope)
+                s1 = priors.slope_sd.build(f"{b1_name}_sigma")
                 z1 = pm.Normal(f"{b1_name}_offset", 0.0, 1.0, dims=group)
                 b1 = pm.Deterministic(b1_name, s1 * z1, dims=group)
         expected = beta0 + b0[codes] + beta1 * x
@@ -911,8 +908,8 @@ def gibbs_mixed_model(
         raise ValueError(f"the mixed model needs at least two archers, got {n_archers}")
     n = y.size
     X = np.column_stack([np.ones(n), south])
-    prior_mean = np.array([priors.mu_mean, 0.0])
-    prior_prec = np.diag([1.0 / priors.mu_sd**2, 1.0 / priors.tau_sd**2])
+    prior_mean = np.array([priors.intercept_mean, 0.0])
+    prior_prec = np.diag([1.0 / priors.intercept_sd**2, 1.0 / priors.effect_sd**2])
     n_j = np.bincount(idx, minlength=n_archers).astype(float)
     xtx = X.T @ X
     out = {name: np.empty((chains, draws)) for name in ("mu", "tau", "sigma_a", "sigma_e")}

@@ -67,6 +67,7 @@ import pytensor.tensor as pt
 import scipy.sparse as sp
 from xarray import DataTree
 
+from analysis.bayes import Priors, SigmaPrior
 from analysis.models.crossed import FixedDesign, fixed_design, group_codes
 from analysis.validation import (
     check_positive_int,
@@ -78,7 +79,6 @@ from analysis.validation import (
 
 __all__ = [
     "CrossedData",
-    "Priors",
     "DEFAULT_PRIORS",
     "AdviResult",
     "prepare_crossed",
@@ -320,36 +320,16 @@ def _as_prepared(data: CrossedData | pd.DataFrame) -> CrossedData:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Priors:
-    """Weakly informative priors on the scale of a 1-to-5 rating.
-
-    Attributes
-    ----------
-    intercept_mean, intercept_sd
-        Normal prior of the intercept (the mean rating lies within 3 ± 4 or so).
-    beta_sd
-        SD of the zero-centred Normal prior of the other fixed effects.
-    sigma_scale
-        Scale of the HalfNormal prior of every SD (residual and each factor).
-    """
-
-    intercept_mean: float = 3.0
-    intercept_sd: float = 2.0
-    beta_sd: float = 1.0
-    sigma_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("intercept_sd", "beta_sd", "sigma_scale"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not np.isfinite(self.intercept_mean):
-            raise ValueError(f"intercept_mean must be finite, got {self.intercept_mean!r}")
-
-
-#: The priors used in the book.
-DEFAULT_PRIORS = Priors()
+#: The priors used in the book: weakly informative on the scale of a 1-to-5 rating (the mean
+#: rating within 3 ± 4 or so, other fixed effects within ± 2, every SD HalfNormal(1)).
+DEFAULT_PRIORS = Priors(
+    intercept_mean=3.0,
+    intercept_sd=2.0,
+    effect_sd=1.0,
+    sigma=SigmaPrior("halfnormal", 1.0),
+    group_sd=SigmaPrior("halfnormal", 1.0),
+    slope_sd=SigmaPrior("halfnormal", 1.0),
+)
 
 
 def hyperparameters(data: CrossedData) -> list[str]:
@@ -362,12 +342,12 @@ def _common(data: CrossedData, priors: Priors) -> tuple[pt.TensorVariable, dict[
     p = data.X.shape[1]
     mu0 = np.zeros(p)
     mu0[0] = priors.intercept_mean
-    sd0 = np.full(p, priors.beta_sd)
+    sd0 = np.full(p, priors.effect_sd)
     sd0[0] = priors.intercept_sd
     beta = pm.Normal("beta", mu=mu0, sigma=sd0, dims="term")
-    sds: dict[str, object] = {"sigma_e": pm.HalfNormal("sigma_e", sigma=priors.sigma_scale)}
+    sds: dict[str, object] = {"sigma_e": priors.sigma.build("sigma_e")}
     for g in data.groups:
-        sds[f"sigma_{g}"] = pm.HalfNormal(f"sigma_{g}", sigma=priors.sigma_scale)
+        sds[f"sigma_{g}"] = priors.group_sd.build(f"sigma_{g}")
     return beta, sds
 
 
@@ -404,7 +384,7 @@ def _block_prior(data: CrossedData, priors: Priors) -> tuple[np.ndarray, np.ndar
     p = data.X.shape[1]
     mu0 = np.zeros(p)
     mu0[0] = priors.intercept_mean
-    sd0 = np.full(p, priors.beta_sd)
+    sd0 = np.full(p, priors.effect_sd)
     sd0[0] = priors.intercept_sd
     return mu0, sd0
 
@@ -544,8 +524,8 @@ def marginal_model(
         raise ValueError(f"centered must be True or False, got {centered!r}")
     g1 = data.groups[1]
     with pm.Model(coords={g1: [str(v) for v in data.levels[g1]]}) as model:
-        sigma_e = pm.HalfNormal("sigma_e", sigma=priors.sigma_scale)
-        sigmas = {g: pm.HalfNormal(f"sigma_{g}", sigma=priors.sigma_scale) for g in data.groups}
+        sigma_e = priors.sigma.build("sigma_e")
+        sigmas = {g: priors.group_sd.build(f"sigma_{g}") for g in data.groups}
         if centered:
             b1 = pm.Normal(f"b_{g1}", 0.0, sigmas[g1], dims=g1)
         else:

@@ -16,7 +16,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 import analysis.book.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
-from analysis.bayes import sample
+from analysis.bayes import Priors, SigmaPrior, sample
 from analysis.models.online import _check_test, _lookup, _unit_stats, fit_one_way
 
 __all__ = ["BayesFit", "one_way_pymc_model", "fit_bayes", "predict_bayes"]
@@ -52,10 +52,12 @@ class BayesFit:
         return self.intercept + _lookup(self.effects, test["unit"])
 
 
-def one_way_pymc_model(train: pd.DataFrame, *, centre_above: float | None = None) -> pm.Model:
+def one_way_pymc_model(
+    train: pd.DataFrame, *, centre_above: float | None = None, priors: Priors | None = None
+) -> pm.Model:
     r"""Build the Bayesian one-way model in PyMC, written with sufficient statistics.
 
-    Priors are weakly informative on the scale of the data: :math:`\beta \sim
+    Priors are weakly informative on the scale of the data unless given: :math:`\beta \sim
     N(\bar y, (5 s_y)^2)`, :math:`\sigma_a, \sigma_e \sim \text{HalfNormal}(s_y)` and
     :math:`\mu^a_j \sim N(0, \sigma_a^2)`. The likelihood of the raw observations is written
     exactly through each unit's mean (:math:`\bar y_j \sim N(\beta + \mu^a_j, \sigma_e^2 / n_j)`)
@@ -79,6 +81,9 @@ def one_way_pymc_model(train: pd.DataFrame, *, centre_above: float | None = None
         :math:`\lambda = \sigma_e^2 / \sigma_a^2` (:func:`fit_one_way`): beyond it the data say
         more about a unit than the population does. Use ``math.inf`` to make every unit
         non-centred, 0 to centre every unit.
+    priors
+        The priors of ``beta`` (``intercept_mean``, ``intercept_sd``), ``unit_sd``
+        (``group_sd``) and ``noise_sd`` (``sigma``); scaled by the data by default.
 
     Returns
     -------
@@ -100,10 +105,14 @@ def one_way_pymc_model(train: pd.DataFrame, *, centre_above: float | None = None
     small_idx, large_idx = np.flatnonzero(~large), np.flatnonzero(large)
     coords = {"unit": st.units, "small_unit": st.units[small_idx],
               "large_unit": st.units[large_idx]}
+    if priors is None:
+        priors = Priors(intercept_mean=centre, intercept_sd=5.0 * scale,
+                        sigma=SigmaPrior("halfnormal", scale),
+                        group_sd=SigmaPrior("halfnormal", scale))
     with pm.Model(coords=coords) as model:
-        beta = pm.Normal("beta", centre, 5.0 * scale)
-        unit_sd = pm.HalfNormal("unit_sd", scale)
-        noise_sd = pm.HalfNormal("noise_sd", scale)
+        beta = pm.Normal("beta", mu=priors.intercept_mean, sigma=priors.intercept_sd)
+        unit_sd = priors.group_sd.build("unit_sd")
+        noise_sd = priors.sigma.build("noise_sd")
         effect = pt.zeros(len(st.units))
         if len(small_idx):
             z = pm.Normal("z", 0.0, 1.0, dims="small_unit")
