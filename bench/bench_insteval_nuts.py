@@ -4,12 +4,12 @@ Both models are fitted to the book's 80 % training split of InstEval
 (``y ~ service + (1|s) + (1|d) + (1|dept)``) with nutpie, 4 chains of 1000 draws after 1000
 warm-up draws, on 2 cores:
 
-* ``marginal`` -- :func:`analysis.bayes.insteval.marginal_model`: students, fixed effects and
+* ``marginal`` -- :func:`analysis.bayes.crossed.marginal_model`: students, fixed effects and
   departments integrated out analytically, 1,128 instructor effects and four SDs sampled;
   fixed effects and department effects drawn afterwards from their exact conditional
-  (:func:`analysis.bayes.insteval.recover_effects`, timed as ``recover_s``);
+  (:func:`analysis.bayes.crossed.recover_effects`, timed as ``recover_s``);
 * ``full`` (only with ``--full``, it takes a few minutes) -- the straightforward non-centred
-  model with every level a parameter (:func:`analysis.bayes.insteval.advi_model`).
+  model with every level a parameter (:func:`analysis.bayes.crossed.advi_model`).
 
 For each it reports compile seconds (numba compilation by nutpie), sampling seconds, the
 smallest bulk ESS over the hyperparameters (``beta``, ``sigma_*``) and over every parameter
@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import bayes
-from analysis.bayes import insteval as ib
+from analysis.bayes import crossed as ib
 from analysis.book.reproducibility import machine_info
 from analysis.datasets.insteval import load_insteval, split_insteval
 

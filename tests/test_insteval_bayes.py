@@ -1,4 +1,4 @@
-"""Tests of analysis.bayes.insteval on small simulated crossed data (known truth)."""
+"""Tests of analysis.bayes.crossed on small simulated crossed data (known truth)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from analysis import bayes
-from analysis.bayes import insteval as ib
+from analysis.bayes import crossed as ib
 
 
 def simulate_crossed(

@@ -123,7 +123,7 @@ def test_chapter_figures_fit_the_text_column():
     from xarray import DataTree
 
     from analysis import bayes
-    from analysis.bayes import insteval as insteval_bayes
+    from analysis.bayes import crossed as insteval_bayes
     from analysis.models import online as ol
     from analysis.models.mixed import fit_random_intercept, shrinkage_table
     from analysis.models.profile import profile_ci, profile_curves

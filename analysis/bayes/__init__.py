@@ -254,7 +254,7 @@ class Priors:
 
     One class serves the archer models (chapter 6), the random-slope models (6c, also
     translated for Bambi by :meth:`to_bambi`) and the InstEval models
-    (:mod:`analysis.bayes.insteval`). The defaults are the archer models' weakly informative
+    (:mod:`analysis.bayes.crossed`). The defaults are the archer models' weakly informative
     priors on the scale of an archery range: a Northwood mean within 150 ± 100 m, a bow effect
     within ± 50 m, SDs up to about 100 m. :meth:`from_data` scales priors to any data set.
 

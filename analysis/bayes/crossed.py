@@ -1,4 +1,4 @@
-r"""Bayesian crossed random-intercept models for InstEval: ADVI and a fast exact posterior.
+r"""Bayesian crossed random-intercept models (InstEval in the book): ADVI and exact NUTS.
 
 The model of the InstEval chapters is
 
