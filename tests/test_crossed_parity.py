@@ -9,6 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.book.lme4 import (
+    assert_matches_lme4,
+    compare_with_lme4,
+    kind_of_quantity,
+    reference_from_record,
+)
 from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.insteval import load_insteval
 from analysis.models.crossed import fit_crossed, simulate_crossed
@@ -19,18 +25,12 @@ SCRIPT = ROOT / "scripts" / "lme4_insteval.R"
 GROUPS = ["s", "d", "dept"]
 
 
-def compare(fit, ref, sd_tol=1e-4, fixed_tol=1e-4, mode_tol=1e-3):
-    assert list(fit.fixed.index) == ref["fixed"]["term"]
-    np.testing.assert_allclose(fit.fixed["estimate"], ref["fixed"]["estimate"], atol=fixed_tol)
-    np.testing.assert_allclose(fit.fixed["se"], ref["fixed"]["se"], atol=fixed_tol)
-    for name, sd in ref["sds"].items():
-        assert abs(fit.sds[name] - sd) < sd_tol, name
-    for g, block in ref["ranef"].items():
-        ours = fit.ranef[g].set_axis(fit.ranef[g].index.astype(str)).loc[block["level"]]
-        np.testing.assert_allclose(ours["mode"], block["mode"], atol=mode_tol, err_msg=g)
-        np.testing.assert_allclose(ours["cond_sd"], block["cond_sd"], atol=mode_tol, err_msg=g)
-    # The criterion is ~2.4e5; both optimisers stop within a hair of the same minimum.
-    assert abs(fit.criterion - ref["criterion"]) < 1e-3
+def compare(fit, record):
+    """Assert the fit matches one lme4 record (scripts/lme4_insteval.R) within the tolerances."""
+    ref = reference_from_record(record)
+    table = compare_with_lme4(ref, fit, modes=True)
+    assert set(table["quantity"].map(kind_of_quantity)) == {"fixed", "sd", "criterion", "modes"}
+    assert_matches_lme4(table)
 
 
 @pytest.fixture(scope="module")

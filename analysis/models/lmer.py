@@ -22,18 +22,15 @@ this module adds only what the book needs on top:
   The deviance is computed from the model matrices mixedlm builds (``getME``), with dense
   linear algebra on the random-effect dimension, so it refuses models with more than
   :data:`MAX_PROFILE_RANDOM` random effects;
-* :func:`summary_dict` for the ``lmer`` command line and :func:`compare_with_lme4` for the
-  chapters and tests.
+* :func:`summary_dict` for the ``lmer`` command line. The comparison with lme4's own numbers
+  is :func:`analysis.book.lme4.compare_with_lme4`, one for every fit of the book.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,8 +48,6 @@ __all__ = [
     "is_singular",
     "lrt",
     "summary_dict",
-    "lme4_reference",
-    "compare_with_lme4",
 ]
 
 #: Largest number of random effects :func:`profile_frame` will profile (dense q x q algebra).
@@ -640,64 +635,3 @@ def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dic
         prof = profile_frame(fit, level)
         out["profile"] = {"level": level, "intervals": prof.to_dict(orient="records")}
     return out
-
-
-def lme4_reference(name: str, path: str | Path | None = None) -> dict[str, Any]:
-    """Return the lme4 reference of model ``name`` from ``data/reference/lme4_lmer.json``."""
-    from analysis.book.reproducibility import book_root
-
-    file = Path(path) if path is not None else book_root() / "data/reference/lme4_lmer.json"
-    refs = json.loads(file.read_text(encoding="utf-8"))
-    if name not in refs or not isinstance(refs[name], Mapping):
-        known = [k for k, v in refs.items() if isinstance(v, Mapping)]
-        raise ValueError(f"no lme4 reference {name!r}; known: {known}")
-    return dict(refs[name])
-
-
-def compare_with_lme4(name: str, fit: Any, *, profile: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Set a fit beside lme4's numbers for the same model: one row per quantity.
-
-    Fixed effects, every SD and correlation, sigma, the REML criterion (or deviance) and,
-    if ``profile`` (a :func:`profile_frame`) is given, the profile bounds. Columns
-    ``quantity``, ``python``, ``lme4``, ``difference``.
-    """
-    ref = lme4_reference(name)
-    rows: list[tuple[str, float, float]] = []
-    fixed = fixef_frame(fit).set_index("term")
-    for term, est, se in zip(
-        ref["fixed"]["term"], ref["fixed"]["estimate"], ref["fixed"]["se"], strict=True
-    ):
-        rows.append((f"{term} estimate", float(fixed.loc[term, "estimate"]), est))
-        rows.append((f"{term} SE", float(fixed.loc[term, "std_error"]), se))
-    vc = varcorr_frame(fit)
-    ref_vc = pd.DataFrame(ref["varcorr"]).fillna("")
-    for _, row in ref_vc.iterrows():
-        hit = vc[
-            (vc["grp"] == row["grp"]) & (vc["var1"] == row["var1"]) & (vc["var2"] == row["var2"])
-        ]
-        label = (
-            f"cor {row['var1']}, {row['var2']} | {row['grp']}"
-            if row["var2"]
-            else f"SD {row['var1']} | {row['grp']}"
-            if row["var1"]
-            else "sigma"
-        )
-        rows.append((label, float(hit["sdcor"].iloc[0]) if len(hit) else np.nan, row["sdcor"]))
-    key = "reml_criterion" if fit.REML else "deviance"
-    rows.append(
-        (
-            "REML criterion" if fit.REML else "deviance",
-            float(fit.REMLcrit() if fit.REML else fit.deviance),
-            float(ref[key]) if key in ref else float(ref["ml"]["deviance"]),
-        )
-    )
-    if profile is not None and "profile_ci" in ref:
-        mine = profile.set_index("parm")
-        pc = ref["profile_ci"]
-        for parm, lo, hi in zip(pc["parameter"], pc["lower"], pc["upper"], strict=True):
-            if parm in mine.index:
-                rows.append((f"{parm} 2.5%", float(mine.loc[parm, "lower"]), lo))
-                rows.append((f"{parm} 97.5%", float(mine.loc[parm, "upper"]), hi))
-    table = pd.DataFrame(rows, columns=["quantity", "python", "lme4"])
-    table["difference"] = table["python"] - table["lme4"]
-    return table
