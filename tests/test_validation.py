@@ -79,3 +79,25 @@ def test_check_seed_accepts_numpy_integers():
     from analysis.validation import check_seed
 
     assert check_seed(np.int64(7)) == 7 and isinstance(check_seed(np.int64(7)), int)
+
+
+@pytest.mark.parametrize("bad", ["1", 1.5, -1, True, None])
+def test_every_simulator_and_split_refuses_a_bad_seed(bad):
+    from analysis.datasets.archers import archer_names, simulate_archers
+    from analysis.datasets.insteval import split_insteval
+    from analysis.models.crossed import simulate_crossed
+    from analysis.models.mixed import unbalanced_shot_counts
+    from analysis.models.online import simulate_online
+
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    calls = [
+        lambda: archer_names(3, seed=bad),
+        lambda: simulate_archers(3, 2, seed=bad),
+        lambda: split_insteval(frame, seed=bad),
+        lambda: simulate_crossed(seed=bad),
+        lambda: unbalanced_shot_counts(seed=bad),
+        lambda: simulate_online(50, seed=bad),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="seed"):
+            call()

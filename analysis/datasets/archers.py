@@ -137,7 +137,7 @@ def archer_names(n: int, seed: int) -> list[str]:
     capacity = len(_GIVEN) * len(_HOUSES)
     if n > capacity:
         raise ValueError(f"n must be at most {capacity} (the distinct names available), got {n}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     picks = rng.choice(capacity, size=n, replace=False)
     return [f"{_GIVEN[p // len(_HOUSES)]} {_HOUSES[p % len(_HOUSES)]}" for p in picks]
 

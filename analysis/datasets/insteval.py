@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.datasets.files import data_dir
-from analysis.validation import check_nonnegative_int, require_columns
+from analysis.validation import check_seed, require_columns
 
 __all__ = [
     "CACHE_NAME",
@@ -151,7 +151,7 @@ def split_insteval(
         raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    seed = check_nonnegative_int("seed", seed)
+    seed = check_seed(seed)
     n = len(data)
     n_test = int(round(float(test_fraction) * n))
     if n_test == 0 or n_test == n:

@@ -46,6 +46,7 @@ from analysis.validation import (
     check_memory,
     check_nonnegative,
     check_positive_int,
+    check_seed,
     column_names,
     model_columns,
     numeric_response,
@@ -1037,7 +1038,7 @@ def simulate_crossed(
     }
     for name, value in sds.items():
         check_nonnegative(name, value)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     s = np.repeat(np.arange(n_students), per_student)
     d = np.concatenate(
         [rng.choice(n_instructors, size=per_student, replace=False) for _ in range(n_students)]

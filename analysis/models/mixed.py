@@ -29,7 +29,7 @@ from scipy import stats
 
 from analysis.datasets.archers import ArcherExperiment, simulate_archers
 from analysis.models.likelihood import RandomInterceptLikelihood
-from analysis.validation import check_nonnegative, require_columns
+from analysis.validation import check_nonnegative, check_seed, require_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMResultsWrapper
@@ -562,7 +562,7 @@ def unbalanced_shot_counts(n_archers: int = 50, seed: int = UNBALANCED_SEED) -> 
     numpy.ndarray
         Integer counts, one per archer (the same for both bows).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     low, high = np.log(UNBALANCED_MIN_SHOTS), np.log(UNBALANCED_MAX_SHOTS)
     return np.rint(np.exp(rng.uniform(low, high, size=n_archers))).astype(int)
 

@@ -50,6 +50,7 @@ from analysis.validation import (
     check_nonnegative,
     check_nonnegative_int,
     check_positive_int,
+    check_seed,
     require_columns,
 )
 
@@ -202,7 +203,7 @@ def simulate_online(
         If an argument is out of range; the message names it.
     """
     n_units = check_positive_int("n_units", n_units)
-    seed = check_nonnegative_int("seed", seed)
+    seed = check_seed(seed)
     intercept = check_finite("intercept", intercept)
     unit_sd = check_nonnegative("unit_sd", unit_sd)
     noise_sd = check_nonnegative("noise_sd", noise_sd)
@@ -532,7 +533,7 @@ def fit_ridge_cv(
     """
     from sklearn.model_selection import KFold
 
-    seed = check_nonnegative_int("seed", seed)
+    seed = check_seed(seed)
     n_folds = check_positive_int("n_folds", n_folds)
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")

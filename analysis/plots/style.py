@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.datasets.archers import BOWS
-from analysis.validation import require_columns
+from analysis.validation import check_seed, require_columns
 
 __all__ = [
     "BOW_COLORS",
@@ -144,7 +144,7 @@ def plot_distance_by_bow(
     """
     require_columns(data, ["Distance", "Bow", "Name"])
     fig, ax = figure_axes(ax, (7.0, 4.5))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     x = data["Bow"].astype(str).map({b: i for i, b in enumerate(BOWS)}).to_numpy(float)
     jitter = rng.uniform(-0.12, 0.12, size=len(data))
     names = [str(n) for n in (data["Name"].cat.categories if hasattr(data["Name"], "cat")
