@@ -20,12 +20,18 @@ book
     What the chapters need to print and check numbers (glue, tables), reproducibility and
     benchmark records (``reproducibility``), the silencing of known start-up noise
     (``quiet``).
-cli
-    One module per command of ``python -m analysis``.
 
-``validation`` holds the argument checks every layer shares. Heavy libraries (PyMC,
-statsmodels, Dask) are imported by the modules that need them, never here, so ``import
-analysis`` stays fast.
+Modules
+-------
+validation
+    The argument checks every layer shares.
+cli
+    The command line, ``python -m analysis COMMAND ...``, in one module (``cli.py``): the
+    commands ``fit-mixed``, ``fit-crossed``, ``fit-large`` and ``lmer`` and what they share
+    (reading the data, error messages and exit statuses, JSON or text output).
+
+Heavy libraries (PyMC, statsmodels, Dask) are imported by the modules that need them, never
+here, so ``import analysis`` stays fast.
 """
 
 __version__ = "0.1.0"

@@ -162,7 +162,7 @@ def test_generator_is_deterministic_whatever_the_chunking_and_fits_back(tmp_path
 def test_fit_large_command(tmp_path, capsys):
     import json
 
-    from analysis.__main__ import main
+    from analysis.cli import main
 
     data = simulate_crossed(seed=5, n_students=200, n_instructors=40, per_student=8)
     path = tmp_path / "d.csv"
@@ -172,7 +172,16 @@ def test_fit_large_command(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["method"] == "moments+cg" and out["converged"]
     assert set(out["sds"]) == {"s", "d", "Residual"}
+    assert out["n_obs"] == len(data) and "n" not in out  # the name every command uses
     assert main(["fit-large", str(tmp_path / "missing.parquet"), "--response", "y",
                  "--groups", "s"]) == 2
+    assert "fit-large: error: no such file or folder" in capsys.readouterr().err
     assert main(["fit-large", str(path), "--response", "nope", "--groups", "s"]) == 2
-    assert "fit-large: error:" in capsys.readouterr().err
+    assert f"fit-large: error: {path} has no column(s) ['nope']" in capsys.readouterr().err
+    one = tmp_path / "one.csv"
+    data.assign(s=0).to_csv(one, index=False)
+    assert main(["fit-large", str(one), "--response", "y", "--groups", "s", "d"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        "fit-large: error: grouping column 's' has only one level: nothing varies\n"
+    )

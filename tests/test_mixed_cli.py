@@ -1,4 +1,5 @@
-import argparse
+"""The fit-mixed command (analysis.cli)."""
+
 import json
 import subprocess
 import sys
@@ -8,10 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cli import mixed as mixed_cli
+from analysis.cli import build_parser, main
 from analysis.datasets.archers import simulate_archers
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def fit_mixed(*argv: str) -> int:
+    return main(["fit-mixed", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -30,22 +35,23 @@ def fresh_csv(tmp_path_factory) -> Path:
     return path
 
 
-def test_register_adds_command_without_heavy_imports():
-    code = ("import argparse, sys; from analysis.cli import mixed as mixed_cli; "
-            "p = argparse.ArgumentParser(); s = p.add_subparsers(); mixed_cli.register(s); "
-            "print('statsmodels' in sys.modules)")
+def test_registering_imports_nothing_heavy_and_parses_the_options():
+    code = ("import sys; from analysis.cli import build_parser; build_parser(); "
+            "print([m for m in ('statsmodels', 'pandas', 'numpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False"
-    parser = argparse.ArgumentParser()
-    mixed_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["fit-mixed", "x.csv", "--fixed", "a", "b", "--group", "g"])
-    assert args.fixed == ["a", "b"] and args.group == "g" and args.func is mixed_cli.run
+    assert out.stdout.strip() == "[]"
+    args = build_parser().parse_args(["fit-mixed", "x.csv", "--fixed", "a", "b", "--group", "g"])
+    assert args.command == "fit-mixed" and args.path == "x.csv"
+    assert args.fixed == ["a", "b"] and args.group == "g"
+    defaults = build_parser().parse_args(["fit-mixed", "x.csv"])
+    assert (defaults.response, defaults.fixed, defaults.group) == ("Distance", ["Bow"], "Name")
+    assert not defaults.ml and not defaults.json and defaults.level == 0.95
 
 
 def test_json_output_on_a_fresh_csv(fresh_csv, capsys):
-    status = mixed_cli.main([str(fresh_csv), "--response", "score", "--fixed", "arm",
-                             "--group", "school", "--json"])
+    status = fit_mixed(str(fresh_csv), "--response", "score", "--fixed", "arm",
+                       "--group", "school", "--json")
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_obs"] == 96 and out["n_groups"] == 12 and out["method"] == "REML"
@@ -60,8 +66,7 @@ def test_json_output_on_a_fresh_csv(fresh_csv, capsys):
 
 
 def test_text_output(fresh_csv, capsys):
-    assert mixed_cli.main([str(fresh_csv), "--response", "score", "--fixed",
-                           "--group", "school"]) == 0
+    assert fit_mixed(str(fresh_csv), "--response", "score", "--fixed", "--group", "school") == 0
     out = capsys.readouterr().out
     assert "Random effects:" in out and "Profile-likelihood 95% intervals" in out
 
@@ -70,42 +75,43 @@ def test_text_output(fresh_csv, capsys):
     ("content", "argv", "message"),
     [
         ("Distance,Bow,Name\n1,Northwood,a\n2,Northwood,b\n", ["--group", "Team"],
-         "missing column"),
+         "has no column(s) ['Team']"),
         ("Distance,Bow,Name\nfar,Northwood,a\nnear,Southwood,b\n", [], "must be numeric"),
         ("Distance,Bow,Name\n1,Northwood,a\n2,Southwood,a\n3,Northwood,a\n", [],
          "at least two groups"),
+        ("Distance,Bow,Name\n1e300,Northwood,a\n2,Southwood,b\n3,Northwood,b\n", [],
+         "response column 'Distance' reaches 1e+300"),
         ("", [], "empty"),
         ("Distance,Bow,Name\n", [], "empty"),
+        ("Distance,Bow,Name\n1,Northwood,a\n2,Southwood,b\n", ["--level", "1.5"], "--level"),
     ],
 )
-def test_errors_exit_nonzero_without_traceback(tmp_path, capsys, content, argv, message):
+def test_errors_exit_2_with_one_line_without_traceback(tmp_path, capsys, content, argv,
+                                                       message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    assert mixed_cli.main([str(path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert fit_mixed(str(path), *argv) == 2
+    out, err = capsys.readouterr()
+    assert message in err and "Traceback" not in err and out == ""
+    assert err.startswith("fit-mixed: error: ") and err.count("\n") == 1
 
 
 def test_missing_file(tmp_path, capsys):
-    assert mixed_cli.main([str(tmp_path / "nope.csv")]) == 2
+    assert fit_mixed(str(tmp_path / "nope.csv")) == 2
     assert "no such file" in capsys.readouterr().err
 
 
 def test_subprocess_reports_error_cleanly(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("y,g\n1,a\n")
-    run = subprocess.run([sys.executable, "-m", "analysis.cli.mixed", str(path), "--response",
-                          "y", "--fixed", "--group", "g"], capture_output=True, text=True,
-                         cwd=ROOT)
+    run = subprocess.run([sys.executable, "-m", "analysis", "fit-mixed", str(path),
+                          "--response", "y", "--fixed", "--group", "g"], capture_output=True,
+                         text=True, cwd=ROOT)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "at least two groups" in run.stderr
 
 
 def test_python_m_analysis_entry_point(tmp_path):
-    from analysis.__main__ import COMMAND_MODULES
-
-    if "analysis.cli.mixed" not in COMMAND_MODULES:
-        pytest.skip("analysis.cli.mixed is not yet listed in analysis.__main__.COMMAND_MODULES")
     exp = simulate_archers(6, 3, seed=1)
     path = tmp_path / "a.csv"
     exp.data.to_csv(path, index=False)
@@ -113,3 +119,14 @@ def test_python_m_analysis_entry_point(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["n_groups"] == 6
+
+
+def test_help_lists_every_command():
+    run = subprocess.run([sys.executable, "-m", "analysis", "--help"], capture_output=True,
+                         text=True, cwd=ROOT, check=True)
+    for command in ("fit-mixed", "fit-crossed", "fit-large", "lmer"):
+        assert command in run.stdout
+        sub = subprocess.run([sys.executable, "-m", "analysis", command, "--help"],
+                             capture_output=True, text=True, cwd=ROOT, check=True)
+        assert "--json" in sub.stdout
+    assert not (ROOT / "analysis" / "cli").exists()  # one module, analysis/cli.py

@@ -1,0 +1,717 @@
+"""The command line of the package: ``python -m analysis COMMAND ...``.
+
+Four commands fit the book's models to a file of your own:
+
+``fit-mixed``
+    ``response ~ fixed + (1 | group)`` by REML with statsmodels' ``MixedLM``
+    (:mod:`analysis.models.mixed`), with profile-likelihood intervals for the two SDs and the
+    BLUPs by group, e.g.
+    ``python -m analysis fit-mixed PATH.csv --response Distance --fixed Bow --group Name --json``.
+``fit-crossed``
+    One random intercept per grouping column (crossed or nested) by REML with the package's own
+    fitter (:mod:`analysis.models.crossed`), e.g.
+    ``python -m analysis fit-crossed PATH.csv --response y --fixed service --groups s d dept``.
+``fit-large``
+    The same model for data too large for REML: SDs by the method of moments, fixed effects and
+    conditional modes by conjugate gradients or backfitting (:mod:`analysis.models.large`), on
+    a CSV file or a Parquet file or folder read with Dask.
+``lmer``
+    Any lme4 formula, fitted by mixedlm (:mod:`analysis.models.lmer`), e.g.
+    ``python -m analysis lmer PATH.csv --formula "Reaction ~ Days + (Days | Subject)" --profile``.
+
+Every command prints a text report, or one JSON document with ``--json``, and exits with status
+0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
+a fit that fails or gives non-finite numbers) is reported as one line
+``COMMAND: error: MESSAGE`` on stderr, with exit status 2 and nothing on stdout; warnings go
+to stderr as ``COMMAND: warning: MESSAGE``. The JSON documents name the number of observations
+``n_obs`` in every command.
+
+Registering the commands imports nothing heavy, so ``--help`` is instant; pandas, numpy and
+the fitters are imported by the functions that run a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CommandError", "EXIT_ERROR", "build_parser", "main"]
+
+#: Exit status of a command that fails on bad input (argparse uses it for bad options too).
+EXIT_ERROR = 2
+
+#: Above this, a response's squares come close to overflowing a float.
+_LARGEST_RESPONSE = 1e100
+
+
+class CommandError(Exception):
+    """Bad input or a failed fit, reported as ``COMMAND: error: MESSAGE`` with exit status 2."""
+
+
+@dataclass(frozen=True)
+class _Output:
+    """What a command produced.
+
+    Attributes
+    ----------
+    document
+        The result as JSON-ready plain objects (printed with ``--json``).
+    report
+        Prints the text report (without ``--json``).
+    warnings
+        Messages to print on stderr as ``COMMAND: warning: MESSAGE``.
+    indent
+        Indentation of the printed JSON document (``None``: one line).
+    """
+
+    document: dict[str, Any]
+    report: Callable[[], None]
+    warnings: tuple[str, ...] = ()
+    indent: int | None = None
+
+
+@dataclass(frozen=True)
+class _Command:
+    """One command: its name, help, options and the function that runs it.
+
+    Attributes
+    ----------
+    name
+        The command's name on the command line.
+    help
+        One line for ``python -m analysis --help``.
+    description
+        The paragraph of ``python -m analysis NAME --help``.
+    add_arguments
+        Adds the command's options to its parser.
+    fit
+        Reads the data, fits the model and returns an :class:`_Output`; raises
+        :class:`CommandError` (or ``ValueError`` and the like, see :func:`_execute`).
+    hint
+        Advice appended to the message when the fit fails numerically.
+    """
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    fit: Callable[[argparse.Namespace], _Output]
+    hint: str
+
+
+# --------------------------------------------------------------------------------------------
+# What the commands share: options, reading the data, errors, output
+# --------------------------------------------------------------------------------------------
+
+
+def _add_common_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    data: str = "csv",
+    data_help: str = "CSV file with a header row",
+    response: str | None = None,
+    fixed: Sequence[str] = (),
+    fixed_help: str = "fixed-effect columns (an intercept is always included)",
+    groups_help: str | None = None,
+) -> None:
+    """Add the data argument and the column options most commands share.
+
+    Parameters
+    ----------
+    parser
+        The command's parser.
+    data
+        Name of the positional argument naming the data file.
+    data_help
+        Its help text.
+    response
+        Default ``--response`` column; ``None`` makes the option required.
+    fixed
+        Default ``--fixed`` columns.
+    fixed_help
+        Help text of ``--fixed``.
+    groups_help
+        Help text of ``--groups`` (one or more grouping columns, required); ``None`` leaves
+        the grouping option to the command.
+    """
+    parser.add_argument(data, help=data_help)
+    if response is None:
+        parser.add_argument("--response", required=True, help="numeric response column")
+    else:
+        parser.add_argument("--response", default=response, help="numeric response column")
+    parser.add_argument("--fixed", nargs="*", default=list(fixed), metavar="COLUMN",
+                        help=fixed_help)
+    if groups_help is not None:
+        parser.add_argument("--groups", nargs="+", required=True, metavar="COLUMN",
+                            help=groups_help)
+
+
+def _add_ml(parser: argparse.ArgumentParser) -> None:
+    """Add ``--ml`` (maximum likelihood instead of REML)."""
+    parser.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json`` (print one JSON document instead of the text report)."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _one_line(text: object) -> str:
+    """Return ``text`` with every run of whitespace, line breaks included, made one space."""
+    return " ".join(str(text).split())
+
+
+def _read_csv(path: str) -> Any:
+    """Read a CSV file with a header row and at least one data row.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its contents.
+
+    Raises
+    ------
+    CommandError
+        If the file is missing, a directory, unreadable, not CSV, empty or has no data rows;
+        the message names the file.
+    """
+    import pandas as pd
+
+    try:
+        data = pd.read_csv(path)
+    except FileNotFoundError:
+        raise CommandError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} is a directory, not a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise CommandError(f"{path} is empty (no header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CommandError(f"could not read {path} as CSV: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"could not read {path}: {exc.strerror or exc}") from None
+    if len(data) == 0:
+        raise CommandError(f"{path} is empty: it has a header but no data rows")
+    return data
+
+
+def _read_parquet(path: str) -> Any:
+    """Open a Parquet file or folder as a Dask frame, one row group per partition.
+
+    Raises
+    ------
+    CommandError
+        If it cannot be read as Parquet; the message names the file.
+    """
+    import dask.dataframe as dd
+
+    try:
+        return dd.read_parquet(path, split_row_groups=True)
+    except (ValueError, OSError) as exc:
+        reason = str(exc).rsplit("Original Message:", 1)[-1]
+        raise CommandError(f"could not read {path} as Parquet: {_one_line(reason)}") from None
+
+
+def _require_columns(data: Any, path: str, columns: Iterable[str]) -> None:
+    """Raise :class:`CommandError` naming the file and the columns it lacks, if any.
+
+    Parameters
+    ----------
+    data
+        A pandas or Dask frame.
+    path
+        The file it was read from.
+    columns
+        The columns the command needs.
+    """
+    missing = list(dict.fromkeys(c for c in columns if c not in data.columns))
+    if missing:
+        raise CommandError(
+            f"{path} has no column(s) {missing}; its columns are {list(map(str, data.columns))}"
+        )
+
+
+def _with_n_obs(document: dict[str, Any]) -> dict[str, Any]:
+    """Return ``document`` with its key ``n`` (number of observations) named ``n_obs``.
+
+    The fits' ``to_dict`` methods say ``n``; every command prints ``n_obs``. Key order is kept.
+    """
+    if "n" not in document or "n_obs" in document:
+        return document
+    return {("n_obs" if key == "n" else key): value for key, value in document.items()}
+
+
+def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
+    """Return ``document`` as strict JSON.
+
+    Raises
+    ------
+    CommandError
+        If it holds NaN or an infinity, which JSON cannot represent: a fit that gives such
+        numbers has failed.
+    """
+    try:
+        return json.dumps(document, allow_nan=False, indent=indent)
+    except ValueError:
+        raise CommandError(
+            "the fit produced non-finite estimates; check the response's scale"
+        ) from None
+
+
+def _error(command: str, message: object) -> int:
+    """Print ``COMMAND: error: MESSAGE`` (one line) on stderr and return :data:`EXIT_ERROR`."""
+    print(f"{command}: error: {_one_line(message)}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _execute(command: _Command, args: argparse.Namespace) -> int:
+    """Run ``command`` on the parsed ``args`` and return the exit status.
+
+    Bad input and failed fits become an error message and status 2, never a traceback:
+    :class:`CommandError` and ``ValueError``, ``KeyError`` or ``OSError`` from the fitters
+    give their own message; numerical failures (``ArithmeticError``, ``LinAlgError``,
+    ``RuntimeError``) the command's hint. Warnings raised while fitting are printed as one
+    line each, after a successful fit only. The JSON document is checked to be strict JSON
+    even without ``--json``, so a fit with non-finite numbers is an error either way.
+
+    Parameters
+    ----------
+    command
+        The command.
+    args
+        Its parsed options.
+
+    Returns
+    -------
+    int
+        0 on success, :data:`EXIT_ERROR` on bad input.
+    """
+    import numpy as np
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                output = command.fit(args)
+            except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as exc:
+                # LinAlgError is a ValueError: this clause comes first
+                raise CommandError(f"the fit failed ({exc}); {command.hint}") from None
+            except KeyError as exc:
+                raise CommandError(f"missing key or column {exc}") from None
+            except (ValueError, OSError) as exc:
+                raise CommandError(str(exc)) from None
+        text = _json_text(output.document, output.indent)
+    except CommandError as exc:
+        return _error(command.name, exc)
+    for message in dict.fromkeys([*(str(w.message) for w in caught), *output.warnings]):
+        print(f"{command.name}: warning: {_one_line(message)}", file=sys.stderr)
+    if args.json:
+        print(text)
+    else:
+        output.report()
+    return 0
+
+
+def _print_estimates(fit: Any) -> None:
+    """Print a fit's fixed effects and standard deviations (``fit-crossed``, ``fit-large``)."""
+    print("\nFixed effects:")
+    print(fit.fixed.to_string(float_format=lambda v: f"{v:.6g}"))
+    print("\nStandard deviations:")
+    print(fit.sds.to_string(float_format=lambda v: f"{v:.6g}"))
+
+
+# --------------------------------------------------------------------------------------------
+# fit-mixed
+# --------------------------------------------------------------------------------------------
+
+
+def _mixed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``fit-mixed``."""
+    _add_common_arguments(
+        parser, data="path", response="Distance", fixed=["Bow"],
+        fixed_help="fixed-effect columns (none for an intercept only; default: Bow)",
+    )
+    parser.add_argument("--group", default="Name", help="grouping column (random intercepts)")
+    _add_ml(parser)
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level")
+    _add_json(parser)
+
+
+def _finite_or_none(x: float) -> float | None:
+    """Return ``x`` as a float, or ``None`` (JSON ``null``) if it is NaN or infinite."""
+    import math
+
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _mixed_document(fit: Any, ci: Any, path: str, level: float) -> dict[str, Any]:
+    """Return a :class:`analysis.models.mixed.MixedFit` and its profile CIs as JSON data."""
+    num = _finite_or_none
+    return {
+        "file": path,
+        "formula": f"{fit.response} ~ {' + '.join(fit.fixed_terms) or '1'} + (1 | {fit.group})",
+        "method": "REML" if fit.reml else "ML",
+        "n_obs": fit.n_obs,
+        "n_groups": fit.n_groups,
+        "loglik": num(fit.loglik),
+        "fixed": {
+            str(term): {k: num(row[k]) for k in ("estimate", "se", "z", "p", "ci_low", "ci_high")}
+            for term, row in fit.fixed.iterrows()
+        },
+        "sd_group": num(fit.sd_group),
+        "sd_resid": num(fit.sd_resid),
+        "profile_ci": {
+            "level": level,
+            "deviance": "ML (as lme4's confint)",
+            **{
+                str(name): {k: num(row[k]) for k in ("estimate", "lower", "upper")}
+                for name, row in ci.iterrows()
+            },
+        },
+        "blups": {str(k): num(v) for k, v in fit.blups.items()},
+        "blup_sd": {str(k): num(v) for k, v in fit.blup_sd.items()},
+    }
+
+
+def _fit_mixed(args: argparse.Namespace) -> _Output:
+    """Run ``fit-mixed``: REML (or ML) fit, profile intervals, BLUPs."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.models.mixed import fit_random_intercept, lme4_summary
+    from analysis.models.profile import profile_ci
+
+    if not 0 < args.level < 1:
+        raise CommandError(f"--level must lie strictly between 0 and 1, got {args.level}")
+    data = _read_csv(args.path)
+    _require_columns(data, args.path, [args.response, *args.fixed, args.group])
+    y = data[args.response]
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        largest = float(np.nanmax(np.abs(y.to_numpy(dtype=float)), initial=0.0))
+        if largest > _LARGEST_RESPONSE:  # statsmodels would fail with a vague message
+            raise CommandError(
+                f"response column {args.response!r} reaches {largest:.3g}: rescale it (the "
+                "fit squares the response, which would overflow)"
+            )
+    roles = {"response": args.response, "fixed": tuple(args.fixed), "group": args.group}
+    fit = fit_random_intercept(data, reml=not args.ml, **roles)
+    ci = profile_ci(data, level=args.level, **roles)
+
+    def report() -> None:
+        print(lme4_summary(fit))
+        print()
+        print(f"Profile-likelihood {args.level:.0%} intervals (ML deviance, as lme4's confint):")
+        print(ci.to_string(float_format=lambda v: f"{v:.4f}"))
+
+    return _Output(_mixed_document(fit, ci, args.path, args.level), report, indent=2)
+
+
+# --------------------------------------------------------------------------------------------
+# fit-crossed
+# --------------------------------------------------------------------------------------------
+
+
+def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``fit-crossed``."""
+    _add_common_arguments(
+        parser,
+        fixed_help="fixed-effect columns (an intercept is always included); text columns are "
+        "treatment-coded against their first level",
+        groups_help="grouping columns, each with its own random intercept",
+    )
+    parser.add_argument(
+        "--factors", nargs="*", default=None, metavar="COLUMN",
+        help="numeric fixed-effect columns to treat as factors (default: any fixed column "
+        "holding only 0/1 values is treated as a factor, as InstEval's service is in lme4)",
+    )
+    _add_ml(parser)
+    _add_json(parser)
+    parser.add_argument(
+        "--top", type=int, default=5, metavar="K",
+        help="without --json, how many levels per group to show at each end (default 5)",
+    )
+
+
+def _fit_crossed(args: argparse.Namespace) -> _Output:
+    """Run ``fit-crossed``: crossed random intercepts by REML (or ML)."""
+    import pandas as pd
+
+    from analysis.models.crossed import fit_crossed
+
+    if args.top < 0:
+        raise CommandError(f"--top must not be negative, got {args.top}")
+    data = _read_csv(args.csv)
+    _require_columns(data, args.csv, [args.response, *args.fixed, *args.groups])
+    factors = args.factors
+    if factors is None:
+        factors = [
+            c
+            for c in args.fixed
+            if pd.api.types.is_numeric_dtype(data[c])
+            and set(pd.unique(data[c].dropna())) <= {0, 1}
+        ]
+    for col in factors:
+        if col not in args.fixed:
+            raise CommandError(f"--factors column {col!r} is not one of --fixed {args.fixed}")
+        data[col] = pd.Categorical(data[col])
+    fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
+    notes = []
+    if fit.singular:
+        notes.append("boundary (singular) fit: some standard deviation is estimated as 0")
+    if fit.optimizer_status == "maxeval reached":
+        notes.append("the optimizer stopped at its evaluation limit: the fit may not have "
+                     "converged")
+    return _Output(_with_n_obs(fit.to_dict()), lambda: _print_crossed(fit, args.top),
+                   tuple(notes))
+
+
+def _print_crossed(fit: Any, top: int) -> None:
+    """Print the text report of ``fit-crossed``, ``top`` levels at each end per group."""
+    import pandas as pd
+
+    kind = "REML" if fit.reml else "ML"
+    print(f"Linear mixed model fitted by {kind}: {fit.n_obs} rows, response {fit.response}")
+    print(
+        f"{fit.criterion_name}: {fit.criterion:.4f}   ({fit.n_evals} evaluations, "
+        f"{fit.fit_seconds:.2f} s)"
+    )
+    _print_estimates(fit)
+    for group, frame in fit.ranef.items():
+        ordered = frame.sort_values("mode")
+        shown = (
+            ordered
+            if len(ordered) <= 2 * top
+            else pd.concat([ordered.head(top), ordered.tail(top)])
+        )
+        print(f"\nConditional modes of {group} ({len(frame)} levels; lowest and highest):")
+        print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+# --------------------------------------------------------------------------------------------
+# fit-large
+# --------------------------------------------------------------------------------------------
+
+
+def _large_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``fit-large``."""
+    _add_common_arguments(
+        parser, data="data", data_help="Parquet file or folder, or CSV file",
+        fixed_help="numeric fixed-effect columns (an intercept is always included)",
+        groups_help="grouping columns (integer codes in Parquet input)",
+    )
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run on a local Dask cluster of N worker processes (default: "
+                             "Dask's threaded scheduler)")
+    parser.add_argument("--solver", choices=["cg", "backfitting"], default="cg",
+                        help="conjugate gradients (default) or backfitting")
+    parser.add_argument("--tol", type=float, default=1e-8,
+                        help="tolerance (cg: relative residual; backfitting: change per sweep)")
+    parser.add_argument("--max-sweeps", type=int, default=2000,
+                        help="iteration limit (one pass over the data each)")
+    _add_json(parser)
+
+
+def _fit_large(args: argparse.Namespace) -> _Output:
+    """Run ``fit-large``: moments and conjugate gradients (or backfitting), on Dask."""
+    from pathlib import Path
+
+    from analysis.models.large import fit_large
+
+    if args.workers < 0:
+        raise CommandError(f"--workers must not be negative, got {args.workers}")
+    path = Path(args.data)
+    if not path.exists():
+        raise CommandError(f"no such file or folder: {args.data}")
+    data = _read_csv(args.data) if path.suffix == ".csv" else _read_parquet(args.data)
+    _require_columns(data, args.data, [args.response, *args.fixed, *args.groups])
+    client = None
+    try:
+        if args.workers:
+            from dask.distributed import Client, LocalCluster
+
+            client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                         dashboard_address=None))
+        fit = fit_large(data, args.response, args.fixed, args.groups, tol=args.tol,
+                        max_sweeps=args.max_sweeps, solver=args.solver)
+    finally:
+        if client is not None:
+            client.close()
+    notes = () if fit.converged else (
+        f"{args.solver} did not converge in {fit.sweeps} iterations",
+    )
+
+    def report() -> None:
+        print(f"Crossed random intercepts by {fit.method}: {fit.n_obs} rows, response "
+              f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s")
+        _print_estimates(fit)
+
+    return _Output(_with_n_obs(fit.to_dict()), report, notes)
+
+
+# --------------------------------------------------------------------------------------------
+# lmer
+# --------------------------------------------------------------------------------------------
+
+
+def _lmer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``lmer``."""
+    parser.add_argument("csv", help="CSV file with a header row")
+    parser.add_argument("--formula", required=True, help='lme4 formula, e.g. "y ~ x + (1 + x | g)"')
+    _add_ml(parser)
+    parser.add_argument(
+        "--profile", action="store_true", help="add profile-likelihood 95%% intervals"
+    )
+    _add_json(parser)
+
+
+def _fit_lmer(args: argparse.Namespace) -> _Output:
+    """Run ``lmer``: any lme4 formula, fitted by mixedlm; text columns are factors."""
+    from analysis.models.lmer import fit_lmer, summary_dict
+
+    data = _read_csv(args.csv)
+    for col in data.columns:  # identifiers such as subject numbers are labels, not numbers
+        if data[col].dtype == object:
+            data[col] = data[col].astype(str)
+    fit = fit_lmer(args.formula, data, reml=not args.ml)
+    summary = summary_dict(fit, profile=args.profile)
+    return _Output(summary, lambda: _print_lmer(summary))
+
+
+def _print_lmer(summary: dict[str, Any]) -> None:
+    """Print the text report of ``lmer`` from its JSON document, as lme4's summary would."""
+    import pandas as pd
+
+    crit = "REML criterion" if "reml_criterion" in summary else "deviance"
+    value = summary.get("reml_criterion", summary.get("deviance"))
+    print(f"Linear mixed model fit by {summary['method']}: {summary['formula']}")
+    print(
+        f"{crit}: {value:.4f}   logLik {summary['loglik']:.4f}   AIC {summary['AIC']:.2f}"
+        f"   BIC {summary['BIC']:.2f}"
+    )
+    if summary["singular"]:
+        print("boundary (singular) fit: see help('isSingular')")
+    print("\nRandom effects:")
+    print(
+        pd.DataFrame(summary["varcorr"]).to_string(index=False, float_format=lambda v: f"{v:.6g}")
+    )
+    groups = ", ".join(f"{k}, {v}" for k, v in summary["n_groups"].items())
+    print(f"Number of obs: {summary['n_obs']}, groups: {groups}")
+    print("\nFixed effects:")
+    print(pd.DataFrame(summary["fixed"]).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    if "profile" in summary:
+        print(f"\nProfile-likelihood intervals ({summary['profile']['level']:.0%}):")
+        print(
+            pd.DataFrame(summary["profile"]["intervals"]).to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------------
+
+#: The commands, in the order ``--help`` lists them.
+_COMMANDS: tuple[_Command, ...] = (
+    _Command(
+        name="fit-mixed",
+        help="fit response ~ fixed + (1 | group) by REML, with profile CIs and BLUPs",
+        description=(
+            "Fit a random-intercept linear mixed model, response ~ fixed + (1 | group), by "
+            "REML with statsmodels MixedLM. Prints lme4-style tables, or JSON with --json."
+        ),
+        add_arguments=_mixed_arguments,
+        fit=_fit_mixed,
+        hint="check for constant or duplicated fixed-effect columns",
+    ),
+    _Command(
+        name="fit-crossed",
+        help="fit y ~ fixed + (1|g1) + (1|g2) + ... by REML (crossed random intercepts)",
+        description=(
+            "Fit a linear mixed model with one random intercept per grouping column (the "
+            "groupings may be crossed) by REML, or ML with --ml, as lme4's lmer would, and "
+            "print fixed effects, standard deviations, the criterion and conditional modes."
+        ),
+        add_arguments=_crossed_arguments,
+        fit=_fit_crossed,
+        hint="check the response's scale and that every grouping column varies",
+    ),
+    _Command(
+        name="fit-large",
+        help="fit y ~ fixed + (1|g1) + (1|g2) + ... by moments and backfitting (large data)",
+        description=(
+            "Fit crossed random intercepts to data too large for REML: variance components "
+            "by the method of moments, fixed effects and conditional modes by backfitting. "
+            "Parquet input is read with Dask, partition by partition."
+        ),
+        add_arguments=_large_arguments,
+        fit=_fit_large,
+        hint="check the response's scale and that every grouping column varies",
+    ),
+    _Command(
+        name="lmer",
+        help="fit any lme4 formula, e.g. 'y ~ x + (1 + x | g)' (random slopes, nesting, ...)",
+        description=(
+            "Fit a linear mixed model given by an lme4 formula by REML (or ML with --ml) and "
+            "print what lme4's summary, VarCorr, ranef and confint would."
+        ),
+        add_arguments=_lmer_arguments,
+        fit=_fit_lmer,
+        hint="check the response's scale and the formula",
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m analysis`` with every command registered.
+
+    Registering imports nothing heavy (no pandas, numpy or fitter), so ``--help`` is instant.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; the parsed namespace's ``command`` is the command's name.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis",
+        description="Fit the book's models to any CSV file.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command_parser = sub.add_parser(
+            command.name, help=command.help, description=command.description
+        )
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(_command=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status.
+
+    Parameters
+    ----------
+    argv
+        The arguments, command first (``["fit-crossed", "data.csv", ...]``); default
+        ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input or options (with a one-line message on stderr).
+    """
+    args = build_parser().parse_args(None if argv is None else list(argv))
+    return _execute(args._command, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""The command line: one module per command, all reached through ``python -m analysis``."""
