@@ -7,19 +7,25 @@ datasets
     in/out (``files``), lme4's InstEval (``insteval``), large users x items sets on Parquet
     (``large``).
 models
-    Fitting: ordinary least squares (``ols``), statsmodels' ``MixedLM`` with profile
-    intervals (``mixed``, ``profile``), the crossed REML fitter (``crossed``), lme4 formulas
-    through mixedlm (``lmer``), prediction for many small units (``online``), random-slope
-    studies (``slopes``), moments and conjugate gradients at scale (``large``).
+    Fitting: ordinary least squares (``ols``), the one closed-form random-intercept likelihood
+    (``likelihood``), statsmodels' ``MixedLM`` with lme4's tables and profile intervals
+    (``mixed``, ``profile``), the crossed REML fitter that chapter 8 teaches (``crossed``),
+    any lme4 formula through mixedlm (``lmer``), prediction for many small units
+    (``online``), random-slope studies (``slopes``), moments and conjugate gradients at scale
+    (``large``), prediction error (``metrics``).
 bayes
-    PyMC models, NUTS through nutpie, diagnostics (the package itself), and the InstEval
-    posterior (``insteval``).
+    One ``Priors``, PyMC models of the archers and random slopes, NUTS through nutpie and its
+    diagnostics (the package itself); crossed random intercepts by ADVI and by NUTS with one
+    factor integrated out (``crossed``); the one-way model of the online chapter (``one_way``).
 plots
-    The house style (``style``) and the figures by topic (``mixed``, ``online``, ``large``).
+    The house style (``style``) and the figures by topic: mixed models, caterpillar and
+    shrinkage plots for any fit (``mixed``), random slopes (``slopes``), posteriors and
+    sampler diagnostics (``bayes``), online prediction (``online``), crossed designs and
+    InstEval (``crossed``), scale (``large``). Only this layer draws.
 book
-    What the chapters need to print and check numbers (glue, tables), reproducibility and
-    benchmark records (``reproducibility``), the silencing of known start-up noise
-    (``quiet``).
+    What the chapters need to print and check numbers (glue, tables), the one comparison with
+    lme4's committed numbers (``lme4``), reproducibility and benchmark records
+    (``reproducibility``), the silencing of known start-up noise (``quiet``).
 
 Modules
 -------

@@ -62,6 +62,19 @@ def check_seed(value: object, name: str = "seed") -> int:
     return int(value)
 
 
+def check_level(level: object, name: str = "level") -> float:
+    """Return a probability strictly between 0 and 1 (a confidence level, or a test's alpha).
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not a number strictly between 0 and 1 (a bool is not a number here).
+    """
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {level!r}")
+    return float(level)
+
+
 def check_finite(name: str, value: object) -> float:
     """Return ``value`` as a ``float`` if it is a finite real number.
 
@@ -110,6 +123,26 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "
         )
 
 
+#: The largest absolute response the fitters accept: beyond it their sums of squares come close
+#: to overflowing a double.
+LARGEST_RESPONSE = 1e100
+
+
+def check_response_scale(response: str, largest: float) -> None:
+    """Refuse a response whose largest absolute value exceeds :data:`LARGEST_RESPONSE`.
+
+    Raises
+    ------
+    ValueError
+        Naming the column and the value, and asking to rescale it.
+    """
+    if not largest <= LARGEST_RESPONSE:
+        raise ValueError(
+            f"response column {response!r} reaches {largest:.3g}: rescale it (the fit squares "
+            "the response, which would overflow)"
+        )
+
+
 def numeric_response(data: pd.DataFrame, response: str, role: str = "response") -> np.ndarray:
     """Return column ``response`` of ``data`` as a float array, checking it can be modelled.
 
@@ -125,7 +158,8 @@ def numeric_response(data: pd.DataFrame, response: str, role: str = "response") 
     Raises
     ------
     ValueError
-        If the column is not numeric (booleans included), or holds missing or infinite values.
+        If the column is not numeric (booleans included), holds missing or infinite values,
+        or (a response) exceeds :data:`LARGEST_RESPONSE`.
     """
     require_columns(data, [response])
     series = data[response]
@@ -134,6 +168,8 @@ def numeric_response(data: pd.DataFrame, response: str, role: str = "response") 
     y = series.to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{role} column {response!r} has missing or infinite values")
+    if role == "response" and y.size:
+        check_response_scale(response, float(np.max(np.abs(y))))
     return y
 
 

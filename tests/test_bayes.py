@@ -10,6 +10,7 @@ from scipy import stats
 
 from analysis import bayes
 from analysis.datasets.archers import simulate_archers
+from analysis.plots import bayes as bplots
 
 TRUTH = dict(mean=165.0, bow_effect=-10.0, archer_sd=20.0, shot_sd=5.0)
 FAST = dict(draws=400, tune=400, chains=2)
@@ -168,7 +169,7 @@ def test_sigma_priors_have_the_documented_densities(prior, logpdf):
     x = np.array([0.5, 3.0, 12.0])
     got = np.array([float(pm.logp(rv, v).eval()) for v in x])
     np.testing.assert_allclose(got, logpdf(x), rtol=1e-6)  # PyMC rounds log constants
-    np.testing.assert_allclose(bayes._sigma_prior_pdf(prior, x), np.exp(logpdf(x)), rtol=1e-8)
+    np.testing.assert_allclose(bplots._sigma_prior_pdf(prior, x), np.exp(logpdf(x)), rtol=1e-8)
     assert prior.label()
 
 

@@ -9,6 +9,8 @@ from scipy.stats import multivariate_normal
 
 from analysis import bayes
 from analysis.bayes import crossed as ib
+from analysis.plots import bayes as bplots
+from analysis.plots.crossed import plot_residual_histogram
 
 
 def simulate_crossed(
@@ -257,15 +259,18 @@ def test_plots_return_figures() -> None:
     import matplotlib.pyplot as plt
 
     loss = np.linspace(1000.0, 10.0, 400)
-    fig = ib.plot_loss(loss, window=50)
+    fig = bplots.plot_loss(loss, window=50)
     assert fig.axes[0].get_yscale() == "log"
     assert len(fig.axes[0].lines) == 2  # raw and running mean
     with pytest.raises(ValueError, match="loss"):
-        ib.plot_loss(np.array([]))
+        bplots.plot_loss(np.array([]))
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=20), "y": rng.normal(size=20)})
-    fig2 = ib.plot_effect_comparison({"s": frame, "d": frame}, [("x", "y"), ("y", "x")])
+    fig2 = bplots.plot_effect_comparison({"s": frame, "d": frame}, [("x", "y"), ("y", "x")])
     assert len(fig2.axes) == 4
-    fig3 = ib.plot_residual_hist({"a": rng.normal(size=50), "b": rng.normal(size=50)})
-    assert len(fig3.axes[0].patches) == 2
+    fig3 = plot_residual_histogram(
+        {"a": rng.normal(size=50), "b": rng.normal(size=50)}, bins=10, title="held out"
+    )
+    assert len(fig3.axes[0].patches) == 2 * 10 and fig3.axes[0].get_title() == "held out"
+    assert [t.get_text()[:5] for t in fig3.axes[0].get_legend().get_texts()] == ["a (RM", "b (RM"]
     plt.close("all")

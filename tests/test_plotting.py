@@ -123,10 +123,10 @@ def test_chapter_figures_fit_the_text_column():
     from xarray import DataTree
 
     from analysis import bayes
-    from analysis.bayes import crossed as insteval_bayes
     from analysis.models import online as ol
     from analysis.models.mixed import fit_random_intercept, shrinkage_table
     from analysis.models.profile import profile_ci, profile_curves
+    from analysis.plots import bayes as bplots
     from analysis.plots import crossed as iv
     from analysis.plots import online as op
     from analysis.plots.mixed import plot_caterpillar, plot_profiles, plot_shrinkage
@@ -158,18 +158,18 @@ def test_chapter_figures_fit_the_text_column():
         "shrinkage": plot_shrinkage(shrinkage_table(fit), label_top=3),
         "caterpillar": plot_caterpillar(fit.blups, fit.blup_sd, sizes=fit.group_sizes),
         "ratings overview": iv.plot_ratings_overview(ratings),
-        "effect comparison": insteval_bayes.plot_effect_comparison(
+        "effect comparison": bplots.plot_effect_comparison(
             {"s": effects, "d": effects, "dept": effects},
             [("x", "y"), ("y", "x"), ("x", "y")],
         ),
-        "ADVI loss": insteval_bayes.plot_loss(np.linspace(100.0, 1.0, 300), title="t"),
+        "ADVI loss": bplots.plot_loss(np.linspace(100.0, 1.0, 300), title="t"),
         "RMSE panels": op.plot_rmse_panels(
             ol.summarise(results),
             ol.summarise(ol.relative_rmse(results, "partial pooling (BLUP)")),
             reference="partial pooling (BLUP)",
         ),
-        "funnels": bayes.plot_funnels({"centred": idata, "non-centred": idata}),
-        "prior panels": bayes.plot_prior_sensitivity_panels(
+        "funnels": bplots.plot_funnels({"centred": idata, "non-centred": idata}),
+        "prior panels": bplots.plot_prior_sensitivity_panels(
             {"full": draws, "sparse": draws}, priors=priors
         ),
     }
@@ -185,7 +185,7 @@ def test_chapter_figures_fit_the_text_column():
     # The funnel panels name their divergences in the titles.
     assert f"{int(diverging.sum())} divergent" in figures["funnels"].axes[0].get_title()
     with pytest.raises(ValueError, match="priors"):
-        bayes.plot_prior_sensitivity_panels({"full": draws, "sparse": {"A": draws["A"]}})
+        bplots.plot_prior_sensitivity_panels({"full": draws, "sparse": {"A": draws["A"]}})
 
 
 def test_large_scale_figures_draw_what_they_are_given():

@@ -288,3 +288,23 @@ def test_lower_layers_do_not_import_higher_ones():
             if module.startswith(layer):
                 bad = sorted(d for d in deps if d.startswith(forbidden))
                 assert not bad, f"{module} imports {bad}"
+
+
+def test_only_the_plots_layer_draws():
+    """Figures live in analysis.plots; no other layer imports matplotlib or defines plot_*."""
+    import ast
+
+    for path in (ROOT / "analysis").rglob("*.py"):
+        rel = path.relative_to(ROOT / "analysis").as_posix()
+        if rel.startswith("plots/"):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                assert not node.name.startswith("plot_"), f"{rel}: {node.name} belongs in plots/"
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.startswith("matplotlib") for n in names), f"{rel} imports {names}"

@@ -15,6 +15,7 @@ from scipy import stats
 from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.archers import simulate_archers
 from analysis.models import slopes
+from analysis.plots import slopes as splots
 
 matplotlib.use("Agg")
 
@@ -365,9 +366,9 @@ def test_bow_term_needs_a_bow_effect(archers_50):
 def test_figures_fit_the_column(small_study, null_boot, archers_50):
     _, _, boot = null_boot
     figures = [
-        slopes.plot_coverage(small_study, n_show=30),
-        slopes.plot_lrt_null(boot),
-        slopes.plot_archer_bow_effects({"same cost": archers_50, "varying": archers_50}),
+        splots.plot_coverage(small_study, n_show=30),
+        splots.plot_lrt_null(boot),
+        splots.plot_archer_bow_effects({"same cost": archers_50, "varying": archers_50}),
     ]
     for fig in figures:
         width, _ = fig.get_size_inches()
@@ -375,6 +376,6 @@ def test_figures_fit_the_column(small_study, null_boot, archers_50):
         assert len(fig.axes) == 2
         assert fig.legends  # the legend sits above the panels, not on the data
     with pytest.raises(ValueError, match="n_show"):
-        slopes.plot_coverage(small_study, n_show=0)
+        splots.plot_coverage(small_study, n_show=0)
     with pytest.raises(ValueError, match="panels"):
-        slopes.plot_archer_bow_effects({})
+        splots.plot_archer_bow_effects({})

@@ -101,3 +101,27 @@ def test_every_simulator_and_split_refuses_a_bad_seed(bad):
     for call in calls:
         with pytest.raises(ValueError, match="seed"):
             call()
+
+
+def test_every_fitter_refuses_a_response_whose_squares_would_overflow():
+    from analysis.models.crossed import fit_crossed, simulate_crossed
+    from analysis.models.large import moment_estimates
+    from analysis.models.lmer import fit_lmer
+    from analysis.models.mixed import fit_random_intercept
+    from analysis.validation import LARGEST_RESPONSE
+
+    data = simulate_crossed(seed=1, n_students=30, n_instructors=8, per_student=3)
+    huge = data.assign(y=data["y"] * 1e298, service=data["service"].astype(int))
+    calls = [
+        lambda: fit_crossed(huge, "y", [], ["s"]),
+        lambda: moment_estimates(huge, "y", [], ["s", "d"]),
+        lambda: fit_lmer("y ~ 1 + (1 | s)", huge.astype({"s": str})),
+        lambda: fit_random_intercept(huge, "y", [], "s"),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="rescale it"):
+            call()
+    # numeric_response accepts the limit itself and refuses a predictor only if not finite
+    frame = pd.DataFrame({"y": [LARGEST_RESPONSE, -1.0], "x": [1e200, 0.0]})
+    assert numeric_response(frame, "y").max() == LARGEST_RESPONSE
+    assert numeric_response(frame, "x", role="predictor").max() == 1e200

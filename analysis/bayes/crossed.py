@@ -91,9 +91,6 @@ __all__ = [
     "posterior_summary",
     "PosteriorSummary",
     "effects_by_method",
-    "plot_loss",
-    "plot_effect_comparison",
-    "plot_residual_hist",
 ]
 
 
@@ -826,7 +823,7 @@ def posterior_summary(data: CrossedData, idata: DataTree) -> PosteriorSummary:
 
 
 # --------------------------------------------------------------------------------------------
-# Comparison tables and figures
+# Comparison tables (their figures are in analysis.plots.bayes)
 # --------------------------------------------------------------------------------------------
 
 
@@ -855,131 +852,3 @@ def effects_by_method(estimates: dict[str, dict[str, pd.Series]], group: str) ->
             np.asarray(series, dtype=float), index=[str(v) for v in series.index]
         )
     return pd.DataFrame(columns).dropna()
-
-
-def plot_loss(
-    loss: np.ndarray, *, ax: object = None, window: int = 100, title: str | None = None
-) -> object:
-    """Plot ADVI's negative ELBO per iteration with a running mean (log scale).
-
-    Parameters
-    ----------
-    loss
-        The loss history (:attr:`AdviResult.loss`).
-    ax
-        Matplotlib axes to draw on (a new figure if ``None``).
-    window
-        Width of the running mean.
-    title
-        Axes title (drawn above the legend).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from analysis.plots.style import figure_axes, legend_above
-
-    loss = np.asarray(loss, dtype=float)
-    if loss.ndim != 1 or loss.size == 0:
-        raise ValueError("loss must be a non-empty 1-D array")
-    window = check_positive_int("window", window)
-    fig, ax = figure_axes(ax, (7.0, 3.6))
-    it = np.arange(1, loss.size + 1)
-    ax.plot(it, loss, color="0.75", lw=0.6, label="each iteration")
-    if loss.size >= window:
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax.plot(it[window - 1 :], smooth, color="C0", lw=1.6, label=f"mean of {window}")
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("negative ELBO")
-    if title:
-        ax.set_title(title)
-    legend_above(ax)
-    fig.tight_layout()
-    return fig
-
-
-def plot_effect_comparison(
-    tables: dict[str, pd.DataFrame],
-    pairs: Sequence[tuple[str, str]],
-    *,
-    titles: dict[str, str] | None = None,
-) -> object:
-    """Scatter one method's effects against another's, one row per factor.
-
-    The grid fits the book's text column (about 7.5 in wide at 100 dpi): each column is one
-    pair, named in its title ("y method against x method"); each row is one factor, named on
-    the left; each panel prints the correlation of its two methods in a corner.
-
-    Parameters
-    ----------
-    tables
-        For each factor, a frame from :func:`effects_by_method`.
-    pairs
-        ``(x method, y method)`` pairs, one column of panels each.
-    titles
-        Row labels per factor (default: the factor name).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import matplotlib.pyplot as plt
-
-    groups = list(tables)
-    width = min(7.3, 2.45 * len(pairs) + 0.4)
-    fig, axes = plt.subplots(
-        len(groups), len(pairs), figsize=(width, 2.3 * len(groups) + 0.5), squeeze=False,
-        layout="constrained",
-    )
-    for i, g in enumerate(groups):
-        frame = tables[g]
-        for j, (xm, ym) in enumerate(pairs):
-            ax = axes[i, j]
-            x, y = frame[xm].to_numpy(), frame[ym].to_numpy()
-            size = 4 if len(frame) > 500 else (12 if len(frame) > 50 else 30)
-            ax.scatter(x, y, s=size, alpha=0.5, lw=0)
-            lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-            ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
-            ax.text(0.04, 0.96, f"r = {np.corrcoef(x, y)[0, 1]:.3f}", transform=ax.transAxes,
-                    ha="left", va="top", fontsize=9)
-            ax.locator_params(nbins=4)
-            ax.tick_params(labelsize=9)
-            if i == 0:
-                ax.set_title(f"{ym}\nagainst {xm}", fontsize=10)
-            if j == 0:
-                ax.set_ylabel((titles or {}).get(g, g), fontsize=11, fontweight="bold")
-    return fig
-
-
-def plot_residual_hist(
-    residuals: dict[str, np.ndarray], *, ax: object = None, title: str | None = None
-) -> object:
-    """Overlay histograms of held-out residuals (observed minus predicted), one per method.
-
-    Parameters
-    ----------
-    residuals
-        Residuals by method.
-    ax
-        Matplotlib axes to draw on (a new figure if ``None``).
-    title
-        Axes title (drawn above the legend).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from analysis.plots.style import figure_axes, legend_above
-
-    fig, ax = figure_axes(ax, (7.0, 3.6))
-    bins = np.linspace(-4.5, 4.5, 73)
-    for name, r in residuals.items():
-        ax.hist(np.asarray(r, dtype=float), bins=bins, histtype="step", lw=1.5, label=name)
-    ax.set_xlabel("held-out rating minus prediction")
-    ax.set_ylabel("ratings")
-    if title:
-        ax.set_title(title)
-    legend_above(ax)
-    fig.tight_layout()
-    return fig

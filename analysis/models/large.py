@@ -62,7 +62,12 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.linalg import LinearOperator, cg
 
-from analysis.validation import check_positive_int, column_names, require_columns
+from analysis.validation import (
+    check_positive_int,
+    check_response_scale,
+    column_names,
+    require_columns,
+)
 
 __all__ = ["LargeFit", "Solver", "moment_estimates", "backfit", "fit_large"]
 
@@ -168,7 +173,7 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
                 raise ValueError(f"column {col!r} must be numeric")
             if not np.all(np.isfinite(frame[col].to_numpy(dtype=float))):
                 raise ValueError(f"column {col!r} has missing or infinite values")
-        _check_scale(response, float(frame[response].abs().max()))
+        check_response_scale(response, float(frame[response].abs().max()))
         levels = {}
         for g in group_list:
             if frame[g].isna().any():
@@ -204,7 +209,7 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
             raise ValueError("data has no rows")
         if any(int(b) for b in bad):
             raise ValueError("data has missing values")
-        _check_scale(response, float(largest))
+        check_response_scale(response, float(largest))
         if any(int(lo) < 0 for lo in lows):
             raise ValueError("grouping codes must be non-negative")
         levels = {g: pd.RangeIndex(int(hi) + 1, name=g) for g, hi in zip(group_list, highs,
@@ -216,15 +221,6 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
         if len(lev) < 2:
             raise ValueError(f"grouping column {g!r} has only one level: nothing varies")
     return _Data(frame, response, fixed_list, group_list, levels, n_obs)
-
-
-def _check_scale(response: str, largest: float) -> None:
-    """Refuse a response so large that its squares (the moment sums) overflow."""
-    if largest > 1e150:
-        raise ValueError(
-            f"response column {response!r} reaches {largest:.3g}: rescale it (the fit squares "
-            "the response, which would overflow)"
-        )
 
 
 def _arrays(part: pd.DataFrame, d: _Data) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 
+from analysis.validation import check_response_scale
+
 __all__ = [
     "MAX_PROFILE_RANDOM",
     "fit_lmer",
@@ -163,8 +165,9 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     if not pd.api.types.is_numeric_dtype(used[response]):
         raise ValueError(f"the response {response!r} must be numeric")
     y = used[response].to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)) or not np.isfinite(np.sum(y * y)):
-        raise ValueError(f"the response {response!r} has values too large to fit")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"the response {response!r} has infinite values")
+    check_response_scale(response, float(np.max(np.abs(y))) if y.size else 0.0)
     n = len(used)
     for label, levels in _grouping_levels(used, formula).items():
         if levels < 2:

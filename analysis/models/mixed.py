@@ -29,7 +29,12 @@ from scipy import stats
 
 from analysis.datasets.archers import ArcherExperiment, simulate_archers
 from analysis.models.likelihood import RandomInterceptLikelihood
-from analysis.validation import check_nonnegative, check_seed, require_columns
+from analysis.validation import (
+    check_nonnegative,
+    check_response_scale,
+    check_seed,
+    require_columns,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMResultsWrapper
@@ -180,6 +185,7 @@ def prepare_data(
         raise ValueError(f"column(s) {missing} have missing values; drop or fill them first")
     if not np.all(np.isfinite(sub[response].to_numpy(float))):
         raise ValueError(f"response column {response!r} has infinite values")
+    check_response_scale(response, float(np.max(np.abs(sub[response].to_numpy(float)))))
     sub[group] = sub[group].astype(str)
     n_levels = sub[group].nunique()
     if n_levels < 2:

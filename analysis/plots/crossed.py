@@ -94,6 +94,7 @@ def plot_residual_histogram(
     *,
     bins: int = 40,
     normal_sd: float | None = None,
+    title: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Histograms of held-out residuals, one per method, with each RMSE in the legend.
@@ -107,6 +108,8 @@ def plot_residual_histogram(
     normal_sd
         If given, overlay the normal density with mean 0 and this SD (e.g. the fitted
         residual SD) for comparison.
+    title
+        Axes title.
     ax
         Axes to draw on; a new figure if omitted.
 
@@ -131,5 +134,7 @@ def plot_residual_histogram(
         density = np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
         ax.plot(grid, density, color="black", lw=1.2, label=f"N(0, {sd:.3f}²)")
     ax.set(xlabel="held-out residual (rating minus prediction)", ylabel="density")
+    if title:
+        ax.set_title(title)
     legend_above(ax)
     return fig
