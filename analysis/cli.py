@@ -238,16 +238,6 @@ def _require_columns(data: Any, path: str, columns: Iterable[str]) -> None:
         )
 
 
-def _with_n_obs(document: dict[str, Any]) -> dict[str, Any]:
-    """Return ``document`` with its key ``n`` (number of observations) named ``n_obs``.
-
-    The fits' ``to_dict`` methods say ``n``; every command prints ``n_obs``. Key order is kept.
-    """
-    if "n" not in document or "n_obs" in document:
-        return document
-    return {("n_obs" if key == "n" else key): value for key, value in document.items()}
-
-
 def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
     """Return ``document`` as strict JSON.
 
@@ -457,7 +447,7 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     if fit.optimizer_status == "maxeval reached":
         notes.append("the optimizer stopped at its evaluation limit: the fit may not have "
                      "converged")
-    return _Output(_with_n_obs(fit.to_dict()), lambda: _print_crossed(fit, args.top),
+    return _Output(fit.to_dict(), lambda: _print_crossed(fit, args.top),
                    tuple(notes))
 
 
@@ -541,7 +531,7 @@ def _fit_large(args: argparse.Namespace) -> _Output:
               f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s")
         _print_estimates(fit)
 
-    return _Output(_with_n_obs(fit.to_dict()), report, notes)
+    return _Output(fit.to_dict(), report, notes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -725,7 +725,7 @@ class CrossedFit:
         return {
             "response": self.response,
             "reml": self.reml,
-            "n": self.n_obs,
+            "n_obs": self.n_obs,
             "criterion_name": self.criterion_name,
             "criterion": self.criterion,
             "fixed": {

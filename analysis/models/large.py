@@ -119,7 +119,7 @@ class LargeFit:
         """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
         return {
             "method": self.method,
-            "n": self.n_obs,
+            "n_obs": self.n_obs,
             "fixed": {
                 "term": list(self.fixed.index),
                 "estimate": [float(v) for v in self.fixed["estimate"]],
