@@ -173,6 +173,49 @@ def numeric_response(data: pd.DataFrame, response: str, role: str = "response") 
     return y
 
 
+def check_grouping_levels(
+    name: str, n_levels: int, n_obs: int | None = None, *, kind: str = "grouping column"
+) -> None:
+    """Refuse a grouping factor whose variance cannot be estimated, as lme4 does.
+
+    A grouping factor needs at least two levels, and (given ``n_obs``) fewer levels than
+    observations: with one observation per level its variance cannot be told from the
+    residual variance.
+
+    Raises
+    ------
+    ValueError
+        Naming the column and saying why.
+    """
+    if n_levels < 2:
+        raise ValueError(
+            f"{kind} {name!r} has {n_levels} level: a variance between groups needs at least "
+            "two (lme4 refuses this too)"
+        )
+    if n_obs is not None and n_levels >= n_obs:
+        raise ValueError(
+            f"{kind} {name!r} has {n_levels} levels for {n_obs} observations: the number of "
+            "levels must be less than the number of observations, or the group variance "
+            "cannot be told from the residual variance (lme4 refuses this too)"
+        )
+
+
+def check_fixed_factor_levels(term: str, levels: Sequence[object]) -> None:
+    """Refuse a fixed-effect factor with one level (it would be confounded with the intercept).
+
+    Raises
+    ------
+    ValueError
+        Naming the column and its only level.
+    """
+    if len(levels) < 2:
+        only = repr(levels[0]) if len(levels) else "none"
+        raise ValueError(
+            f"fixed-effect column {term!r} has only one level ({only}): it cannot be estimated "
+            "apart from the intercept; leave it out"
+        )
+
+
 def column_names(argname: str, value: object) -> list[str]:
     """Return ``value`` as a list of distinct column names.
 

@@ -157,7 +157,7 @@ def test_works_with_other_column_names():
         ({"response": "Height"}, None, "missing column"),
         ({}, "empty", "empty"),
         ({}, "text", "must be numeric"),
-        ({}, "one_group", "at least two groups"),
+        ({}, "one_group", "needs at least two"),
         ({}, "nan", "missing values"),
         ({"group": "Distance"}, None, "different columns"),
         ({"reml": "yes"}, None, "reml"),
@@ -224,3 +224,13 @@ def test_figures(unbalanced):
         plot_shrinkage(table.drop(columns="k"))
     with pytest.raises(ValueError, match="cond_sd"):
         plot_caterpillar(fit.blups, fit.blup_sd.iloc[:3])
+
+
+def test_refuses_what_lme4_refuses_one_observation_per_group_and_a_one_level_factor():
+    data = fifty_archers().data
+    one_each = data.groupby("Name", observed=True).head(1).reset_index(drop=True)
+    one_each["Bow"] = np.where(np.arange(len(one_each)) % 2, "Northwood", "Southwood")
+    with pytest.raises(ValueError, match="levels for 50 observations"):
+        fit_random_intercept(one_each)
+    with pytest.raises(ValueError, match="fixed-effect column 'range' has only one level"):
+        fit_random_intercept(data.assign(range="north"), fixed=["Bow", "range"])

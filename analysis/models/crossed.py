@@ -43,6 +43,8 @@ from scipy.linalg.lapack import dpotrf, dpotri
 
 from analysis.validation import (
     check_finite,
+    check_fixed_factor_levels,
+    check_grouping_levels,
     check_memory,
     check_nonnegative,
     check_positive_int,
@@ -171,11 +173,7 @@ def fixed_design(data: pd.DataFrame, fixed: Sequence[str]) -> FixedDesign:
                 lev = tuple(used)
             else:
                 lev = tuple(sorted(pd.unique(series.astype(object)), key=str))
-            if len(lev) < 2:
-                raise ValueError(
-                    f"fixed-effect column {term!r} has only one level ({lev[0]!r}): it cannot "
-                    "be estimated apart from the intercept; leave it out"
-                )
+            check_fixed_factor_levels(term, lev)
             levels[term] = lev
             names.extend(f"{term}{level}" for level in lev[1:])
         else:
@@ -838,13 +836,7 @@ def fit_crossed(
     for g, lev in zip(group_list, levels, strict=True):
         # lme4's checks: a grouping factor needs at least two levels, and fewer levels than
         # observations (otherwise its variance cannot be told from the residual variance).
-        if len(lev) < 2:
-            raise ValueError(f"grouping column {g!r} has only one level: nothing varies")
-        if len(lev) >= n:
-            raise ValueError(
-                f"grouping column {g!r} has {len(lev)} levels for {n} observations: the number "
-                "of levels of each grouping factor must be less than the number of observations"
-            )
+        check_grouping_levels(g, len(lev), n)
     sizes = sorted(len(lev) for lev in levels)
     if sum(sizes[:-1]) > MAX_DENSE_LEVELS:
         raise ValueError(

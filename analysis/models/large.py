@@ -63,6 +63,7 @@ import pandas as pd
 from scipy.sparse.linalg import LinearOperator, cg
 
 from analysis.validation import (
+    check_grouping_levels,
     check_positive_int,
     check_response_scale,
     column_names,
@@ -218,8 +219,7 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
     else:
         raise ValueError(f"data must be a pandas or Dask DataFrame, got {type(data).__name__}")
     for g, lev in levels.items():
-        if len(lev) < 2:
-            raise ValueError(f"grouping column {g!r} has only one level: nothing varies")
+        check_grouping_levels(g, len(lev))
     return _Data(frame, response, fixed_list, group_list, levels, n_obs)
 
 

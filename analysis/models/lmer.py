@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 
-from analysis.validation import check_response_scale
+from analysis.validation import check_grouping_levels, check_response_scale
 
 __all__ = [
     "MAX_PROFILE_RANDOM",
@@ -170,16 +170,7 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     check_response_scale(response, float(np.max(np.abs(y))) if y.size else 0.0)
     n = len(used)
     for label, levels in _grouping_levels(used, formula).items():
-        if levels < 2:
-            raise ValueError(
-                f"grouping factor {label!r} has {levels} level: a variance between groups "
-                "needs at least two (lme4 refuses this too)"
-            )
-        if levels >= n:
-            raise ValueError(
-                f"grouping factor {label!r} has as many levels as observations ({n}): its "
-                "variance cannot be told from the residual variance (lme4 refuses this too)"
-            )
+        check_grouping_levels(label, levels, n, kind="grouping factor")
     frame = used.copy()
     for col in frame.columns:
         if frame[col].dtype == bool:

@@ -30,6 +30,8 @@ from scipy import stats
 from analysis.datasets.archers import ArcherExperiment, simulate_archers
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
+    check_fixed_factor_levels,
+    check_grouping_levels,
     check_nonnegative,
     check_response_scale,
     check_seed,
@@ -187,12 +189,13 @@ def prepare_data(
         raise ValueError(f"response column {response!r} has infinite values")
     check_response_scale(response, float(np.max(np.abs(sub[response].to_numpy(float)))))
     sub[group] = sub[group].astype(str)
-    n_levels = sub[group].nunique()
-    if n_levels < 2:
-        raise ValueError(
-            f"group column {group!r} has {n_levels} level(s); a random intercept needs at "
-            "least two groups"
-        )
+    check_grouping_levels(group, sub[group].nunique(), len(sub), kind="group column")
+    for name in fixed_names:
+        column = sub[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            levels = (column.cat.remove_unused_categories().cat.categories
+                      if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
+            check_fixed_factor_levels(name, list(levels))
     return sub.reset_index(drop=True)
 
 
