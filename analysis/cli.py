@@ -357,6 +357,7 @@ def _mixed_document(fit: Any, ci: Any, path: str, level: float) -> dict[str, Any
         },
         "sd_group": num(fit.sd_group),
         "sd_resid": num(fit.sd_resid),
+        "singular": fit.singular,
         "profile_ci": {
             "level": level,
             "deviance": "ML (as lme4's confint)",
@@ -624,7 +625,8 @@ _COMMANDS: tuple[_Command, ...] = (
     ),
     _Command(
         name="fit-large",
-        help="fit y ~ fixed + (1|g1) + (1|g2) + ... by moments and backfitting (large data)",
+        help="fit y ~ fixed + (1|g1) + (1|g2) + ... by moments and conjugate gradients "
+        "(large data)",
         description=(
             "Fit crossed random intercepts to data too large for REML: variance components "
             "by the method of moments, fixed effects and conditional modes by backfitting. "

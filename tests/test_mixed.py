@@ -234,3 +234,27 @@ def test_refuses_what_lme4_refuses_one_observation_per_group_and_a_one_level_fac
         fit_random_intercept(one_each)
     with pytest.raises(ValueError, match="fixed-effect column 'range' has only one level"):
         fit_random_intercept(data.assign(range="north"), fixed=["Bow", "range"])
+
+
+def test_boundary_fit_is_exact_flagged_and_quiet():
+    """Equal archer means: the REML optimum has sd_group = 0, where the fit is OLS."""
+    import warnings
+
+    rng = np.random.default_rng(4)
+    d = rng.normal(0.0, 5.0, (8, 2))
+    shots = np.column_stack([d[:, 0], -10 + d[:, 1], -d[:, 0], -10 - d[:, 1]]) + 150.0
+    data = pd.DataFrame({
+        "Distance": shots.ravel(),
+        "Bow": np.tile(["Northwood", "Southwood"], 16),
+        "Name": np.repeat([f"a{i}" for i in range(8)], 4),
+    })
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_random_intercept(data)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and messages[0].startswith("boundary (singular) fit")
+    assert fit.singular and fit.sd_group == 0.0 and (fit.blups == 0).all()
+    ols = np.polyfit((data["Bow"] == "Southwood").to_numpy(float), data["Distance"], 1)
+    assert fit.fixed.loc["Bow[T.Southwood]", "estimate"] == pytest.approx(ols[0], abs=1e-9)
+    resid = data["Distance"] - np.polyval(ols, (data["Bow"] == "Southwood").to_numpy(float))
+    assert fit.sd_resid == pytest.approx(np.sqrt(resid @ resid / (len(data) - 2)), rel=1e-9)

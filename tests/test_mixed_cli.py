@@ -130,3 +130,25 @@ def test_help_lists_every_command():
                              capture_output=True, text=True, cwd=ROOT, check=True)
         assert "--json" in sub.stdout
     assert not (ROOT / "analysis" / "cli").exists()  # one module, analysis/cli.py
+
+
+def test_singular_fit_is_flagged_in_json_and_warned(tmp_path, capsys):
+    from analysis.cli import main
+
+    # Every archer has the same mean: no between-archer variation, the group SD is 0.
+    rng = np.random.default_rng(4)
+    d = rng.normal(0.0, 5.0, (8, 2))
+    shots = np.column_stack([d[:, 0], -10 + d[:, 1], -d[:, 0], -10 - d[:, 1]]) + 150.0
+    frame = pd.DataFrame({
+        "Distance": shots.ravel(),
+        "Bow": np.tile(["Northwood", "Southwood"], 16),
+        "Name": np.repeat([f"a{i}" for i in range(8)], 4),
+    })
+    path = tmp_path / "flat.csv"
+    frame.to_csv(path, index=False)
+    assert main(["fit-mixed", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["singular"] is True and doc["sd_group"] < 1e-4 * doc["sd_resid"]
+    assert "fit-mixed: warning: boundary (singular) fit" in err
+    assert main(["fit-mixed", str(tmp_path / "flat.csv"), "--json"]) == 0

@@ -32,6 +32,7 @@ from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     check_fixed_factor_levels,
     check_grouping_levels,
+    check_level,
     check_nonnegative,
     check_response_scale,
     check_seed,
@@ -39,7 +40,7 @@ from analysis.validation import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMResultsWrapper
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
 __all__ = [
     "MixedFit",
@@ -97,7 +98,10 @@ class MixedFit:
     group
         Name of the grouping column.
     result
-        The statsmodels ``MixedLMResults`` object.
+        The statsmodels ``MixedLMResults`` object, or ``None`` for a singular fit statsmodels
+        could not compute (the estimates then come from the closed-form criterion).
+    model
+        The statsmodels ``MixedLM`` model (design matrices, groups).
     """
 
     fixed: pd.DataFrame
@@ -114,6 +118,16 @@ class MixedFit:
     fixed_terms: tuple[str, ...]
     group: str
     result: Any
+    model: Any = None
+
+    @property
+    def singular(self) -> bool:
+        """Whether the fit is on the boundary (lme4's "boundary (singular) fit").
+
+        lme4's ``isSingular`` test with its default tolerance: the relative SD
+        ``sd_group / sd_resid`` below 1e-4.
+        """
+        return bool(self.sd_group < 1e-4 * self.sd_resid)
 
     def summary(self) -> str:
         """Return the lme4-style printout (see :func:`lme4_summary`)."""
@@ -228,32 +242,30 @@ def build_model(
 
 
 def fixed_effects_table(
-    result: MixedLMResultsWrapper, level: float = 0.95, se: np.ndarray | None = None
+    names: Sequence[str], estimates: np.ndarray, se: np.ndarray, level: float = 0.95
 ) -> pd.DataFrame:
-    """Return the fixed effects of a MixedLM fit with Wald statistics and intervals.
+    """Return fixed effects with Wald statistics and intervals, one row per term.
 
     Parameters
     ----------
-    result
-        A fitted statsmodels ``MixedLM``.
+    names
+        The terms (statsmodels' names, e.g. ``Bow[T.Southwood]``).
+    estimates, se
+        Estimates and their standard errors.
     level
         Confidence level of the Wald intervals.
-    se
-        Standard errors to use instead of statsmodels' ``bse_fe``.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by term, columns ``estimate``, ``se``, ``z``, ``p``, ``ci_low``, ``ci_high``.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-    names = list(result.model.exog_names)
-    est = np.asarray(result.fe_params, dtype=float)
-    se = np.asarray(result.bse_fe if se is None else se, dtype=float)
+    level = check_level(level)
+    est = np.asarray(estimates, dtype=float)
+    se = np.asarray(se, dtype=float)
     z = est / se
     q = stats.norm.ppf(0.5 + level / 2)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "estimate": est,
             "se": se,
@@ -262,9 +274,8 @@ def fixed_effects_table(
             "ci_low": est - q * se,
             "ci_high": est + q * se,
         },
-        index=pd.Index(names, name="term"),
+        index=pd.Index(list(names), name="term"),
     )
-    return table
 
 
 def fit_random_intercept(
@@ -313,28 +324,49 @@ def fit_random_intercept(
     # thousandths away from the optimum on unbalanced data; starting it at the optimum of the
     # closed-form criterion (analysis.models.likelihood) lets it confirm convergence there instead.
     exact = lik.fit(reml=bool(reml))
-    start = None
-    if exact.sd_group > 0:
+    labels = [str(x) for x in model.group_labels]
+    sizes = pd.Series(lik.group_sizes, index=pd.Index(labels, name=group), name="n")
+    if exact.sd_group == 0:
+        # The optimum is on the boundary (lme4: "boundary (singular) fit"). statsmodels'
+        # optimiser cannot reach it (it stops short with convergence warnings, or fails on a
+        # singular matrix when started there), so its fit is kept only as the model object and
+        # the estimates are the exact optimum of the closed-form criterion, as lme4 reports it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                result = model.fit(reml=bool(reml))
+            except (np.linalg.LinAlgError, ValueError):
+                result = None
+        sd_group, sd_resid = 0.0, exact.sd_resid
+        estimates = lik.beta(0.0, sd_resid)
+        blups = pd.Series(0.0, index=sizes.index, name="blup")
+        warnings.warn(
+            f"boundary (singular) fit: the SD of the {group!r} effects is estimated as 0 "
+            "(lme4 says the same; see help('isSingular'))",
+            UserWarning,
+            stacklevel=2,
+        )
+    else:
+        # statsmodels' optimiser stops at a gradient tolerance that can leave the SDs a few
+        # thousandths away from the optimum on unbalanced data; starting it at the optimum of
+        # the closed-form criterion lets it confirm convergence there instead.
         theta = exact.sd_group / exact.sd_resid
         start = MixedLMParams.from_components(
             fe_params=lik.beta(exact.sd_group, exact.sd_resid), cov_re=np.array([[theta**2]])
         )
-    with warnings.catch_warnings():
-        # A zero variance estimate is a legitimate answer (lme4 calls it a singular fit);
-        # statsmodels warns about the boundary, which we report through sd_group = 0.
-        warnings.filterwarnings("ignore", category=ConvergenceWarning,
-                                message=".*(boundary|Hessian).*")
-        result = model.fit(reml=bool(reml), start_params=start)
-    if not result.converged:
-        raise ValueError("the mixed model did not converge; check the data")
-    sd_group = float(math.sqrt(max(float(np.asarray(result.cov_re)[0, 0]), 0.0)))
-    sd_resid = float(math.sqrt(result.scale))
-    labels = [str(x) for x in model.group_labels]
-    sizes = pd.Series(lik.group_sizes, index=pd.Index(labels, name=group), name="n")
-    blups = pd.Series(
-        [float(np.asarray(result.random_effects[k])[0]) for k in model.group_labels],
-        index=sizes.index, name="blup",
-    )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=ConvergenceWarning,
+                                    message=".*(boundary|Hessian).*")
+            result = model.fit(reml=bool(reml), start_params=start)
+        if not result.converged:
+            raise ValueError("the mixed model did not converge; check the data")
+        sd_group = float(math.sqrt(max(float(np.asarray(result.cov_re)[0, 0]), 0.0)))
+        sd_resid = float(math.sqrt(result.scale))
+        estimates = np.asarray(result.fe_params, dtype=float)
+        blups = pd.Series(
+            [float(np.asarray(result.random_effects[k])[0]) for k in model.group_labels],
+            index=sizes.index, name="blup",
+        )
     var_a, var_e = sd_group**2, sd_resid**2
     cond_var = var_a * var_e / (var_e + sizes.to_numpy(float) * var_a)
     blup_sd = pd.Series(np.sqrt(cond_var), index=sizes.index, name="blup_sd")
@@ -343,7 +375,7 @@ def fit_random_intercept(
     # statsmodels' bse_fe comes from the full Hessian and differs slightly when unbalanced.
     se = np.sqrt(np.diag(lik.fixed_cov(sd_group, sd_resid)))
     return MixedFit(
-        fixed=fixed_effects_table(result, se=se),
+        fixed=fixed_effects_table(model.exog_names, estimates, se),
         sd_group=sd_group,
         sd_resid=sd_resid,
         blups=blups,
@@ -357,6 +389,7 @@ def fit_random_intercept(
         fixed_terms=fixed_names,
         group=group,
         result=result,
+        model=model,
     )
 
 
@@ -488,11 +521,11 @@ def fixed_group_estimates(fit: MixedFit, data: pd.DataFrame) -> pd.Series:
     sub = prepare_data(data, fit.response, fit.fixed_terms, fit.group)
     codes = pd.Categorical(sub[fit.group], categories=list(fit.blups.index))
     dummies = pd.get_dummies(codes, dtype=float).to_numpy()
-    exog = np.asarray(fit.result.model.exog, dtype=float)
+    exog = np.asarray(fit.model.exog, dtype=float)
     # Columns of the mixed model's design other than its intercept, in the same row order.
-    names = list(fit.result.model.exog_names)
+    names = list(fit.model.exog_names)
     keep = [i for i, nm in enumerate(names) if nm != "Intercept"]
-    if len(sub) != fit.result.model.nobs:
+    if len(sub) != fit.model.nobs:
         raise ValueError("data does not match the fitted model (different number of rows)")
     design = np.column_stack([dummies, exog[:, keep]]) if keep else dummies
     y = sub[fit.response].to_numpy(float)
@@ -519,7 +552,7 @@ def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
         Indexed by group level, columns ``n``, ``raw`` (mean residual), ``blup``,
         ``k`` (theoretical factor), ``k_observed`` (``blup / raw``) and ``blup_sd``.
     """
-    model = fit.result.model
+    model = fit.model
     y = np.asarray(model.endog, dtype=float)
     x = np.asarray(model.exog, dtype=float)
     resid = y - x @ fit.fixed["estimate"].to_numpy()
