@@ -142,17 +142,17 @@ def test_compare_with_lme4_lists_every_quantity(fits):
 
 
 def test_insteval_crossed_model_matches_lme4():
+    """mixedlm on InstEval: fixed effects, SDs, criterion and all 4,114 conditional modes."""
+    from analysis.book.lme4 import assert_matches_lme4, compare_with_lme4, kind_of_quantity
     from analysis.datasets.insteval import load_insteval
 
-    ref = json.loads((ROOT / "data/reference/insteval_lme4.json").read_text())
     data = load_insteval()
     for col in ("s", "d", "dept", "service"):
         data[col] = data[col].astype(str)
-    fit = L.fit_lmer(ref["formula"], data)
-    sds = L.varcorr_frame(fit).set_index("grp")["sdcor"]
-    for group, value in ref["sds"].items():
-        assert abs(sds[group] - value) < 1e-4, group
-    np.testing.assert_allclose(L.fixef_frame(fit)["estimate"], ref["fixed"]["estimate"], atol=1e-4)
+    fit = L.fit_lmer("y ~ service + (1 | s) + (1 | d) + (1 | dept)", data)
+    table = compare_with_lme4("insteval", fit, modes=True)
+    assert set(table["quantity"].map(kind_of_quantity)) == {"fixed", "sd", "criterion", "modes"}
+    assert_matches_lme4(table)
 
 
 # ---------------------------------------------------------------------------------------------
