@@ -20,6 +20,7 @@ from analysis.models.slopes import (
     archer_bow_differences,
     chi2_mixture_sf,
 )
+from analysis.plots.style import figure_legend_above
 from analysis.validation import check_level, check_positive_int
 
 
@@ -78,17 +79,7 @@ def plot_archer_bow_effects(panels: Mapping[str, pd.DataFrame], *, level: float 
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("Archer's mean distance (m)")
     axes[0, 0].set_ylabel("Southwood minus Northwood (m)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        ncol=3,
-        frameon=False,
-        fontsize=9,
-        bbox_to_anchor=(0.5, 1.0),
-    )
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    figure_legend_above(fig, axes[0, 0], top=0.92)
     return fig
 
 
@@ -132,17 +123,7 @@ def plot_coverage(study: CoverageStudy, *, n_show: int = 60) -> Figure:
         ax.set_ylim(-1, len(sub))
         ax.set_yticks([])
     axes[0, 0].set_ylabel(f"First {n_show} simulated experiments")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        ncol=3,
-        frameon=False,
-        fontsize=9,
-        bbox_to_anchor=(0.5, 1.0),
-    )
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    figure_legend_above(fig, axes[0, 0], top=0.93)
     return fig
 
 

@@ -108,6 +108,26 @@ def legend_above(ax: Axes, *, ncol: int | None = None, **kwargs: object) -> None
         ax.set_title(title, pad=8 + rows * 2.1 * size)
 
 
+def figure_legend_above(fig: Figure, ax: Axes, *, top: float = 0.92, ncol: int = 3) -> None:
+    """Draw the legend of ``ax`` once, centred above all panels of ``fig``, and lay it out.
+
+    Parameters
+    ----------
+    fig
+        The figure.
+    ax
+        The panel whose labelled artists make the legend (the panels share them).
+    top
+        Fraction of the figure height left to the panels below the legend.
+    ncol
+        Entries per row.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, top))
+
+
 def plot_distance_by_bow(
     data: pd.DataFrame,
     *,
