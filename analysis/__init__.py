@@ -3,9 +3,10 @@
 Packages
 --------
 datasets
-    Where the data come from: the archer simulators (``archers``), the data folder and CSV
-    in/out (``files``), lme4's InstEval (``insteval``), large users x items sets on Parquet
-    (``large``).
+    Where the data come from, real or simulated: the archers, balanced and unbalanced
+    (``archers``), the data folder and CSV in/out (``files``), lme4's InstEval and a simulator
+    of its kind (``insteval``), the online service of chapter 7 (``online``), large users x
+    items sets on Parquet (``large``).
 models
     Fitting: ordinary least squares (``ols``), the one closed-form random-intercept likelihood
     (``likelihood``), statsmodels' ``MixedLM`` with lme4's tables and profile intervals

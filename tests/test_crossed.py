@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from analysis.datasets.files import read_archers
+from analysis.datasets.insteval import simulate_crossed
 from analysis.models.crossed import (
     ProfiledDeviance,
     fit_crossed,
     fixed_design,
     group_codes,
-    simulate_crossed,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

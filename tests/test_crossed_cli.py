@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from analysis.cli import main
-from analysis.models.crossed import fit_crossed, simulate_crossed
+from analysis.datasets.insteval import simulate_crossed
+from analysis.models.crossed import fit_crossed
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,8 @@ from analysis.book.lme4 import (
     reference_from_record,
 )
 from analysis.book.reproducibility import rscript_with_lme4
-from analysis.datasets.insteval import load_insteval
-from analysis.models.crossed import fit_crossed, simulate_crossed
+from analysis.datasets.insteval import load_insteval, simulate_crossed
+from analysis.models.crossed import fit_crossed
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "insteval_lme4.json"

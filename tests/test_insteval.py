@@ -127,7 +127,8 @@ def test_rmse():
 def test_figures_draw(data):
     import matplotlib.pyplot as plt
 
-    from analysis.models.crossed import crossprod_pattern, fit_crossed, simulate_crossed
+    from analysis.datasets.insteval import simulate_crossed
+    from analysis.models.crossed import crossprod_pattern, fit_crossed
     from analysis.plots import crossed as pc
     from analysis.plots.mixed import plot_caterpillar, plot_shrinkage_scatter
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.models.crossed import fit_crossed, simulate_crossed
+from analysis.datasets.insteval import simulate_crossed
+from analysis.models.crossed import fit_crossed
 from analysis.models.large import backfit, fit_large, moment_estimates
 
 GROUPS = ["s", "d", "dept"]

@@ -4,7 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.datasets.archers import fifty_archers, simulate_archers
+from analysis.datasets.archers import (
+    fifty_archers,
+    simulate_archers,
+    unbalanced_archers,
+    unbalanced_shot_counts,
+)
 from analysis.models.mixed import (
     MixedFit,
     fit_random_intercept,
@@ -13,8 +18,6 @@ from analysis.models.mixed import (
     lme4_summary,
     shrinkage_factor,
     shrinkage_table,
-    unbalanced_archers,
-    unbalanced_shot_counts,
     variance_components,
 )
 

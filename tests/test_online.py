@@ -12,6 +12,7 @@ import pytest
 
 from analysis.bayes import one_way
 from analysis.book.reproducibility import rscript_with_lme4
+from analysis.datasets.online import simulate_online
 from analysis.models import online as ol
 
 # ------------------------------------------------------------------------------------------
@@ -20,18 +21,18 @@ from analysis.models import online as ol
 
 
 def test_simulation_is_deterministic_per_seed() -> None:
-    a = ol.simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
-    b = ol.simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
+    a = simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
+    b = simulate_online(300, seed=11, n_devices=3, device_sd=0.5)
     pd.testing.assert_frame_equal(a.train, b.train)
     pd.testing.assert_frame_equal(a.test, b.test)
     pd.testing.assert_series_equal(a.unit_effects, b.unit_effects)
     pd.testing.assert_series_equal(a.device_effects, b.device_effects)
-    c = ol.simulate_online(300, seed=12, n_devices=3, device_sd=0.5)
+    c = simulate_online(300, seed=12, n_devices=3, device_sd=0.5)
     assert not np.allclose(a.unit_effects.to_numpy(), c.unit_effects.to_numpy())
 
 
 def test_frames_have_the_documented_shape() -> None:
-    sim = ol.simulate_online(400, seed=3, n_unseen=50, test_fraction=0.4)
+    sim = simulate_online(400, seed=3, n_unseen=50, test_fraction=0.4)
     assert list(sim.train.columns) == ["unit", "y"]
     assert list(sim.test.columns) == ["unit", "y"]
     assert sim.train["y"].dtype == float
@@ -44,14 +45,14 @@ def test_frames_have_the_documented_shape() -> None:
     assert set(sim.unseen_units) <= set(sim.test["unit"])
     # Test rows of seen units exist (split within units).
     assert sim.test["unit"].lt(400).sum() > 0
-    dev = ol.simulate_online(100, seed=3, n_devices=4, device_sd=1.0)
+    dev = simulate_online(100, seed=3, n_devices=4, device_sd=1.0)
     assert list(dev.train.columns) == ["unit", "device", "y"]
     assert set(dev.train["device"]) <= {0, 1, 2, 3}
     assert len(dev.device_effects) == 4
 
 
 def test_traffic_is_heavy_tailed_and_capped() -> None:
-    sim = ol.simulate_online(3000, seed=5, median_traffic=3.0, traffic_spread=2.0,
+    sim = simulate_online(3000, seed=5, median_traffic=3.0, traffic_spread=2.0,
                              max_traffic=800, test_fraction=0.0, n_unseen=0)
     counts = sim.train["unit"].value_counts()
     assert len(sim.test) == 0
@@ -63,7 +64,7 @@ def test_traffic_is_heavy_tailed_and_capped() -> None:
 
 
 def test_simulation_has_the_requested_moments() -> None:
-    sim = ol.simulate_online(4000, seed=8, intercept=3.0, unit_sd=1.5, noise_sd=0.5)
+    sim = simulate_online(4000, seed=8, intercept=3.0, unit_sd=1.5, noise_sd=0.5)
     assert sim.unit_effects.std() == pytest.approx(1.5, rel=0.05)
     resid = sim.train["y"] - sim.true_means(sim.train)
     assert resid.std() == pytest.approx(0.5, rel=0.03)
@@ -92,7 +93,7 @@ def test_simulation_has_the_requested_moments() -> None:
 def test_simulator_rejects_bad_arguments(kwargs: dict, name: str) -> None:
     args = {"n_units": 50, "seed": 1} | kwargs
     with pytest.raises(ValueError, match=name):
-        ol.simulate_online(**args)
+        simulate_online(**args)
 
 
 # ------------------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ def test_simulator_rejects_bad_arguments(kwargs: dict, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def small() -> pd.DataFrame:
-    return ol.simulate_online(60, seed=21, median_traffic=5.0).train
+    return simulate_online(60, seed=21, median_traffic=5.0).train
 
 
 def test_fit_one_way_matches_statsmodels_mixedlm(small: pd.DataFrame) -> None:
@@ -143,7 +144,7 @@ def test_fit_one_way_matches_lme4(small: pd.DataFrame, tmp_path) -> None:
 
 
 def test_fit_one_way_recovers_the_truth() -> None:
-    sim = ol.simulate_online(3000, seed=4, unit_sd=1.2, noise_sd=2.5)
+    sim = simulate_online(3000, seed=4, unit_sd=1.2, noise_sd=2.5)
     fit = ol.fit_one_way(sim.train)
     assert fit.unit_sd == pytest.approx(1.2, rel=0.06)
     assert fit.noise_sd == pytest.approx(2.5, rel=0.02)
@@ -157,7 +158,7 @@ def test_fit_one_way_recovers_the_truth() -> None:
 
 
 def test_fit_one_way_finds_a_boundary_fit() -> None:
-    sim = ol.simulate_online(200, seed=9, unit_sd=0.0, noise_sd=1.0, median_traffic=8.0)
+    sim = simulate_online(200, seed=9, unit_sd=0.0, noise_sd=1.0, median_traffic=8.0)
     fit = ol.fit_one_way(sim.train)
     assert fit.unit_sd < 0.1
     assert np.all(np.abs(fit.effects) < 0.05)
@@ -209,7 +210,7 @@ def test_fit_ridge_cv_agrees_with_sklearn_grid_search(small: pd.DataFrame) -> No
 
 
 def test_ridge_cv_penalty_is_near_the_true_ratio() -> None:
-    sim = ol.simulate_online(2000, seed=6, unit_sd=1.0, noise_sd=2.0)
+    sim = simulate_online(2000, seed=6, unit_sd=1.0, noise_sd=2.0)
     fit = ol.fit_ridge_cv(sim.train, seed=6)
     assert 4.0 / 2.5 < fit.alpha < 4.0 * 2.5
 
@@ -229,7 +230,7 @@ def test_ridge_rejects_bad_arguments(small: pd.DataFrame) -> None:
 
 
 def test_unseen_units_get_the_pooled_prediction() -> None:
-    sim = ol.simulate_online(200, seed=2, n_unseen=20)
+    sim = simulate_online(200, seed=2, n_unseen=20)
     unseen = sim.test[sim.test["unit"].isin(sim.unseen_units)]
     grand = sim.train["y"].mean()
     np.testing.assert_allclose(ol.predict_unit_means(sim.train, unseen), grand)
@@ -245,7 +246,7 @@ def test_unit_means_predict_each_units_training_mean() -> None:
 
 
 def test_partial_pooling_beats_no_pooling_on_small_units() -> None:
-    sim = ol.simulate_online(4000, seed=13, test_fraction=0.5)
+    sim = simulate_online(4000, seed=13, test_fraction=0.5)
     preds = {name: m(sim.train, sim.test) for name, m in ol.default_methods(13).items()}
     res = ol.evaluate(sim.train, sim.test, preds).set_index(["method", "bucket"])["rmse"]
     for bucket in ("1", "2-3", "4-10"):
@@ -351,7 +352,7 @@ def test_pymc_model_rejects_bad_centre_above(small: pd.DataFrame) -> None:
 @pytest.mark.slow
 def test_bayesian_posterior_means_are_close_to_blups() -> None:
     pytest.importorskip("analysis.bayes")
-    sim = ol.simulate_online(80, seed=31, median_traffic=6.0)
+    sim = simulate_online(80, seed=31, median_traffic=6.0)
     fit = ol.fit_one_way(sim.train)
     post = one_way.fit_bayes(sim.train, seed=1, draws=400, tune=400, chains=2)
     assert np.corrcoef(post.effects.to_numpy(), fit.effects.to_numpy())[0, 1] > 0.98
@@ -374,7 +375,7 @@ def test_figures_draw() -> None:
     from analysis.plots import online as op
     from analysis.plots.mixed import plot_shrinkage_scatter
 
-    sim = ol.simulate_online(300, seed=1)
+    sim = simulate_online(300, seed=1)
     fit = ol.fit_one_way(sim.train)
     ridge = ol.fit_ridge_cv(sim.train, seed=1)
     summary = ol.summarise(ol.replicate([1, 2], n_units=300))
@@ -399,7 +400,7 @@ def test_figures_draw() -> None:
 
 
 def test_true_means_include_device_effects() -> None:
-    sim = ol.simulate_online(500, seed=17, n_devices=3, device_sd=2.0, noise_sd=0.1,
+    sim = simulate_online(500, seed=17, n_devices=3, device_sd=2.0, noise_sd=0.1,
                              unit_sd=0.5)
     expected = (sim.intercept + sim.unit_effects.reindex(sim.train["unit"]).to_numpy()
                 + sim.device_effects.reindex(sim.train["device"]).to_numpy())
@@ -417,16 +418,16 @@ def test_methods_accept_string_unit_labels(small: pd.DataFrame) -> None:
 
 
 def test_informative_traffic_makes_busy_units_better_and_leaves_the_default_unchanged():
-    base = ol.simulate_online(seed=4, n_units=300)
-    again = ol.simulate_online(seed=4, n_units=300, traffic_effect_corr=0.0)
+    base = simulate_online(seed=4, n_units=300)
+    again = simulate_online(seed=4, n_units=300, traffic_effect_corr=0.0)
     pd.testing.assert_frame_equal(base.train, again.train)
-    sim = ol.simulate_online(seed=4, n_units=3000, n_unseen=0, traffic_effect_corr=0.6)
+    sim = simulate_online(seed=4, n_units=3000, n_unseen=0, traffic_effect_corr=0.6)
     counts = pd.concat([sim.train, sim.test])["unit"].value_counts().sort_index()
     effects = sim.unit_effects.loc[counts.index]
     assert np.corrcoef(np.log(counts), effects)[0, 1] > 0.4
-    none = ol.simulate_online(seed=4, n_units=3000, n_unseen=0)
+    none = simulate_online(seed=4, n_units=3000, n_unseen=0)
     counts0 = pd.concat([none.train, none.test])["unit"].value_counts().sort_index()
     assert abs(np.corrcoef(np.log(counts0), none.unit_effects.loc[counts0.index])[0, 1]) < 0.1
     for bad in (1.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="traffic_effect_corr"):
-            ol.simulate_online(seed=1, traffic_effect_corr=bad)
+            simulate_online(seed=1, traffic_effect_corr=bad)

@@ -83,11 +83,9 @@ def test_check_seed_accepts_numpy_integers():
 
 @pytest.mark.parametrize("bad", ["1", 1.5, -1, True, None])
 def test_every_simulator_and_split_refuses_a_bad_seed(bad):
-    from analysis.datasets.archers import archer_names, simulate_archers
-    from analysis.datasets.insteval import split_insteval
-    from analysis.models.crossed import simulate_crossed
-    from analysis.models.mixed import unbalanced_shot_counts
-    from analysis.models.online import simulate_online
+    from analysis.datasets.archers import archer_names, simulate_archers, unbalanced_shot_counts
+    from analysis.datasets.insteval import simulate_crossed, split_insteval
+    from analysis.datasets.online import simulate_online
 
     frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0, 5.0]})
     calls = [
@@ -104,7 +102,8 @@ def test_every_simulator_and_split_refuses_a_bad_seed(bad):
 
 
 def test_every_fitter_refuses_a_response_whose_squares_would_overflow():
-    from analysis.models.crossed import fit_crossed, simulate_crossed
+    from analysis.datasets.insteval import simulate_crossed
+    from analysis.models.crossed import fit_crossed
     from analysis.models.large import moment_estimates
     from analysis.models.lmer import fit_lmer
     from analysis.models.mixed import fit_random_intercept

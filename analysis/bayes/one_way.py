@@ -1,8 +1,9 @@
 r"""The Bayesian one-way model of the online-prediction chapter, sampled with NUTS.
 
-The frequentist fits and the simulator are in :mod:`analysis.models.online`; this is the same
-one-way random-intercept model with priors, written with sufficient statistics so that the
-sampler's cost grows with the number of units rather than of observations.
+The simulator is :mod:`analysis.datasets.online`, the frequentist fits
+:mod:`analysis.models.online`; this is the same one-way random-intercept model with priors,
+written with sufficient statistics so that the sampler's cost grows with the number of units
+rather than of observations.
 """
 
 from __future__ import annotations

@@ -38,6 +38,12 @@ from analysis.validation import (
 )
 
 __all__ = [
+    "UNBALANCED_SEED",
+    "UNBALANCED_SHOT_SD",
+    "UNBALANCED_MIN_SHOTS",
+    "UNBALANCED_MAX_SHOTS",
+    "unbalanced_shot_counts",
+    "unbalanced_archers",
     "BOWS",
     "ArcherExperiment",
     "archer_names",
@@ -362,3 +368,46 @@ def varying_cost_archers() -> ArcherExperiment:
         bow_sd=VARYING_COST_BOW_SD,
         skill_bow_corr=VARYING_COST_CORR,
     )
+
+
+#: Seed of the unbalanced fifty-archer experiment of chapter 5.
+UNBALANCED_SEED: int = 2027
+#: Shot-to-shot SD of the unbalanced experiment (a windy season at the long range), metres.
+UNBALANCED_SHOT_SD: float = 25.0
+#: Fewest and most shots per bow an archer takes in the unbalanced experiment.
+UNBALANCED_MIN_SHOTS, UNBALANCED_MAX_SHOTS = 1, 40
+
+
+def unbalanced_shot_counts(n_archers: int = 50, seed: int = UNBALANCED_SEED) -> np.ndarray:
+    """Shots per bow for each archer of the unbalanced experiment, drawn reproducibly.
+
+    Counts are spread over two orders of magnitude: a log-uniform draw between
+    :data:`UNBALANCED_MIN_SHOTS` and :data:`UNBALANCED_MAX_SHOTS` shots per bow, rounded to
+    whole shots.
+
+    Parameters
+    ----------
+    n_archers
+        Number of archers.
+    seed
+        Seed of the random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer counts, one per archer (the same for both bows).
+    """
+    rng = np.random.default_rng(check_seed(seed))
+    low, high = np.log(UNBALANCED_MIN_SHOTS), np.log(UNBALANCED_MAX_SHOTS)
+    return np.rint(np.exp(rng.uniform(low, high, size=n_archers))).astype(int)
+
+
+def unbalanced_archers() -> ArcherExperiment:
+    """Return the unbalanced fifty-archer experiment of chapter 5.
+
+    Fifty archers shoot each bow between 1 and 40 times (:func:`unbalanced_shot_counts`)
+    on a windy range, so shots are noisier (SD :data:`UNBALANCED_SHOT_SD`) than in the
+    balanced experiment; the other parameters are the simulator's defaults.
+    """
+    counts = unbalanced_shot_counts(50, seed=UNBALANCED_SEED)
+    return simulate_archers(50, counts, seed=UNBALANCED_SEED, shot_sd=UNBALANCED_SHOT_SD)

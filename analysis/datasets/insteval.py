@@ -1,4 +1,4 @@
-"""lme4's InstEval data: loading the cached copy, a seeded split and descriptive summaries.
+"""lme4's InstEval data (the cached copy, a seeded split, summaries) and a simulator of its kind.
 
 InstEval holds 73,421 ratings (``y``, 1 to 5) that students (``s``) gave lectures by
 instructors (``d``) at ETH Zurich, with the instructor's department (``dept``) and whether the
@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.datasets.files import data_dir
-from analysis.validation import check_seed, require_columns
+from analysis.validation import (
+    check_nonnegative,
+    check_positive_int,
+    check_seed,
+    require_columns,
+)
 
 __all__ = [
     "CACHE_NAME",
@@ -28,6 +33,7 @@ __all__ = [
     "rating_distribution",
     "regenerate_insteval_cache",
     "split_insteval",
+    "simulate_crossed",
 ]
 
 #: File name of the cached data inside ``data/``.
@@ -203,3 +209,78 @@ def per_group_counts(data: pd.DataFrame, group: str) -> pd.Series:
     counts = data.groupby(group, observed=True).size()
     counts.name = "n"
     return counts
+
+
+def simulate_crossed(
+    seed: int,
+    n_students: int = 300,
+    n_instructors: int = 60,
+    per_student: int = 12,
+    n_depts: int = 5,
+    sd_student: float = 0.5,
+    sd_instructor: float = 0.8,
+    sd_dept: float = 0.3,
+    sd_residual: float = 1.0,
+    intercept: float = 3.0,
+    service_effect: float = -0.2,
+) -> pd.DataFrame:
+    """Simulate InstEval-like ratings with crossed student and instructor effects.
+
+    Each student rates ``per_student`` distinct instructors drawn at random; instructor ``j``
+    belongs to department ``j mod n_depts``; ``service`` is a fair coin per rating. Ratings are
+    continuous (no rounding to 1..5), so the linear mixed model is exactly right.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random generator.
+    n_students, n_instructors, per_student, n_depts
+        Sizes of the design (``per_student <= n_instructors``).
+    sd_student, sd_instructor, sd_dept, sd_residual
+        True standard deviations.
+    intercept, service_effect
+        True fixed effects.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``y`` (float) and the categoricals ``service`` (levels 0, 1), ``s``, ``d``,
+        ``dept``.
+    """
+    n_students = check_positive_int("n_students", n_students)
+    n_instructors = check_positive_int("n_instructors", n_instructors)
+    per_student = check_positive_int("per_student", per_student)
+    n_depts = check_positive_int("n_depts", n_depts)
+    if per_student > n_instructors:
+        raise ValueError(
+            f"per_student ({per_student}) must not exceed n_instructors ({n_instructors})"
+        )
+    sds = {
+        "sd_student": sd_student,
+        "sd_instructor": sd_instructor,
+        "sd_dept": sd_dept,
+        "sd_residual": sd_residual,
+    }
+    for name, value in sds.items():
+        check_nonnegative(name, value)
+    rng = np.random.default_rng(check_seed(seed))
+    s = np.repeat(np.arange(n_students), per_student)
+    d = np.concatenate(
+        [rng.choice(n_instructors, size=per_student, replace=False) for _ in range(n_students)]
+    )
+    dept = d % n_depts
+    service = rng.integers(0, 2, size=s.size)
+    b_s = rng.normal(0.0, sd_student, n_students)
+    b_d = rng.normal(0.0, sd_instructor, n_instructors)
+    b_dept = rng.normal(0.0, sd_dept, n_depts)
+    noise = rng.normal(0.0, sd_residual, s.size)
+    y = intercept + service_effect * service + b_s[s] + b_d[d] + b_dept[dept] + noise
+    return pd.DataFrame(
+        {
+            "y": y,
+            "service": pd.Categorical(service, categories=[0, 1]),
+            "s": pd.Categorical(s),
+            "d": pd.Categorical(d),
+            "dept": pd.Categorical(dept),
+        }
+    )

@@ -46,9 +46,7 @@ from analysis.validation import (
     check_fixed_factor_levels,
     check_grouping_levels,
     check_memory,
-    check_nonnegative,
     check_positive_int,
-    check_seed,
     column_names,
     model_columns,
     numeric_response,
@@ -65,7 +63,6 @@ __all__ = [
     "fixed_design",
     "crossprod_pattern",
     "group_codes",
-    "simulate_crossed",
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -971,78 +968,3 @@ def moment_start(X: np.ndarray, y: np.ndarray, codes: Sequence[np.ndarray]) -> n
         return None
     theta = sds[:-1] / sds[-1] if sds[-1] > 0 else np.full(len(codes), np.nan)
     return theta if np.all(np.isfinite(theta)) else None
-
-
-def simulate_crossed(
-    seed: int,
-    n_students: int = 300,
-    n_instructors: int = 60,
-    per_student: int = 12,
-    n_depts: int = 5,
-    sd_student: float = 0.5,
-    sd_instructor: float = 0.8,
-    sd_dept: float = 0.3,
-    sd_residual: float = 1.0,
-    intercept: float = 3.0,
-    service_effect: float = -0.2,
-) -> pd.DataFrame:
-    """Simulate InstEval-like ratings with crossed student and instructor effects.
-
-    Each student rates ``per_student`` distinct instructors drawn at random; instructor ``j``
-    belongs to department ``j mod n_depts``; ``service`` is a fair coin per rating. Ratings are
-    continuous (no rounding to 1..5), so the linear mixed model is exactly right.
-
-    Parameters
-    ----------
-    seed
-        Seed of the random generator.
-    n_students, n_instructors, per_student, n_depts
-        Sizes of the design (``per_student <= n_instructors``).
-    sd_student, sd_instructor, sd_dept, sd_residual
-        True standard deviations.
-    intercept, service_effect
-        True fixed effects.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``y`` (float) and the categoricals ``service`` (levels 0, 1), ``s``, ``d``,
-        ``dept``.
-    """
-    n_students = check_positive_int("n_students", n_students)
-    n_instructors = check_positive_int("n_instructors", n_instructors)
-    per_student = check_positive_int("per_student", per_student)
-    n_depts = check_positive_int("n_depts", n_depts)
-    if per_student > n_instructors:
-        raise ValueError(
-            f"per_student ({per_student}) must not exceed n_instructors ({n_instructors})"
-        )
-    sds = {
-        "sd_student": sd_student,
-        "sd_instructor": sd_instructor,
-        "sd_dept": sd_dept,
-        "sd_residual": sd_residual,
-    }
-    for name, value in sds.items():
-        check_nonnegative(name, value)
-    rng = np.random.default_rng(check_seed(seed))
-    s = np.repeat(np.arange(n_students), per_student)
-    d = np.concatenate(
-        [rng.choice(n_instructors, size=per_student, replace=False) for _ in range(n_students)]
-    )
-    dept = d % n_depts
-    service = rng.integers(0, 2, size=s.size)
-    b_s = rng.normal(0.0, sd_student, n_students)
-    b_d = rng.normal(0.0, sd_instructor, n_instructors)
-    b_dept = rng.normal(0.0, sd_dept, n_depts)
-    noise = rng.normal(0.0, sd_residual, s.size)
-    y = intercept + service_effect * service + b_s[s] + b_d[d] + b_dept[dept] + noise
-    return pd.DataFrame(
-        {
-            "y": y,
-            "service": pd.Categorical(service, categories=[0, 1]),
-            "s": pd.Categorical(s),
-            "d": pd.Categorical(d),
-            "dept": pd.Categorical(dept),
-        }
-    )

@@ -44,19 +44,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from analysis.datasets.online import simulate_online
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
-    check_finite,
     check_nonnegative,
-    check_nonnegative_int,
     check_positive_int,
     check_seed,
     require_columns,
 )
 
 __all__ = [
-    "OnlineSimulation",
-    "simulate_online",
     "OneWayFit",
     "fit_one_way",
     "RidgeFit",
@@ -77,204 +74,6 @@ __all__ = [
 
 #: A prediction method: ``method(train, test)`` returns one prediction per row of ``test``.
 Method = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
-
-
-# --------------------------------------------------------------------------------------------
-# Simulator
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OnlineSimulation:
-    r"""A simulated online service split into training and test data, with the truth.
-
-    Attributes
-    ----------
-    train
-        One row per training observation: ``unit`` (int), ``device`` (int, only if the
-        simulation has devices) and ``y`` (float).
-    test
-        The held-out observations, same columns. It holds observations of training units
-        (split within units) and every observation of the unseen units.
-    unit_effects
-        The true unit effects :math:`\mu^a_j`, indexed by unit id (seen and unseen units).
-    device_effects
-        The true device effects :math:`\mu^b_d`, indexed by device id (empty without devices).
-    unseen_units
-        Ids of the units that appear only in ``test``.
-    intercept, unit_sd, device_sd, noise_sd
-        The true :math:`\beta, \sigma_a, \sigma_b, \sigma_e`.
-    seed
-        The seed the simulation was drawn with.
-    """
-
-    train: pd.DataFrame
-    test: pd.DataFrame
-    unit_effects: pd.Series
-    device_effects: pd.Series
-    unseen_units: np.ndarray
-    intercept: float
-    unit_sd: float
-    device_sd: float
-    noise_sd: float
-    seed: int
-
-    @property
-    def penalty(self) -> float:
-        r"""The true ridge penalty :math:`\lambda = \sigma_e^2 / \sigma_a^2` (inf if no units)."""
-        return math.inf if self.unit_sd == 0 else self.noise_sd**2 / self.unit_sd**2
-
-    def true_means(self, frame: pd.DataFrame) -> np.ndarray:
-        """Return the true expected value of every row of ``frame`` (no noise)."""
-        require_columns(frame, ["unit"], argname="frame")
-        mean = self.intercept + self.unit_effects.reindex(frame["unit"]).to_numpy()
-        if len(self.device_effects) and "device" in frame:
-            mean = mean + self.device_effects.reindex(frame["device"]).to_numpy()
-        return mean
-
-
-def _check_fraction(name: str, value: object) -> float:
-    x = check_finite(name, value)
-    if not 0.0 <= x < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return x
-
-
-def simulate_online(
-    n_units: int = 1000,
-    *,
-    seed: int,
-    intercept: float = 10.0,
-    unit_sd: float = 1.0,
-    noise_sd: float = 2.0,
-    median_traffic: float = 4.0,
-    traffic_spread: float = 1.5,
-    max_traffic: int = 5000,
-    test_fraction: float = 0.3,
-    n_unseen: int = 100,
-    n_devices: int = 0,
-    device_sd: float = 0.0,
-    traffic_effect_corr: float = 0.0,
-) -> OnlineSimulation:
-    r"""Simulate an online service with heavy-tailed traffic and split it into train and test.
-
-    Every seen unit gets a total of :math:`1 + \lceil T_j \rceil` observations, with
-    :math:`T_j` log-normal (median ``median_traffic``, log-scale SD ``traffic_spread``), capped
-    at ``max_traffic``. Its first observation goes to training; each of the others goes to the
-    test set with probability ``test_fraction``. ``n_unseen`` further units get traffic drawn
-    the same way, all of it in the test set.
-
-    Parameters
-    ----------
-    n_units
-        Number of units seen in training.
-    seed
-        Seed of the random generator (keyword only, required).
-    intercept, unit_sd, noise_sd
-        The true :math:`\beta, \sigma_a, \sigma_e`.
-    median_traffic
-        Median of the log-normal traffic :math:`T_j` (must be positive).
-    traffic_spread
-        SD of :math:`\log T_j`; larger values give a heavier tail.
-    max_traffic
-        Cap on a unit's total number of observations (at least 2).
-    test_fraction
-        Probability that an observation beyond a unit's first is held out, in [0, 1).
-    n_unseen
-        Number of units that appear only in the test set.
-    n_devices
-        Number of levels of a second, crossed factor (0 for none).
-    device_sd
-        The true :math:`\sigma_b` of the device effects.
-    traffic_effect_corr
-        Correlation, in (-1, 1), between a unit's effect and its log-traffic: positive values
-        make busy units better than quiet ones (an *informative cluster size*). At 0 (the
-        default) traffic is independent of the effect and the random draws are exactly those
-        of earlier versions.
-
-    Returns
-    -------
-    OnlineSimulation
-        The frames and the true effects.
-
-    Raises
-    ------
-    ValueError
-        If an argument is out of range; the message names it.
-    """
-    n_units = check_positive_int("n_units", n_units)
-    seed = check_seed(seed)
-    intercept = check_finite("intercept", intercept)
-    unit_sd = check_nonnegative("unit_sd", unit_sd)
-    noise_sd = check_nonnegative("noise_sd", noise_sd)
-    if noise_sd == 0:
-        raise ValueError("noise_sd must be positive, got 0")
-    median_traffic = check_nonnegative("median_traffic", median_traffic)
-    if median_traffic == 0:
-        raise ValueError("median_traffic must be positive, got 0")
-    traffic_spread = check_nonnegative("traffic_spread", traffic_spread)
-    max_traffic = check_positive_int("max_traffic", max_traffic)
-    if max_traffic < 2:
-        raise ValueError(f"max_traffic must be at least 2, got {max_traffic}")
-    test_fraction = _check_fraction("test_fraction", test_fraction)
-    n_unseen = check_nonnegative_int("n_unseen", n_unseen)
-    n_devices = check_nonnegative_int("n_devices", n_devices)
-    device_sd = check_nonnegative("device_sd", device_sd)
-    if n_devices == 0 and device_sd > 0:
-        raise ValueError("device_sd must be 0 when n_devices is 0")
-    rho = check_finite("traffic_effect_corr", traffic_effect_corr)
-    if not -1.0 < rho < 1.0:
-        raise ValueError(f"traffic_effect_corr must lie in (-1, 1), got {traffic_effect_corr!r}")
-    if rho != 0.0 and unit_sd == 0.0:
-        raise ValueError("traffic_effect_corr needs unit_sd > 0 (there is no effect to follow)")
-
-    rng = np.random.default_rng(seed)
-    n_total_units = n_units + n_unseen
-    units = np.arange(n_total_units)
-    unit_effects = rng.normal(0.0, unit_sd, size=n_total_units)
-    if rho == 0.0:
-        draws = rng.lognormal(math.log(median_traffic), traffic_spread, size=n_total_units)
-    else:
-        z = rho * unit_effects / unit_sd + math.sqrt(1.0 - rho**2) * rng.standard_normal(
-            n_total_units
-        )
-        draws = np.exp(math.log(median_traffic) + traffic_spread * z)
-    traffic = np.minimum(1 + np.ceil(draws).astype(np.int64), max_traffic)
-
-    unit = np.repeat(units, traffic)
-    first = np.zeros(len(unit), dtype=bool)
-    first[np.concatenate([[0], np.cumsum(traffic)[:-1]])] = True
-    held_out = rng.random(len(unit)) < test_fraction
-    in_test = np.where(unit >= n_units, True, held_out & ~first)
-
-    mean = intercept + unit_effects[unit]
-    columns: dict[str, np.ndarray] = {"unit": unit}
-    device_effects = pd.Series(dtype=float, name="device_effect")
-    if n_devices > 0:
-        dev_eff = rng.normal(0.0, device_sd, size=n_devices)
-        share = rng.dirichlet(np.full(n_devices, 2.0))
-        device = rng.choice(n_devices, size=len(unit), p=share)
-        mean = mean + dev_eff[device]
-        columns["device"] = device
-        device_effects = pd.Series(dev_eff, index=pd.Index(np.arange(n_devices), name="device"),
-                                   name="device_effect")
-    columns["y"] = mean + rng.normal(0.0, noise_sd, size=len(unit))
-    frame = pd.DataFrame(columns)
-    train = frame.loc[~in_test].reset_index(drop=True)
-    test = frame.loc[in_test].reset_index(drop=True)
-    return OnlineSimulation(
-        train=train,
-        test=test,
-        unit_effects=pd.Series(unit_effects, index=pd.Index(units, name="unit"),
-                               name="unit_effect"),
-        device_effects=device_effects,
-        unseen_units=units[n_units:],
-        intercept=intercept,
-        unit_sd=unit_sd,
-        device_sd=device_sd,
-        noise_sd=noise_sd,
-        seed=seed,
-    )
 
 
 # --------------------------------------------------------------------------------------------
