@@ -216,6 +216,64 @@ def check_fixed_factor_levels(term: str, levels: Sequence[object]) -> None:
         )
 
 
+def level_effects(
+    effects: pd.Series,
+    values: pd.Series,
+    column: str,
+    *,
+    default: float = 0.0,
+    argname: str = "newdata",
+) -> np.ndarray:
+    """Look up each row's level effect; a level not seen in the fit gets ``default``.
+
+    New levels are legitimate (they get the mean of their distribution, ``default``), but two
+    mistakes are refused rather than turned into silent defaults: a missing level, and a
+    column that holds the fitted labels in another type (``"3"`` for ``3``), so that no row
+    matches.
+
+    Parameters
+    ----------
+    effects
+        One effect per fitted level, indexed by level.
+    values
+        The level of each new row.
+    column
+        The column's name, for the error message.
+    default
+        The value of a level the fit has not seen.
+    argname
+        The name of the new data, for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        One effect per row.
+
+    Raises
+    ------
+    ValueError
+        On a missing level, or on labels of another type than the fitted ones.
+    """
+    if values.isna().any():
+        raise ValueError(
+            f"{argname}: column {column!r} has missing values; a missing level has no effect "
+            "to predict with"
+        )
+    rows = values.astype(object).to_numpy()
+    known = pd.Index(effects.index.astype(object))
+    idx = known.get_indexer(rows)
+    if len(rows) and (idx < 0).all():
+        as_text = pd.Index(known.astype(str)).get_indexer(rows.astype(str))
+        if (as_text >= 0).any():
+            kind_new = pd.api.types.infer_dtype(rows, skipna=True)
+            kind_fit = pd.api.types.infer_dtype(known, skipna=True)
+            raise ValueError(
+                f"{argname}: column {column!r} holds {kind_new} values but the fitted levels "
+                f"are {kind_fit}, so no level matches; convert the column"
+            )
+    return np.where(idx >= 0, effects.to_numpy(dtype=float)[np.maximum(idx, 0)], default)
+
+
 def column_names(argname: str, value: object) -> list[str]:
     """Return ``value`` as a list of distinct column names.
 

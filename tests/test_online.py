@@ -431,3 +431,19 @@ def test_informative_traffic_makes_busy_units_better_and_leaves_the_default_unch
     for bad in (1.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="traffic_effect_corr"):
             simulate_online(seed=1, traffic_effect_corr=bad)
+
+
+def test_predictions_refuse_mistyped_or_missing_units() -> None:
+    sim = simulate_online(200, seed=1)
+    fit = ol.fit_one_way(sim.train)
+    with pytest.raises(ValueError, match="column 'unit' holds string values"):
+        fit.predict(sim.test.assign(unit=sim.test["unit"].astype(str)))
+    missing = sim.test.assign(unit=sim.test["unit"].astype(float))
+    missing.loc[missing.index[0], "unit"] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        fit.predict(missing)
+    with pytest.raises(ValueError, match="holds string values"):
+        ol.predict_unit_means(sim.train, sim.test.assign(unit=sim.test["unit"].astype(str)))
+    # genuinely new units are fine: they get the intercept
+    new = sim.test.assign(unit=sim.test["unit"] + 10**9)
+    np.testing.assert_allclose(fit.predict(new), fit.intercept)

@@ -48,6 +48,7 @@ from analysis.validation import (
     check_memory,
     check_positive_int,
     column_names,
+    level_effects,
     model_columns,
     numeric_response,
     require_columns,
@@ -658,28 +659,7 @@ class CrossedFit:
         if include_random:
             require_columns(newdata, self.groups, argname="newdata")
             for g in self.groups:
-                modes = self.ranef[g]["mode"]
-                if newdata[g].isna().any():
-                    raise ValueError(
-                        f"newdata: column {g!r} has missing values; a missing level has no "
-                        "conditional mode (use include_random=False for the fixed part only)"
-                    )
-                values = newdata[g].astype(object).to_numpy()
-                known = pd.Index(modes.index.astype(object))
-                idx = known.get_indexer(values)
-                if len(values) and (idx < 0).all():
-                    # No level matches. New levels are fine (they get zero), but the same
-                    # labels in another type ("3" for 3) are a mistake, not new levels.
-                    as_text = pd.Index(known.astype(str)).get_indexer(values.astype(str))
-                    if (as_text >= 0).any():
-                        kind_new = pd.api.types.infer_dtype(values, skipna=True)
-                        kind_fit = pd.api.types.infer_dtype(known, skipna=True)
-                        raise ValueError(
-                            f"newdata: column {g!r} holds {kind_new} values but the fitted "
-                            f"levels are {kind_fit}, so no level matches; convert the column"
-                        )
-                contrib = np.where(idx >= 0, modes.to_numpy()[np.maximum(idx, 0)], 0.0)
-                pred = pred + contrib
+                pred = pred + level_effects(self.ranef[g]["mode"], newdata[g], g)
         return np.asarray(pred, dtype=float)
 
     @property

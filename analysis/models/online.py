@@ -50,6 +50,7 @@ from analysis.validation import (
     check_nonnegative,
     check_positive_int,
     check_seed,
+    level_effects,
     require_columns,
 )
 
@@ -110,7 +111,7 @@ def _unit_stats(train: pd.DataFrame, argname: str = "train") -> _UnitStats:
 
 
 def _lookup(effects: pd.Series, units: pd.Series, default: float = 0.0) -> np.ndarray:
-    return effects.reindex(units.to_numpy()).fillna(default).to_numpy(dtype=float)
+    return level_effects(effects, units, "unit", default=default, argname="test")
 
 
 def _check_test(test: pd.DataFrame) -> None:
