@@ -12,6 +12,15 @@ fits it with statsmodels' ``MixedLM`` and returns a :class:`MixedFit`, whose pri
 follows lme4's ``summary()``. The shrinkage helpers express each archer's prediction (the
 conditional mode, or BLUP) as a shrunken version of that archer's own mean residual.
 
+Why :class:`MixedFit` and not statsmodels' result object alone: statsmodels stays the fitting
+path chapters 4 and 5 teach, but the book promises lme4's numbers, and statsmodels differs from
+lme4 in three places. Its fixed-effect standard errors come from the full Hessian (lme4's,
+used here, from :math:`\hat\sigma_e^2 (X^\top W X)^{-1}`), its log-likelihood lacks lme4's REML
+constants, and at a boundary optimum (a zero group SD) its optimiser stops short or fails. The
+closed-form likelihood (:mod:`analysis.models.likelihood`) supplies those three; the statsmodels
+result stays available as ``MixedFit.result``. For comparisons across fits the one shared view
+is :mod:`analysis.book.lme4`.
+
 statsmodels is imported inside the functions that fit, so importing this module is cheap.
 """
 
