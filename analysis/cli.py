@@ -46,7 +46,6 @@ __all__ = ["CommandError", "EXIT_ERROR", "build_parser", "main"]
 EXIT_ERROR = 2
 
 
-
 class CommandError(Exception):
     """Bad input or a failed fit, reported as ``COMMAND: error: MESSAGE`` with exit status 2."""
 
@@ -375,9 +374,9 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
     """Run ``fit-mixed``: REML (or ML) fit, profile intervals, BLUPs."""
     from analysis.models.mixed import fit_random_intercept, lme4_summary
     from analysis.models.profile import profile_ci
+    from analysis.validation import check_level
 
-    if not 0 < args.level < 1:
-        raise CommandError(f"--level must lie strictly between 0 and 1, got {args.level}")
+    check_level(args.level, "--level")
     data = _read_csv(args.path)
     _require_columns(data, args.path, [args.response, *args.fixed, args.group])
     roles = {"response": args.response, "fixed": tuple(args.fixed), "group": args.group}

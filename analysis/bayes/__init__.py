@@ -52,6 +52,7 @@ from xarray import DataTree
 from analysis.datasets.archers import BOWS
 from analysis.validation import (
     check_finite,
+    check_level,
     check_positive_int,
     check_seed,
     numeric_response,
@@ -137,9 +138,7 @@ class SamplerSettings:
         check_positive_int("tune", self.tune)
         check_positive_int("chains", self.chains)
         check_positive_int("cores", self.cores)
-        ta = check_finite("target_accept", self.target_accept)
-        if not 0.0 < ta < 1.0:
-            raise ValueError(f"target_accept must lie strictly between 0 and 1, got {ta!r}")
+        check_level(self.target_accept, "target_accept")
         if self.engine not in ("nutpie", "pymc"):
             raise ValueError(f"engine must be 'nutpie' or 'pymc', got {self.engine!r}")
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.datasets.files import data_dir
 from analysis.validation import (
+    check_level,
     check_nonnegative,
     check_positive_int,
     check_seed,
@@ -153,10 +154,7 @@ def split_insteval(
     """
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
-        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    test_fraction = check_level(test_fraction, "test_fraction")
     seed = check_seed(seed)
     n = len(data)
     n_test = int(round(float(test_fraction) * n))

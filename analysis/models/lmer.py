@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 
-from analysis.validation import check_grouping_levels, check_response_scale
+from analysis.validation import check_grouping_levels, check_level, check_response_scale
 
 __all__ = [
     "MAX_PROFILE_RANDOM",
@@ -553,8 +553,7 @@ def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``parm``, ``lower``, ``upper``.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+    level = check_level(level)
     data = _data(fit)
     if data is None:
         raise ValueError("profile_frame needs a fit made by analysis.models.lmer.fit_lmer")

@@ -12,7 +12,7 @@ import statsmodels.formula.api as smf
 from statsmodels.regression.linear_model import RegressionResultsWrapper
 
 from analysis.datasets.archers import simulate_archers
-from analysis.validation import check_positive_int, require_columns
+from analysis.validation import check_level, check_positive_int, require_columns
 
 __all__ = ["coef_table", "fit_ols", "balanced_archer_se", "bow_test_power", "SOUTHWOOD_TERM"]
 
@@ -70,8 +70,7 @@ def coef_table(result: RegressionResultsWrapper, alpha: float = 0.05) -> pd.Data
         Indexed by term, with columns ``estimate``, ``se``, ``t``, ``p``, ``ci_low`` and
         ``ci_high``.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    alpha = check_level(alpha, "alpha")
     ci = result.conf_int(alpha=alpha)
     table = pd.DataFrame(
         {
@@ -152,8 +151,7 @@ def bow_test_power(
     n_experiments = check_positive_int("n_experiments", n_experiments)
     if not formulas:
         raise ValueError("formulas must name at least one model")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    alpha = check_level(alpha, "alpha")
     children = np.random.SeedSequence(seed).spawn(n_experiments)
     rejections = np.zeros((n_experiments, len(formulas)), dtype=bool)
     for r, child in enumerate(children):

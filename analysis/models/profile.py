@@ -33,6 +33,7 @@ from scipy import optimize, stats
 
 from analysis.models.likelihood import MLFit, RandomInterceptLikelihood
 from analysis.models.mixed import build_model
+from analysis.validation import check_level
 
 __all__ = ["profile_ci", "profile_curves", "likelihood_from_data"]
 
@@ -117,8 +118,7 @@ def profile_ci(
         Indexed ``["sd_group", "sd_resid"]`` with columns ``estimate`` (the ML estimate,
         where the profile is lowest), ``lower`` and ``upper``.
     """
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    level = check_level(level)
     lik = likelihood_from_data(data, response, fixed, group)
     ml = lik.fit(reml=False)
     rows = {}

@@ -413,8 +413,7 @@ def chi2_mixture_ppf(q: float, df_low: int = 1, df_high: int = 2, weight: float 
     """
     df_low, df_high = _check_dfs(df_low, df_high)
     weight = _check_weight(weight)
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
-        raise ValueError(f"q must be a number strictly between 0 and 1, got {q!r}")
+    q = check_level(q, "q")
     if df_low == 0 and q <= weight:
         return 0.0
     target = 1.0 - q

@@ -18,7 +18,7 @@ from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import require_columns
+from analysis.validation import check_level, require_columns
 
 __all__ = [
     "CATERPILLAR_LABEL_SIZE",
@@ -239,8 +239,7 @@ def plot_caterpillar(
     matplotlib.figure.Figure
         The figure.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    level = check_level(level)
     if not modes.index.equals(cond_sd.index):
         cond_sd = cond_sd.reindex(modes.index)
     if cond_sd.isna().any():
