@@ -441,14 +441,7 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
             raise CommandError(f"--factors column {col!r} is not one of --fixed {args.fixed}")
         data[col] = pd.Categorical(data[col])
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
-    notes = []
-    if fit.singular:
-        notes.append("boundary (singular) fit: some standard deviation is estimated as 0")
-    if fit.optimizer_status == "maxeval reached":
-        notes.append("the optimizer stopped at its evaluation limit: the fit may not have "
-                     "converged")
-    return _Output(fit.to_dict(), lambda: _print_crossed(fit, args.top),
-                   tuple(notes))
+    return _Output(fit.to_dict(), lambda: _print_crossed(fit, args.top))
 
 
 def _print_crossed(fit: Any, top: int) -> None:

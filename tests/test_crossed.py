@@ -141,7 +141,8 @@ def test_no_group_variance_gives_zero_theta():
     data = pd.DataFrame({"y": rng.normal(size=400), "g": np.repeat(np.arange(40), 10)})
     # Remove any between-group variation so the REML optimum is on the boundary.
     data["y"] -= data.groupby("g")["y"].transform("mean")
-    fit = fit_crossed(data, "y", [], ["g"])
+    with pytest.warns(UserWarning, match="boundary"):
+        fit = fit_crossed(data, "y", [], ["g"])
     assert fit.theta[0] < 1e-3
     assert np.all(np.isfinite(fit.ranef["g"]["cond_sd"]))
 
@@ -330,7 +331,8 @@ def test_predict_refuses_missing_or_mistyped_levels():
 def test_singular_fits_are_flagged_and_serialised():
     rng = np.random.default_rng(0)
     data = _small().assign(y=lambda d: 3 + rng.normal(size=len(d)))  # no group effects
-    fit = fit_crossed(data, "y", ["service"], ["s", "d"])
+    with pytest.warns(UserWarning, match="boundary \\(singular\\) fit"):
+        fit = fit_crossed(data, "y", ["service"], ["s", "d"])
     assert fit.singular
     assert fit.to_dict()["singular"] is True
     assert fit.to_dict()["optimizer_status"]

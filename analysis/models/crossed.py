@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -897,7 +898,7 @@ def _fit(
         for k, g in enumerate(group_list)
     }
     vcov = pd.DataFrame(sol.vcov_beta, index=list(design.names), columns=list(design.names))
-    return CrossedFit(
+    fit = CrossedFit(
         fixed=fixed_table,
         sds=sds,
         ranef=ranef,
@@ -913,6 +914,14 @@ def _fit(
         design=design,
         optimizer_status=status,
     )
+    # Warned here, as lme4 and the book's other fitters do, so every caller hears of it.
+    if fit.singular:
+        warnings.warn("boundary (singular) fit: some standard deviation is estimated as 0",
+                      UserWarning, stacklevel=3)
+    if status == "maxeval reached":
+        warnings.warn("the optimizer stopped at its evaluation limit: the fit may not have "
+                      "converged", UserWarning, stacklevel=3)
+    return fit
 
 
 def moment_start(X: np.ndarray, y: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray | None:
