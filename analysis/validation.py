@@ -128,6 +128,11 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "
 LARGEST_RESPONSE = 1e100
 
 
+#: lme4's ``isSingular`` tolerance: a fit is on the boundary when a relative SD (an SD divided
+#: by the residual SD) is below it.
+SINGULAR_TOL = 1e-4
+
+
 def check_response_scale(response: str, largest: float) -> None:
     """Refuse a response whose largest absolute value exceeds :data:`LARGEST_RESPONSE`.
 

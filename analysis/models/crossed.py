@@ -43,6 +43,7 @@ from scipy.linalg import solve_triangular
 from scipy.linalg.lapack import dpotrf, dpotri
 
 from analysis.validation import (
+    SINGULAR_TOL,
     check_finite,
     check_fixed_factor_levels,
     check_grouping_levels,
@@ -668,9 +669,9 @@ class CrossedFit:
         """Whether the fit is on the boundary: some SD estimated as (nearly) zero.
 
         The same test as lme4's ``isSingular`` with its default tolerance: a relative SD
-        ``theta`` below 1e-4.
+        ``theta`` below :data:`analysis.validation.SINGULAR_TOL`.
         """
-        return bool(np.any(np.asarray(self.theta) < 1e-4))
+        return bool(np.any(np.asarray(self.theta) < SINGULAR_TOL))
 
     @property
     def n_params(self) -> int:

@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 
-from analysis.validation import check_grouping_levels, check_level, check_response_scale
+from analysis.validation import (
+    SINGULAR_TOL,
+    check_grouping_levels,
+    check_level,
+    check_response_scale,
+)
 
 __all__ = [
     "MAX_PROFILE_RANDOM",
@@ -288,7 +293,7 @@ def ranef_frame(fit: Any) -> pd.DataFrame:
     )
 
 
-def is_singular(fit: Any, tol: float = 1e-4) -> bool:
+def is_singular(fit: Any, tol: float = SINGULAR_TOL) -> bool:
     """Return whether the fit is on the boundary (a zero SD or a correlation of ±1), as lme4."""
     return bool(fit.isSingular(tol=tol)) if _accepts_tol(fit) else bool(fit.isSingular())
 

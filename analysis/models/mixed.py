@@ -38,6 +38,7 @@ from scipy import stats
 
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
+    SINGULAR_TOL,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
@@ -128,9 +129,9 @@ class MixedFit:
         """Whether the fit is on the boundary (lme4's "boundary (singular) fit").
 
         lme4's ``isSingular`` test with its default tolerance: the relative SD
-        ``sd_group / sd_resid`` below 1e-4.
+        ``sd_group / sd_resid`` below :data:`analysis.validation.SINGULAR_TOL`.
         """
-        return bool(self.sd_group < 1e-4 * self.sd_resid)
+        return bool(self.sd_group < SINGULAR_TOL * self.sd_resid)
 
     def summary(self) -> str:
         """Return the lme4-style printout (see :func:`lme4_summary`)."""
