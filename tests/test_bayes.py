@@ -540,3 +540,16 @@ def test_posterior_agreement_measures_differences_in_monte_carlo_errors():
         bayes.posterior_agreement(a, b, ["m", "tau"])
     with pytest.raises(ValueError, match="at least one"):
         bayes.posterior_agreement(a, b, [])
+
+
+def test_assert_same_model_accepts_a_copy_and_refuses_another_parameterisation():
+    from analysis.bayes.equivalence import assert_same_model
+    from analysis.datasets.archers import fifty_archers
+
+    data = fifty_archers().data
+    assert_same_model(bayes.mixed_model(data), bayes.mixed_model(data))
+    with pytest.raises(AssertionError, match="free variables"):
+        assert_same_model(bayes.mixed_model(data), bayes.mixed_model(data, centered=False))
+    wider = bayes.Priors(sigma=bayes.SigmaPrior("halfnormal", 50.0))
+    with pytest.raises(AssertionError, match="log densities"):
+        assert_same_model(bayes.mixed_model(data), bayes.mixed_model(data, priors=wider))

@@ -47,8 +47,9 @@ def test_format_p_value():
 
 
 def test_show_table_formats_by_column_and_keeps_the_data():
-    frame = pd.DataFrame({"estimate": [1.234567, -0.0], "n": [3, 4], "p": [0.0, 0.5],
-                          "label": ["a", "b"]})
+    frame = pd.DataFrame(
+        {"estimate": [1.234567, -0.0], "n": [3, 4], "p": [0.0, 0.5], "label": ["a", "b"]}
+    )
     styler = show_table(frame, {"estimate": 2}, caption="A table")
     html = styler.to_html()
     assert ">1.2<" in html and ">0<" in html and "&lt; 1e-10" in html and ">3<" in html
@@ -62,3 +63,32 @@ def test_show_table_accepts_a_series_and_checks_its_arguments():
         show_table(pd.DataFrame({"a": [1.0]}), p_values=["b"])
     with pytest.raises(ValueError, match="DataFrame or Series"):
         show_table([1, 2])
+
+
+def test_glue_all_glues_numbers_strings_and_series_by_kind(monkeypatch):
+    import analysis.book as book
+
+    glued = {}
+    monkeypatch.setattr(
+        book, "glue", lambda name, value, display=False: glued.update({name: value})
+    )
+    book.glue_all(
+        {"a": np.float64(1.5), "n": 3, "s": "text", "sd": pd.Series({"group": 2.0, "resid": 0.5})}
+    )
+    assert glued == {"a": 1.5, "n": 3, "s": "text", "sd_group": 2.0, "sd_resid": 0.5}
+
+
+@pytest.mark.parametrize("bad", [{"flag": True}, {"x": [1, 2]}, {"": 1.0}, [("a", 1.0)]])
+def test_glue_all_refuses_what_prose_cannot_format(bad):
+    from analysis.book import glue_all
+
+    with pytest.raises(ValueError):
+        glue_all(bad)
+
+
+def test_watermark_names_python_and_the_packages():
+    from analysis.book import watermark
+
+    text = watermark(("numpy", "no-such-package-here"))
+    assert "Python version" in text and f"numpy: {np.__version__}" in text
+    assert "no-such-package-here" not in text

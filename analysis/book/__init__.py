@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["glue", "format_number", "format_p_value", "show_table"]
+__all__ = ["glue", "glue_all", "format_number", "format_p_value", "show_table", "watermark"]
 
 #: Column names read as p-values by :func:`show_table` (besides those it is told about).
 P_VALUE_COLUMNS = frozenset({"p", "p-value", "p_value", "P>|z|", "P>|t|", "Pr(>Chisq)", "pvalue"})
@@ -39,6 +39,93 @@ def glue(name: str, value: object, *, display: bool = False) -> None:
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isfinite(value):
         raise ValueError(f"glue {name!r}: value is not finite ({value!r})")
     _glue(name, value, display=display)
+
+
+def glue_all(values: Mapping[str, object], *, prefix: str = "") -> None:
+    """Glue every entry of a mapping, each by its kind, so that a hidden cell is a few lines.
+
+    Numbers (Python, NumPy or 0-d arrays) are glued as plain Python numbers and must be finite;
+    strings as they are; a pandas Series or a nested mapping is glued entry by entry under
+    ``name_key``. Booleans and anything else are refused, since the prose formats what it reads
+    with a format spec.
+
+    Parameters
+    ----------
+    values
+        Names (as the prose uses them in ``{glue:text}`name:.2f```) and values.
+    prefix
+        Put before every name (``prefix + name``).
+
+    Examples
+    --------
+    >>> glue_all({"sd_a": fit.sd_group, "sd_e": fit.sd_resid})  # doctest: +SKIP
+    """
+    if not isinstance(values, Mapping):
+        raise ValueError(
+            f"values must be a mapping from names to values, got {type(values).__name__}"
+        )
+    for name, value in values.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"glue names are non-empty strings, got {name!r}")
+        key = f"{prefix}{name}"
+        if isinstance(value, pd.Series):
+            value = value.to_dict()
+        if isinstance(value, Mapping):
+            glue_all(value, prefix=f"{key}_")
+            continue
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"glue {key!r}: a boolean is a lesson to assert, not a number to glue")
+        if not isinstance(value, (numbers.Real, str)):
+            raise ValueError(
+                f"glue {key!r}: expected a number or a string, got {type(value).__name__}"
+            )
+        glue(key, value)
+
+
+def watermark(
+    packages: Iterable[str] = (
+        "numpy",
+        "pandas",
+        "scipy",
+        "statsmodels",
+        "pymc",
+        "pytensor",
+        "arviz",
+        "nutpie",
+        "bambi",
+        "mixedlm",
+    ),
+) -> str:
+    """Return the versions a chapter ran with, for the watermark at its end.
+
+    pymc-examples ends every notebook with the ``watermark`` IPython magic; this does the same
+    through the `watermark` package, with the chapter's main packages named, so that a reader
+    can tell which versions printed the chapter's numbers.
+
+    Parameters
+    ----------
+    packages
+        Distribution names whose versions to list (those not installed are left out).
+
+    Returns
+    -------
+    str
+        Python's version, the packages' versions and the date the chapter ran.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from watermark import watermark as _watermark
+
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name}: {version(name)}")
+        except PackageNotFoundError:
+            continue
+    stamp = _watermark(python=True, current_date=True, updated=True, iso8601=False, machine=False)
+    return stamp.strip() + "\n\n" + "\n".join(found)
 
 
 def format_number(value: object, digits: int = 4) -> str:
