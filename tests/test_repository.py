@@ -46,7 +46,8 @@ def test_chapter_glues_numbers_and_asserts_its_claims(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert any("glue(" in c.source for c in code), f"{path.name} glues no number"
     hidden_asserts = [
-        c for c in code
+        c
+        for c in code
         if "remove-cell" in c.metadata.get("tags", []) and re.search(r"^\s*assert ", c.source, re.M)
     ]
     assert hidden_asserts, f"{path.name} has no hidden assertion cell (tag remove-cell)"
@@ -112,8 +113,10 @@ def test_environment_yml_mirrors_pyproject_and_lock():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     in_env = {canonicalize_name(Requirement(s).name): s.split("==")[1] for s in pip_section}
     pins = sync_environment.locked_versions()
-    expected = {canonicalize_name(r.name): pins[canonicalize_name(r.name)]
-                for r in _pyproject_requirements()}
+    expected = {
+        canonicalize_name(r.name): pins[canonicalize_name(r.name)]
+        for r in _pyproject_requirements()
+    }
     assert in_env == expected, "environment.yml drifted: run scripts/sync_environment.py"
     assert f"python={sync_environment.python_minor()}" in env["dependencies"]
 
@@ -176,6 +179,55 @@ def _prose_numbers(markdown: str) -> list[str]:
     return re.findall(r"\S*\d\S*", text)
 
 
+# Digits a chapter may type inside math: structural 0, 1 and 2 (indices, exponents, halves) are
+# not matched at all; these are conventions and notation. Every other number in math is glued.
+ALLOWED_IN_MATH = (
+    r"\\[td]?frac12",  # one half, \tfrac12
+    r"\b10\^\{?-?\d+\}?",  # orders of magnitude, 10^8, 10^{-6}
+    # normal and chi-square quantiles, levels, the Pareto-k threshold
+    r"\b(?:1\.96|1\.645|3\.84|0\.05|0\.95|0\.7)\b",
+    r"\b(?:5|90|95|97\.5)\\?%",  # conventional levels
+)
+
+# Number words that state a result ("twenty times slower", "four decimals", "a billion"): glue
+# digits instead. Number words that name a design fact ("three archers", "two bows") are prose.
+_NUMBER_WORD = (
+    r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty"
+    r"|fifty|sixty|seventy|eighty|ninety|hundred|a\s+hundred|a\s+thousand)"
+)
+RESULT_NUMBER_WORDS = (
+    rf"\b{_NUMBER_WORD}\s+times\s+(?:as|the|slower|faster|larger|smaller|more|less|wider"
+    r"|narrower|longer|shorter|higher|lower|bigger)\b",
+    rf"\b{_NUMBER_WORD}(?:\s+|-)(?:fold|decimals?|decimal places|significant digits)\b",
+    r"\b(?:twice as|thrice|twofold|threefold|fourfold|tenfold|half as)\b",
+    r"\b(?:millions?|billions?|trillions?)\b",
+)
+
+
+def _math_numbers(markdown: str) -> list[str]:
+    """Numbers typed inside $...$ and $$...$$ (after removing code, which may hold dollars)."""
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    text = re.sub(r"`[^`]*`", " ", text)
+    spans = re.findall(r"\$\$(.*?)\$\$", text, flags=re.S)
+    spans += re.findall(r"\$([^$]+)\$", re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S))
+    found = []
+    for span in spans:
+        for pattern in ALLOWED_IN_MATH:
+            span = re.sub(pattern, " ", span)
+        found += [tok for tok in re.findall(r"\d+(?:\.\d+)?", span) if tok not in {"0", "1", "2"}]
+    return found
+
+
+def _number_words(markdown: str) -> list[str]:
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    found = []
+    for pattern in RESULT_NUMBER_WORDS:
+        found += [m.group(0) for m in re.finditer(pattern, text, flags=re.I)]
+    return found
+
+
 def _markdown_with_admonitions(source: str) -> str:
     """Markdown with the bodies of {admonition}/{note} fences kept (they are prose too)."""
     return re.sub(r"```\{[a-z-]+\}[^\n]*\n(.*?)```", r"\1", source, flags=re.S)
@@ -187,9 +239,47 @@ def test_chapter_prose_types_no_numbers(path):
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            found += [f"cell {i}: {tok}" for tok in
-                      _prose_numbers(_markdown_with_admonitions(cell.source))]
+            found += [
+                f"cell {i}: {tok}"
+                for tok in _prose_numbers(_markdown_with_admonitions(cell.source))
+            ]
     assert not found, f"{path.name}: numbers typed in prose (glue them): {found}"
+
+
+PAGES = [*CHAPTERS, ROOT / "book" / "intro.md", ROOT / "book" / "glossary.md"]
+
+
+def _page_markdown(path: Path) -> list[str]:
+    if path.suffix == ".md":
+        return [path.read_text()]
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
+def test_page_types_no_numbers_in_math_and_no_result_number_words(path):
+    found = []
+    for i, source in enumerate(_page_markdown(path)):
+        source = _markdown_with_admonitions(source)
+        found += [f"cell {i}: math {tok}" for tok in _math_numbers(source)]
+        found += [f"cell {i}: words {tok!r}" for tok in _number_words(source)]
+    assert not found, f"{path.name}: typed numbers in math or result-stating number words: {found}"
+
+
+def test_the_math_and_number_word_checks_catch_typed_numbers():
+    assert _math_numbers(r"$N(150, 50^2)$ and $\sigma_a = 1$, $n = 30$") == ["150", "50", "30"]
+    assert _math_numbers(r"$\tfrac12\chi^2_1$, $10^8$ rows, $\pm 1.96$, `$x = 7$`") == []
+    assert _number_words("It is twenty times slower, to four decimals, on a billion rows.") == [
+        "twenty times slower",
+        "four decimals",
+        "billion",
+    ]
+    design = "Three archers shot each bow ten times, twice; `ten times as` in code."
+    assert _number_words(design) == []
+    assert _number_words("three times the rows cost ten times the time") == [
+        "three times the",
+        "ten times the",
+    ]
 
 
 def test_the_typed_number_check_catches_a_typed_number():
@@ -199,8 +289,11 @@ def test_the_typed_number_check_catches_a_typed_number():
 
 def _figure_cells(nb) -> list[tuple[int, object]]:
     """Code cells that draw a figure: they assign ``fig`` (the chapters' convention)."""
-    return [(i, c) for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and re.search(r"^fig\b[^=\n]*=", c.source, re.M)]
+    return [
+        (i, c)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and re.search(r"^fig\b[^=\n]*=", c.source, re.M)
+    ]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -229,9 +322,12 @@ def test_every_figure_has_a_caption_a_label_and_alt_text(path):
 
 
 def test_figure_names_are_unique_across_the_book():
-    names = [c.metadata["mystnb"]["figure"]["name"] for p in CHAPTERS
-             for _, c in _figure_cells(nbformat.read(p, as_version=4))
-             if "figure" in c.metadata.get("mystnb", {})]
+    names = [
+        c.metadata["mystnb"]["figure"]["name"]
+        for p in CHAPTERS
+        for _, c in _figure_cells(nbformat.read(p, as_version=4))
+        if "figure" in c.metadata.get("mystnb", {})
+    ]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
@@ -280,9 +376,15 @@ def test_package_has_no_import_cycle():
 def test_lower_layers_do_not_import_higher_ones():
     """datasets and validation sit below models, bayes and plots; models never sample."""
     graph = _package_imports()
-    below = {"analysis.datasets": ("analysis.models", "analysis.bayes", "analysis.plots",
-                                   "analysis.cli"),
-             "analysis.models": ("analysis.bayes", "analysis.plots", "analysis.cli")}
+    below = {
+        "analysis.datasets": (
+            "analysis.models",
+            "analysis.bayes",
+            "analysis.plots",
+            "analysis.cli",
+        ),
+        "analysis.models": ("analysis.bayes", "analysis.plots", "analysis.cli"),
+    }
     for module, deps in graph.items():
         for layer, forbidden in below.items():
             if module.startswith(layer):
