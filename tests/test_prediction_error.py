@@ -109,16 +109,24 @@ def test_coverage_study_separates_the_two_intervals():
     experiment = simulate_archers(30, 10, seed=11)
     fit = fit_random_intercept(experiment.data)
     study = prediction_coverage_study(
-        fit, n_sims=60, seed=5, beta=[experiment.mean, experiment.bow_effect],
-        sd_group=experiment.archer_sd, sd_resid=experiment.shot_sd,
+        fit,
+        n_sims=60,
+        seed=5,
+        beta=[experiment.mean, experiment.bow_effect],
+        sd_group=experiment.archer_sd,
+        sd_resid=experiment.shot_sd,
     )
     means = study.mean()
     assert len(study) == 60
     assert means["cond"] < 0.75 < 0.88 < means["cond_centred"]
     assert means["pev"] > 0.88 and means["pev_known"] > 0.88
     again = prediction_coverage_study(
-        fit, n_sims=60, seed=5, beta=[experiment.mean, experiment.bow_effect],
-        sd_group=experiment.archer_sd, sd_resid=experiment.shot_sd,
+        fit,
+        n_sims=60,
+        seed=5,
+        beta=[experiment.mean, experiment.bow_effect],
+        sd_group=experiment.archer_sd,
+        sd_resid=experiment.shot_sd,
     )
     pd.testing.assert_frame_equal(study, again)
 
