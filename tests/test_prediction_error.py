@@ -150,3 +150,20 @@ def test_coverage_study_rejects_bad_input(kwargs):
 def test_prediction_errors_rejects_other_objects():
     with pytest.raises(ValueError):
         prediction_errors(object())
+
+
+def test_caterpillar_draws_prediction_error_bars():
+    import matplotlib.pyplot as plt
+
+    from analysis.plots.mixed import plot_caterpillar
+
+    fit = fit_random_intercept(simulate_archers(8, 5, seed=2).data)
+    table = prediction_errors(fit)
+    fig = plot_caterpillar(fit.blups, fit.blup_sd, pev_sd=table["pev_sd"])
+    try:
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert any("prediction-error" in label for label in labels)
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_caterpillar(fit.blups, fit.blup_sd, pev_sd=table["pev_sd"].iloc[:3])
