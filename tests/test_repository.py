@@ -44,7 +44,9 @@ def test_chapter_is_saved_without_outputs(path):
 def test_chapter_glues_numbers_and_asserts_its_claims(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert any("glue(" in c.source for c in code), f"{path.name} glues no number"
+    assert any(re.search(r"\bglue(_all)?\(", c.source) for c in code), (
+        f"{path.name} glues no number"
+    )
     hidden_asserts = [
         c
         for c in code
@@ -160,6 +162,7 @@ ALLOWED_PHRASES = (
     r"^\s*\d+\.\s",  # numbered lists
     r"\b1–5\b|\b1-to-5\b|\b0/1\b|from 1 \(poor\) to 5|only\s+be\s+1 to 5",  # InstEval's scale
     r"\blme4\b|\bmixedlm\b|\bbambi\b",
+    r"\bL2\b",  # the L2 (ridge) penalty
     r"\b(?:close to|above|below|around|at|than|correlation)\s+1\b|instead of 2|shape 2",  # maths
     r"\bbow [12]\b",  # notation: bow 1 is Northwood
     r"\b(?:19|20)\d\d\b",  # years
