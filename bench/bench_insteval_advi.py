@@ -58,8 +58,7 @@ def summarise(approx: object, prep: ib.CrossedData, reml_dept: np.ndarray) -> di
 
     row: dict[str, float] = {}
     lognormal_mean = {}
-    for key, name in [("s", "sigma_s"), ("d", "sigma_d"), ("dept", "sigma_dept"),
-                      ("e", "sigma_e")]:
+    for key, name in [("s", "sigma_s"), ("d", "sigma_d"), ("dept", "sigma_dept"), ("e", "sigma_e")]:
         m, s = (float(v[0]) for v in part(f"{name}_log__"))
         lognormal_mean[key] = np.exp(m + s * s / 2)
         row[f"mean_{key}"] = lognormal_mean[key]
@@ -76,8 +75,9 @@ def summarise(approx: object, prep: ib.CrossedData, reml_dept: np.ndarray) -> di
     return row
 
 
-def run_seed(prep: ib.CrossedData, seed: int, checkpoints: list[int],
-             reml_dept: np.ndarray) -> list[dict[str, object]]:
+def run_seed(
+    prep: ib.CrossedData, seed: int, checkpoints: list[int], reml_dept: np.ndarray
+) -> list[dict[str, object]]:
     """One ADVI optimisation; one result row per checkpoint."""
     rows: list[dict[str, object]] = []
     wanted = set(checkpoints)
@@ -86,17 +86,27 @@ def run_seed(prep: ib.CrossedData, seed: int, checkpoints: list[int],
     def record(approx: object, loss: np.ndarray, i: int) -> None:
         # PyMC calls callbacks after step i (counting from 1 here, as the trace length).
         if i in wanted:
-            row = {"seed": seed, "iterations": i,
-                   "loss": float(np.mean(loss[-LOSS_WINDOW:])),
-                   "seconds": time.perf_counter() - start}
+            row = {
+                "seed": seed,
+                "iterations": i,
+                "loss": float(np.mean(loss[-LOSS_WINDOW:])),
+                "seconds": time.perf_counter() - start,
+            }
             row.update(summarise(approx, prep, reml_dept))
             rows.append(row)
-            print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()},
-                  flush=True)
+            print(
+                {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True
+            )
 
     with ib.advi_model(prep):
-        pm.fit(n=max(checkpoints), method="advi", random_seed=seed, progressbar=False,
-               obj_optimizer=pm.adam(learning_rate=LEARNING_RATE), callbacks=[record])
+        pm.fit(
+            n=max(checkpoints),
+            method="advi",
+            random_seed=seed,
+            progressbar=False,
+            obj_optimizer=pm.adam(learning_rate=LEARNING_RATE),
+            callbacks=[record],
+        )
     return rows
 
 
