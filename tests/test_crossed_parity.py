@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.book.lme4 import (
+    TOLERANCES,
     assert_matches_lme4,
     compare_with_lme4,
     kind_of_quantity,
@@ -94,3 +95,38 @@ def test_live_lme4_rerun_on_a_simulated_crossed_design(tmp_path, reml):
     assert ref["criterion_name"] == fit.criterion_name
     assert fit.criterion <= ref["criterion"] + 1e-6
     compare(fit, ref)
+
+
+DEPT_REFERENCE = ROOT / "data" / "reference" / "insteval_dept_lme4.json"
+
+
+def test_fixed_department_ml_fit_matches_lme4():
+    """Chapter 8's middle model, y ~ service + dept + (1|s) + (1|d) by ML, against lme4
+    (scripts/lme4_insteval_dept.R): deviance, SDs and all fifteen fixed effects with SEs."""
+    ref = json.loads(DEPT_REFERENCE.read_text())
+    assert ref["n"] == 73421 and ref["reml"] is False
+    model = ref["models"]["additive"]
+    assert model["formula"] == "y ~ service + dept + (1 | s) + (1 | d)"
+    fit = fit_crossed(load_insteval(), "y", ["service", "dept"], ["s", "d"], reml=False)
+    tol = TOLERANCES
+    assert fit.n_params == model["n_params"] == 18
+    assert abs(fit.criterion - model["deviance"]) < tol["criterion"]
+    assert abs(fit.aic - model["aic"]) < tol["criterion"]
+    assert abs(fit.bic - model["bic"]) < tol["criterion"]
+    for g, sd in model["sds"].items():
+        assert abs(fit.sds[g] - sd) < tol["sd"], g
+    assert list(fit.fixed.index) == model["fixed"]["term"]
+    assert np.allclose(fit.fixed["estimate"], model["fixed"]["estimate"], rtol=0, atol=tol["fixed"])
+    assert np.allclose(fit.fixed["se"], model["fixed"]["se"], rtol=0, atol=tol["fixed"])
+
+
+def test_dept_reference_is_consistent():
+    """The committed record's likelihood-ratio test is its own deviance difference, and the
+    AIC gap between random and fixed departments is the tie chapter 8 reports."""
+    ref = json.loads(DEPT_REFERENCE.read_text())
+    m = ref["models"]
+    lrt = ref["lrt_interaction"]
+    assert lrt["df"] == m["interaction"]["n_params"] - m["additive"]["n_params"] == 13
+    assert lrt["chisq"] == pytest.approx(m["additive"]["deviance"] - m["interaction"]["deviance"])
+    assert abs(m["random"]["aic"] - m["additive"]["aic"]) < 4
+    assert m["additive"]["bic"] - m["random"]["bic"] > 100

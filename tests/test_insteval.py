@@ -81,6 +81,16 @@ def test_split_is_seeded_disjoint_and_sized(data):
     assert test.dtypes.equals(data.dtypes)
 
 
+def test_book_split_is_the_default(data):
+    """Chapters 8 and 9 and the benchmarks share one split: the defaults are the book's."""
+    train, test = split_insteval(data)
+    _, same = split_insteval(data, test_fraction=insteval.TEST_FRACTION, seed=insteval.SPLIT_SEED)
+    _, other = split_insteval(data, seed=insteval.SPLIT_SEED + 1)
+    assert test.index.equals(same.index) and not test.index.equals(other.index)
+    assert len(test) == round(insteval.TEST_FRACTION * len(data))
+    assert len(train) == 58_737  # the training set chapters 8 and 9 report
+
+
 @pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1, "0.2", True])
 def test_split_rejects_bad_fraction(data, fraction):
     with pytest.raises(ValueError, match="test_fraction"):

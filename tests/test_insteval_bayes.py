@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
 import pytest
 from scipy.stats import multivariate_normal
 
 from analysis import bayes
 from analysis.bayes import crossed as ib
+from analysis.bayes.equivalence import assert_same_model
 from analysis.plots import bayes as bplots
 from analysis.plots.crossed import plot_residual_histogram
 
@@ -274,3 +279,40 @@ def test_plots_return_figures() -> None:
     assert len(fig3.axes[0].patches) == 2 * 10 and fig3.axes[0].get_title() == "held out"
     assert [t.get_text()[:5] for t in fig3.axes[0].get_legend().get_texts()] == ["a (RM", "b (RM"]
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 9 writes both models in PyMC where the reader sees them; they must stay the
+# package's builders (same free variables, same log density at random points).
+# --------------------------------------------------------------------------------------------
+
+CHAPTER_9 = Path(__file__).resolve().parents[1] / "book" / "09_insteval_bayes.ipynb"
+
+
+def chapter_model(marker: str, prep: ib.CrossedData) -> pm.Model:
+    """Run chapter 9's model cell (the code cell containing ``marker``) on ``prep``."""
+    import nbformat
+
+    nb = nbformat.read(CHAPTER_9, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and marker in c.source]
+    assert len(cells) == 1, f"chapter 9 has {len(cells)} code cells with {marker!r}"
+    namespace = {"pm": pm, "pt": pt, "crossed": ib, "prep": prep}
+    exec(compile(cells[0], f"<{CHAPTER_9.name}: {marker}>", "exec"), namespace)
+    model = namespace[marker.removeprefix("as ").rstrip(":")]
+    assert isinstance(model, pm.Model)
+    return model
+
+
+def test_chapter_crossed_model_is_advi_model(tiny: pd.DataFrame) -> None:
+    prep = ib.prepare_crossed(tiny)
+    model = chapter_model("as crossed_model:", prep)
+    assert_same_model(model, ib.advi_model(prep))
+    # the same variables in the same order, so ADVI and its seeds see the same vector
+    assert [v.name for v in model.free_RVs] == [v.name for v in ib.advi_model(prep).free_RVs]
+
+
+def test_chapter_marginal_model_is_marginal_model(tiny: pd.DataFrame) -> None:
+    prep = ib.prepare_crossed(tiny)
+    model = chapter_model("as marginal_model:", prep)
+    assert_same_model(model, ib.marginal_model(prep))
+    assert [v.name for v in model.free_RVs] == [v.name for v in ib.marginal_model(prep).free_RVs]

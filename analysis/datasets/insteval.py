@@ -26,6 +26,8 @@ from analysis.validation import (
 
 __all__ = [
     "CACHE_NAME",
+    "SPLIT_SEED",
+    "TEST_FRACTION",
     "CATEGORICAL_COLUMNS",
     "INSTEVAL_COLUMNS",
     "insteval_path",
@@ -45,6 +47,13 @@ INSTEVAL_COLUMNS: tuple[str, ...] = ("s", "d", "studage", "lectage", "service", 
 
 #: Columns that are factors in lme4 and categoricals here.
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("s", "d", "studage", "lectage", "service", "dept")
+
+#: Seed of the book's held-out split of InstEval (chapters 8 and 9 and the benchmarks use the
+#: same split, so their training sets are the same rows).
+SPLIT_SEED = 20260601
+
+#: Share of InstEval's ratings the book holds out for testing predictions.
+TEST_FRACTION = 0.2
 
 
 def insteval_path() -> Path:
@@ -134,7 +143,7 @@ def load_insteval(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
 
 
 def split_insteval(
-    data: pd.DataFrame, test_fraction: float = 0.2, seed: int = 20260601
+    data: pd.DataFrame, test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows at random into a training and a held-out test set.
 
@@ -143,9 +152,10 @@ def split_insteval(
     data
         The ratings (any frame works).
     test_fraction
-        Share of rows held out, strictly between 0 and 1.
+        Share of rows held out, strictly between 0 and 1 (the book's :data:`TEST_FRACTION`).
     seed
-        Seed of the permutation; the same seed gives the same split.
+        Seed of the permutation; the same seed gives the same split (the book's
+        :data:`SPLIT_SEED`).
 
     Returns
     -------
