@@ -160,6 +160,7 @@ ALLOWED_PHRASES = (
     r"^\s*\d+\.\s",  # numbered lists
     r"\b1–5\b|\b1-to-5\b|\b0/1\b|from 1 \(poor\) to 5|only\s+be\s+1 to 5",  # InstEval's scale
     r"\blme4\b|\bmixedlm\b|\bbambi\b",
+    r"\bL2\b",  # the L2 (ridge) penalty
     r"\b(?:close to|above|below|around|at|than|correlation)\s+1\b|instead of 2|shape 2",  # maths
     r"\bbow [12]\b",  # notation: bow 1 is Northwood
     r"\b(?:19|20)\d\d\b",  # years

@@ -10,7 +10,12 @@ from matplotlib.figure import Figure
 from analysis.plots.style import figure_axes, legend_above
 from analysis.validation import require_columns
 
-__all__ = ["plot_hit_rates", "plot_quadrature_gap", "plot_conditional_vs_marginal"]
+__all__ = [
+    "plot_hit_rates",
+    "plot_quadrature_gap",
+    "plot_conditional_vs_marginal",
+    "plot_log_loss_by_traffic",
+]
 
 
 def plot_hit_rates(
@@ -57,13 +62,14 @@ def plot_hit_rates(
 
 
 def plot_quadrature_gap(gap: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
-    """Laplace's error per archer against the shots each archer took (log scales).
+    """Laplace's error per group against the observations per group, one line per group SD.
 
     Parameters
     ----------
     gap
-        Columns ``shots`` (shots per archer) and ``gap`` (AGQ minus Laplace log-likelihood per
-        archer, positive), one row per design.
+        Columns ``shots`` (observations per group), ``gap`` (quadrature minus Laplace
+        log-likelihood per group, positive) and ``sd`` (the SD of the random intercept), one
+        row per design; both axes are drawn on a log scale.
     ax
         Axes to draw on (a new figure if None).
 
@@ -72,11 +78,21 @@ def plot_quadrature_gap(gap: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     matplotlib.figure.Figure
         The figure.
     """
-    require_columns(gap, ["shots", "gap"])
+    require_columns(gap, ["shots", "gap", "sd"])
     fig, ax = figure_axes(ax, (6.0, 3.8))
-    ax.loglog(gap["shots"], gap["gap"], marker="o", color="tab:blue")
+    for colour, (sd, rows) in zip(
+        ("tab:blue", "tab:red", "tab:green"), gap.groupby("sd"), strict=False
+    ):
+        ax.loglog(
+            rows["shots"],
+            rows["gap"],
+            marker="o",
+            color=colour,
+            label=f"random-intercept SD {sd:g}",
+        )
     ax.set_xlabel("shots per archer")
     ax.set_ylabel("log-likelihood lost by Laplace\nper archer")
+    legend_above(ax)
     return fig
 
 
@@ -106,10 +122,16 @@ def plot_conditional_vs_marginal(
     for name in curves.columns:
         if name.startswith("archer"):
             ax.plot(curves[x], curves[name], color="grey", alpha=0.35, lw=0.9)
-    ax.plot(curves[x], curves["typical archer (b = 0)"], color="tab:blue", lw=2.5,
-            label="typical archer (b = 0)")
-    ax.plot(curves[x], curves["population average"], color="tab:red", lw=2.5,
-            label="population average")
+    ax.plot(
+        curves[x],
+        curves["typical archer (b = 0)"],
+        color="tab:blue",
+        lw=2.5,
+        label="typical archer (b = 0)",
+    )
+    ax.plot(
+        curves[x], curves["population average"], color="tab:red", lw=2.5, label="population average"
+    )
     if "GEE" in curves:
         ax.plot(curves[x], curves["GEE"], color="black", lw=1.5, ls="--", label="GEE")
     ax.set_xlabel(f"{x} (m)")
@@ -117,4 +139,42 @@ def plot_conditional_vs_marginal(
     ax.set_ylim(0, 1)
     ax.set_xlim(float(np.min(curves[x])), float(np.max(curves[x])))
     legend_above(ax)
+    return fig
+
+
+def plot_log_loss_by_traffic(
+    losses: pd.DataFrame, *, reference: str = "truth", ax: Axes | None = None
+) -> Figure:
+    """Held-out log loss of each method above a reference, one line per method, by bucket.
+
+    Parameters
+    ----------
+    losses
+        One row per method (the index names it) and one column per traffic bucket, in order;
+        each entry a held-out log loss per observation. Methods with an infinite loss in some
+        bucket are left out.
+    reference
+        The row subtracted from every other (e.g. the loss of the true rates).
+    ax
+        Axes to draw on (a new figure if None).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    if reference not in losses.index:
+        raise ValueError(f"reference {reference!r} is not a row of losses")
+    fig, ax = figure_axes(ax, (6.4, 4.0))
+    excess = losses.sub(losses.loc[reference], axis=1).drop(index=reference)
+    positions = np.arange(excess.shape[1])
+    for name, row in excess.iterrows():
+        if not np.all(np.isfinite(row.to_numpy(dtype=float))):
+            continue
+        ax.plot(positions, row.to_numpy(dtype=float), marker="o", lw=2, label=str(name))
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_xticks(positions, [str(c) for c in excess.columns])
+    ax.set_xlabel("impressions in the training period")
+    ax.set_ylabel("log loss per impression\nabove the true rates'")
+    legend_above(ax, ncol=2)
     return fig
