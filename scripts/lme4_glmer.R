@@ -185,6 +185,24 @@ for (key in names(specs)) {
   s <- specs[[key]]
   out[[key]] <- fit_one(key, s[[1]], s[[2]], s[[3]], s[[4]])
 }
+# lme4's own Laplace deviance function (update(devFunOnly = TRUE)) at cbpp's optimum and four
+# nearby points: its PIRLS stops at a relative change of 1e-7 and takes the log-determinant
+# from the weights of the previous iterate, so it differs from the exact Laplace deviance by an
+# amount that varies with the parameters, which is what moves lme4's Hessian-based SEs.
+cbpp_data <- read_data("cbpp.csv")
+cbpp_fit <- suppressMessages(glmer(as.formula(specs$cbpp[[2]]), data = cbpp_data,
+                                   family = binomial))
+devfun <- update(cbpp_fit, devFunOnly = TRUE)
+x0 <- c(getME(cbpp_fit, "theta"), fixef(cbpp_fit))
+steps <- rbind(0, c(0.01, 0, 0, 0, 0), c(0, 0.01, 0, 0, 0), c(0, 0, 0, 0, 0.05),
+               c(-0.05, 0.02, 0, 0.02, 0))
+points <- t(apply(steps, 1, function(s) x0 + s))
+out$cbpp_devfun <- list(
+  parameters = I(unname(points)),
+  deviance = I(apply(points, 1, devfun)),
+  hessian = I(unname(cbpp_fit@optinfo$derivs$Hessian))
+)
+
 path <- file.path(out_dir, "glmer_lme4.json")
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), path)
 cat("wrote", path, "\n")
