@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,10 @@ def _data():
     [
         (lambda d: d.drop(columns="Bow"), "missing column"),
         (lambda d: d.iloc[0:0], "empty"),
-        (lambda d: d.assign(Distance=np.where(np.arange(len(d)) == 0, np.nan, d["Distance"])),
-         "finite"),
+        (
+            lambda d: d.assign(Distance=np.where(np.arange(len(d)) == 0, np.nan, d["Distance"])),
+            "finite",
+        ),
         (lambda d: d.assign(Distance="far"), "numeric"),
         (lambda d: d.assign(Bow=["Eastwood"] * len(d)), "unknown bow"),
         (lambda d: d.assign(Name=[None] + list(d["Name"].astype(str))[1:]), "missing values"),
@@ -120,8 +123,13 @@ def test_mixed_model_densities_match_the_formula_in_both_forms():
         + _hand_loglik(data, mu, tau, alpha, se)
     )
     centred = bayes.mixed_model(data, centered=True, priors=pri)
-    point = {"mu": mu, "tau": tau, "sigma_a_log__": np.log(sa), "sigma_e_log__": np.log(se),
-             "archer_mean": mu + alpha}
+    point = {
+        "mu": mu,
+        "tau": tau,
+        "sigma_a_log__": np.log(sa),
+        "sigma_e_log__": np.log(se),
+        "archer_mean": mu + alpha,
+    }
     got = centred.compile_logp(jacobian=False)(point)
     assert got == pytest.approx(common + stats.norm.logpdf(alpha, 0, sa).sum(), rel=1e-8)
 
@@ -153,8 +161,10 @@ def test_fixed_effects_model_uses_the_fixed_sd_and_has_no_sigma_a():
     [
         (bayes.SigmaPrior("halfnormal", 7.0), lambda x: stats.halfnorm.logpdf(x, scale=7.0)),
         (bayes.SigmaPrior("halfcauchy", 7.0), lambda x: stats.halfcauchy.logpdf(x, scale=7.0)),
-        (bayes.SigmaPrior("halfstudentt", 7.0),
-         lambda x: np.log(2) + stats.t.logpdf(x, df=3, scale=7.0)),
+        (
+            bayes.SigmaPrior("halfstudentt", 7.0),
+            lambda x: np.log(2) + stats.t.logpdf(x, df=3, scale=7.0),
+        ),
         (bayes.SigmaPrior("exponential", 7.0), lambda x: stats.expon.logpdf(x, scale=7.0)),
         (bayes.SigmaPrior("gamma", 7.0), lambda x: stats.gamma.logpdf(x, a=2.0, scale=3.5)),
         (bayes.SigmaPrior("uniform", 70.0), lambda x: stats.uniform.logpdf(x, scale=70.0)),
@@ -238,8 +248,7 @@ def test_posterior_predictive_matches_observed_shape(centred_fit):
 @pytest.mark.slow
 def test_non_centred_model_recovers_the_truth_on_sparse_data():
     # archers differ little relative to shot noise: the regime the non-centred form is for
-    exp = simulate_archers(40, 1, seed=11, mean=165.0, bow_effect=-10.0, archer_sd=4.0,
-                           shot_sd=5.0)
+    exp = simulate_archers(40, 1, seed=11, mean=165.0, bow_effect=-10.0, archer_sd=4.0, shot_sd=5.0)
     idata = bayes.sample(bayes.mixed_model(exp.data, centered=False), seed=2, **FAST)
     assert bayes.count_divergences(idata) <= 2
     for name, truth in {"mu": 165.0, "tau": -10.0, "sigma_e": 5.0}.items():
@@ -261,8 +270,9 @@ def test_pymc_engine_fallback_samples_too(small):
 
 
 def _run_quietly(code):
-    out = subprocess.run([sys.executable, "-W", "default", "-c", code],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=180
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "" and out.stderr == "", out.stderr
 
@@ -339,8 +349,11 @@ def test_gibbs_sampler_recovers_the_truth_and_compares_with_nuts(small, centred_
     assert np.array_equal(gibbs.posterior["tau"].values, again.posterior["tau"].values)
     post = gibbs.posterior
     assert post["alpha"].shape == (2, 1500, 30)
-    for name, truth in {"tau": small.bow_effect, "sigma_e": small.shot_sd,
-                        "sigma_a": small.archer_sd}.items():
+    for name, truth in {
+        "tau": small.bow_effect,
+        "sigma_e": small.shot_sd,
+        "sigma_a": small.archer_sd,
+    }.items():
         lo, hi = np.quantile(post[name].to_numpy(), [0.005, 0.995])
         assert lo < truth < hi, (name, lo, hi, truth)
     _, nuts = centred_fit
@@ -351,11 +364,57 @@ def test_gibbs_sampler_recovers_the_truth_and_compares_with_nuts(small, centred_
     assert bayes.count_divergences(gibbs) == 0
 
 
+def test_centred_gibbs_sampler_mixes_where_the_uncentred_one_crawls():
+    # Informative archers (information ratio n sigma_a^2 / sigma_e^2 = 10 * 400 / 25 = 160):
+    # the regime in which the uncentred sampler's mu crawls along a ridge.
+    exp = simulate_archers(40, 5, seed=3, **TRUTH)
+    runs = {
+        form: bayes.gibbs_mixed_model(
+            exp.data, seed=4, draws=800, tune=200, chains=2, centered=form == "centred"
+        )
+        for form in ("centred", "uncentred")
+    }
+    assert runs["centred"].posterior.attrs["parameterisation"] == "centred"
+    centred = bayes.diagnostics(runs["centred"])
+    uncentred = bayes.diagnostics(runs["uncentred"])
+    assert centred.loc["mu", "ess_bulk"] > 0.5 * 1600 and centred["r_hat"].max() < 1.02
+    assert uncentred.loc["mu", "ess_bulk"] < 0.05 * centred.loc["mu", "ess_bulk"]
+    post = runs["centred"].posterior
+    for name, truth in {
+        "mu": exp.mean,
+        "tau": exp.bow_effect,
+        "sigma_e": exp.shot_sd,
+        "sigma_a": exp.archer_sd,
+    }.items():
+        lo, hi = np.quantile(post[name].to_numpy(), [0.005, 0.995])
+        assert lo < truth < hi, (name, lo, hi, truth)
+    # alpha is recorded as the effect (archer mean minus mu), as in the uncentred sampler
+    raw = exp.data.groupby("Name", observed=True)["Distance"].mean().to_numpy()
+    alpha = post["alpha"].mean(("chain", "draw")).to_numpy()
+    assert np.corrcoef(alpha, raw)[0, 1] > 0.99 and abs(alpha.mean()) < 5
+
+
+def test_compare_samplers_charges_compilation_when_asked(small, centred_fit):
+    _, nuts = centred_fit
+    gibbs = bayes.gibbs_mixed_model(small.data, seed=5, draws=300, tune=100, chains=2)
+    assert nuts.posterior.attrs["compile_seconds"] >= 0
+    plain = bayes.compare_samplers({"NUTS": nuts, "Gibbs": gibbs})
+    charged = bayes.compare_samplers({"NUTS": nuts, "Gibbs": gibbs}, count_compile=True)
+    seconds = nuts.posterior.attrs["sampling_seconds"] + nuts.posterior.attrs["compile_seconds"]
+    assert charged.attrs["seconds"]["NUTS"] == pytest.approx(seconds)
+    assert charged.attrs["seconds"]["Gibbs"] == gibbs.posterior.attrs["sampling_seconds"]
+    assert (charged["NUTS ESS/s"] <= plain["NUTS ESS/s"]).all()
+    assert charged["Gibbs ESS/s"].equals(plain["Gibbs ESS/s"])
+    assert charged["NUTS ESS"].equals(plain["NUTS ESS"])
+
+
 def test_gibbs_sampler_rejects_bad_arguments(small):
     with pytest.raises(ValueError, match="seed"):
         bayes.gibbs_mixed_model(small.data, seed=-1)
     with pytest.raises(ValueError, match="variance_shape"):
         bayes.gibbs_mixed_model(small.data, seed=1, variance_shape=0.0)
+    with pytest.raises(ValueError, match="centered"):
+        bayes.gibbs_mixed_model(small.data, seed=1, centered="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one run"):
         bayes.compare_samplers({})
 
@@ -375,8 +434,15 @@ def _slope_priors(lkj_eta: float = 2.0) -> bayes.Priors:
     def hn(scale: float) -> bayes.SigmaPrior:
         return bayes.SigmaPrior("halfnormal", scale)
 
-    return bayes.Priors(intercept_mean=250.0, intercept_sd=100.0, effect_sd=40.0,
-                        group_sd=hn(30.0), slope_sd=hn(8.0), sigma=hn(25.0), lkj_eta=lkj_eta)
+    return bayes.Priors(
+        intercept_mean=250.0,
+        intercept_sd=100.0,
+        effect_sd=40.0,
+        group_sd=hn(30.0),
+        slope_sd=hn(8.0),
+        sigma=hn(25.0),
+        lkj_eta=lkj_eta,
+    )
 
 
 def test_slope_priors_scale_with_the_data_and_are_validated():
@@ -396,7 +462,10 @@ def test_slope_priors_scale_with_the_data_and_are_validated():
         bayes.Priors(intercept_sd=0.0)
     with pytest.raises(ValueError, match="same family"):
         bayes.random_slopes_model(
-            data, response="y", slope="x", group="g",
+            data,
+            response="y",
+            slope="x",
+            group="g",
             priors=bayes.Priors(slope_sd=bayes.SigmaPrior("exponential", 1.0)),
         )
     with pytest.raises(ValueError, match="lkj_eta"):
@@ -486,9 +555,7 @@ def test_bambi_builds_the_independent_model_with_the_same_density():
             "x|g_offset": rng.normal(size=5),
         }
         # Bambi shapes its offsets (groups, 1) or (groups,) depending on the version
-        their_point = {
-            k: np.reshape(v, theirs.initial_point()[k].shape) for k, v in point.items()
-        }
+        their_point = {k: np.reshape(v, theirs.initial_point()[k].shape) for k, v in point.items()}
         assert ours.compile_logp()(point) == pytest.approx(
             theirs.compile_logp()(their_point), rel=1e-10
         )
@@ -520,9 +587,7 @@ def _posterior(values, seed=0):
     from arviz_base import from_dict
 
     rng = np.random.default_rng(seed)
-    return from_dict(
-        {"posterior": {k: v + rng.normal(0, 1, (4, 500)) for k, v in values.items()}}
-    )
+    return from_dict({"posterior": {k: v + rng.normal(0, 1, (4, 500)) for k, v in values.items()}})
 
 
 def test_posterior_agreement_measures_differences_in_monte_carlo_errors():
@@ -553,3 +618,84 @@ def test_assert_same_model_accepts_a_copy_and_refuses_another_parameterisation()
     wider = bayes.Priors(sigma=bayes.SigmaPrior("halfnormal", 50.0))
     with pytest.raises(AssertionError, match="log densities"):
         assert_same_model(bayes.mixed_model(data), bayes.mixed_model(data, priors=wider))
+
+
+# --- the chapters' models are the package's builders -------------------------------------------
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def _chapter_function(notebook: str, name: str, namespace: dict) -> object:
+    """Run the chapter's code cell that defines ``name`` in ``namespace`` and return it."""
+    import nbformat
+
+    nb = nbformat.read(BOOK / notebook, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and f"def {name}(" in c.source]
+    assert len(cells) == 1, f"{notebook}: expected one cell defining {name}, got {len(cells)}"
+    exec(compile(cells[0].source, f"{notebook}:{name}", "exec"), namespace)
+    return namespace[name]
+
+
+def test_chapter_6_archer_model_is_the_package_builders():
+    import pymc as pm
+
+    from analysis.bayes.equivalence import assert_same_model
+
+    data = simulate_archers(6, 3, seed=4).data
+    namespace = {"np": np, "pd": pd, "pm": pm, "data": data, "priors": bayes.DEFAULT_PRIORS}
+    archer_model = _chapter_function("06_bayesian_randomness.ipynb", "archer_model", namespace)
+    for centred in (True, False):
+        assert_same_model(archer_model(centred=centred), bayes.mixed_model(data, centered=centred))
+        for sd in (1.0, 100.0):
+            assert_same_model(
+                archer_model(sigma_a=sd, centred=centred),
+                bayes.fixed_effects_model(data, sigma_a=sd, centered=centred),
+            )
+    # and the check can fail: a fixed prior SD is not the mixed model
+    with pytest.raises(AssertionError):
+        assert_same_model(archer_model(sigma_a=1.0), bayes.mixed_model(data))
+
+
+def test_chapter_6b_mixed_archers_is_the_package_builder():
+    import pymc as pm
+
+    from analysis.bayes.equivalence import assert_same_model
+
+    data = simulate_archers(6, 3, seed=4).data
+    namespace = {"np": np, "pd": pd, "pm": pm, "bayes": bayes}
+    mixed_archers = _chapter_function("06b_nuts_in_practice.ipynb", "mixed_archers", namespace)
+    for prior in (
+        bayes.SigmaPrior("halfnormal", 50.0),
+        bayes.SigmaPrior("gamma", 10.0),
+        bayes.SigmaPrior("exponential", 2.0),
+    ):
+        priors = bayes.DEFAULT_PRIORS.with_group_sd(prior)
+        for centred in (True, False):
+            assert_same_model(
+                mixed_archers(data, centred=centred, priors=priors),
+                bayes.mixed_model(data, centered=centred, priors=priors),
+            )
+
+
+def test_forest_plot_names_few_units_and_ranks_many():
+    from arviz_base import from_dict
+
+    rng = np.random.default_rng(1)
+
+    def posterior(n_units):
+        names = [f"unit {k}" for k in range(n_units)]
+        draws = rng.normal(np.arange(n_units), 1.0, (2, 100, n_units))
+        return from_dict(
+            {"posterior": {"alpha": draws}},
+            coords={"archer": names},
+            dims={"alpha": ["archer"]},
+        )
+
+    few = bplots.plot_effects_forest(posterior(5))
+    labels = [t.get_text() for t in few.axes[0].get_yticklabels()]
+    assert labels[0] == "unit 4" and len(labels) == 5  # the largest mean on top
+    many = bplots.plot_effects_forest(posterior(50))
+    labels = [t.get_text() for t in many.axes[0].get_yticklabels()]
+    assert labels == ["1", "10", "20", "30", "40", "50"]
+    with pytest.raises(ValueError, match="ci_probs"):
+        bplots.plot_effects_forest(posterior(5), ci_probs=(0.95, 0.5))

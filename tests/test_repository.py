@@ -44,7 +44,9 @@ def test_chapter_is_saved_without_outputs(path):
 def test_chapter_glues_numbers_and_asserts_its_claims(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert any(re.search(r"\bglue(_all)?\(", c.source) for c in code), f"{path.name} glues no number"
+    assert any(re.search(r"\bglue(_all)?\(", c.source) for c in code), (
+        f"{path.name} glues no number"
+    )
     hidden_asserts = [
         c
         for c in code

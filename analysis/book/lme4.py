@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.models.results import result_of
+
 __all__ = [
     "REFERENCES",
     "lme4_reference",
@@ -91,8 +93,11 @@ def lme4_reference(name: str, folder: str | Path | None = None) -> dict[str, Any
     if not isinstance(raw, dict) or "fixed" not in raw:
         known = sorted(
             set(REFERENCES)
-            | {k for k, v in _read(root / "lme4_lmer.json").items() if isinstance(v, dict)
-               and "formula" in v}
+            | {
+                k
+                for k, v in _read(root / "lme4_lmer.json").items()
+                if isinstance(v, dict) and "formula" in v
+            }
         )
         raise ValueError(f"no lme4 reference {name!r}; known: {known}")
     return reference_from_record(raw)
@@ -133,19 +138,29 @@ def reference_from_record(raw: dict[str, Any]) -> dict[str, Any]:
                 columns=["term", "estimate", "std_error"],
             ),
             "varcorr": _one_intercept_varcorr({group: raw["sd_group"]}, raw["sd_resid"]),
-            "ranef": pd.DataFrame({
-                "grpvar": group, "term": "(Intercept)", "grp": [str(k) for k in ranef.index],
-                "condval": ranef.to_numpy(float),
-                "condsd": pd.Series(raw["ranef_sd"]).reindex(ranef.index).to_numpy(float),
-            }),
+            "ranef": pd.DataFrame(
+                {
+                    "grpvar": group,
+                    "term": "(Intercept)",
+                    "grp": [str(k) for k in ranef.index],
+                    "condval": ranef.to_numpy(float),
+                    "condsd": pd.Series(raw["ranef_sd"]).reindex(ranef.index).to_numpy(float),
+                }
+            ),
             "criterion": float(raw["reml_criterion"] if raw["REML"] else raw["ml_deviance"]),
-            "profile": pd.DataFrame({
-                "parm": [f"sd_(Intercept)|{group}", "sigma"],
-                "lower": [raw["profile_ci"]["sd_group"]["lower"],
-                          raw["profile_ci"]["sd_resid"]["lower"]],
-                "upper": [raw["profile_ci"]["sd_group"]["upper"],
-                          raw["profile_ci"]["sd_resid"]["upper"]],
-            }),
+            "profile": pd.DataFrame(
+                {
+                    "parm": [f"sd_(Intercept)|{group}", "sigma"],
+                    "lower": [
+                        raw["profile_ci"]["sd_group"]["lower"],
+                        raw["profile_ci"]["sd_resid"]["lower"],
+                    ],
+                    "upper": [
+                        raw["profile_ci"]["sd_group"]["upper"],
+                        raw["profile_ci"]["sd_resid"]["upper"],
+                    ],
+                }
+            ),
         }
     else:  # scripts/lme4_insteval.R: crossed random intercepts
         sds = dict(raw["sds"])
@@ -158,10 +173,18 @@ def reference_from_record(raw: dict[str, Any]) -> dict[str, Any]:
             ],
             "varcorr": _one_intercept_varcorr(sds, sigma),
             "ranef": pd.concat(
-                [pd.DataFrame({"grpvar": g, "term": "(Intercept)",
-                               "grp": [str(v) for v in block["level"]],
-                               "condval": block["mode"], "condsd": block["cond_sd"]})
-                 for g, block in raw["ranef"].items()],
+                [
+                    pd.DataFrame(
+                        {
+                            "grpvar": g,
+                            "term": "(Intercept)",
+                            "grp": [str(v) for v in block["level"]],
+                            "condval": block["mode"],
+                            "condsd": block["cond_sd"],
+                        }
+                    )
+                    for g, block in raw["ranef"].items()
+                ],
                 ignore_index=True,
             ),
             "criterion": float(raw["criterion"]),
@@ -178,100 +201,50 @@ def _one_intercept_varcorr(sds: dict[str, float], sigma: float) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# The book's fits in lme4's vocabulary
+# The book's fits in lme4's vocabulary: analysis.models.results reads every fitter's result
 # ---------------------------------------------------------------------------------------------
-
-
-def _kind(fit: Any) -> str:
-    if hasattr(fit, "blups") and hasattr(fit, "sd_group"):
-        return "mixed"  # analysis.models.mixed.MixedFit (statsmodels)
-    if isinstance(getattr(fit, "ranef", None), dict) and hasattr(fit, "sds"):
-        return "crossed"  # analysis.models.crossed.CrossedFit
-    if hasattr(fit, "REMLcrit") and hasattr(fit, "getME"):
-        return "mixedlm"
-    raise ValueError(f"not a fit this comparison knows: {type(fit).__name__}")
-
-
-def _statsmodels_term(name: str) -> str:
-    """Return lme4's name of a statsmodels term (``Bow[T.Southwood]`` -> ``BowSouthwood``)."""
-    if name == "Intercept":
-        return "(Intercept)"
-    if "[T." in name and name.endswith("]"):
-        column, level = name[:-1].split("[T.", 1)
-        return f"{column}{level}"
-    return name
 
 
 def fixef_frame(fit: Any) -> pd.DataFrame:
     """Return a fit's fixed effects, lme4's term names: ``term``, ``estimate``, ``std_error``."""
-    kind = _kind(fit)
-    if kind == "mixedlm":
-        from analysis.models.lmer import fixef_frame as mixedlm_fixef
-
-        return mixedlm_fixef(fit)[["term", "estimate", "std_error"]]
-    table = fit.fixed
-    terms = [_statsmodels_term(str(t)) for t in table.index] if kind == "mixed" else list(
-        table.index)
-    return pd.DataFrame({"term": terms, "estimate": table["estimate"].to_numpy(float),
-                         "std_error": table["se"].to_numpy(float)})
+    return result_of(fit).fixed
 
 
 def varcorr_frame(fit: Any) -> pd.DataFrame:
     """Return a fit's SDs (and correlations) as lme4's ``as.data.frame(VarCorr(fit))``."""
-    kind = _kind(fit)
-    if kind == "mixedlm":
-        from analysis.models.lmer import varcorr_frame as mixedlm_varcorr
-
-        return mixedlm_varcorr(fit)[_VARCORR]
-    if kind == "mixed":
-        return _one_intercept_varcorr({fit.group: fit.sd_group}, fit.sd_resid)
-    sds = fit.sds.drop("Residual")
-    return _one_intercept_varcorr(sds.to_dict(), float(fit.sds["Residual"]))
+    return result_of(fit).varcorr
 
 
 def ranef_frame(fit: Any) -> pd.DataFrame:
     """Return a fit's conditional modes and SDs as lme4's ``as.data.frame(ranef(fit))``."""
-    kind = _kind(fit)
-    if kind == "mixedlm":
-        from analysis.models.lmer import ranef_frame as mixedlm_ranef
-
-        return mixedlm_ranef(fit)[_RANEF]
-    if kind == "mixed":
-        return pd.DataFrame({"grpvar": fit.group, "term": "(Intercept)",
-                             "grp": [str(v) for v in fit.blups.index],
-                             "condval": fit.blups.to_numpy(float),
-                             "condsd": fit.blup_sd.reindex(fit.blups.index).to_numpy(float)})
-    return pd.concat(
-        [pd.DataFrame({"grpvar": g, "term": "(Intercept)", "grp": [str(v) for v in r.index],
-                       "condval": r["mode"].to_numpy(float),
-                       "condsd": r["cond_sd"].to_numpy(float)})
-         for g, r in fit.ranef.items()],
-        ignore_index=True,
-    )
+    return result_of(fit).ranef
 
 
 def criterion(fit: Any) -> float:
     """Return a fit's REML criterion (REML fits) or deviance (ML fits), lme4's numbers."""
-    kind = _kind(fit)
-    if kind == "mixedlm":
-        return float(fit.REMLcrit() if fit.REML else fit.deviance)
-    if kind == "mixed":
-        return float(-2.0 * fit.loglik)
-    return float(fit.criterion)
+    value = result_of(fit).criterion
+    if value is None:
+        raise ValueError("this fit has no likelihood criterion (a method of moments fit)")
+    return float(value)
 
 
 def _reml(fit: Any) -> bool:
-    return bool(fit.REML if _kind(fit) == "mixedlm" else fit.reml)
+    return result_of(fit).reml
 
 
 def _profile_in_lme4_terms(profile: pd.DataFrame, fit: Any) -> pd.DataFrame:
     """Accept mixedlm's ``profile_frame`` or :func:`analysis.models.profile.profile_ci`."""
     if "parm" in profile.columns:
         return profile[["parm", "lower", "upper"]]
-    names = {"sd_group": f"sd_(Intercept)|{fit.group}", "sd_resid": "sigma"}
-    return pd.DataFrame({"parm": [names[str(i)] for i in profile.index],
-                         "lower": profile["lower"].to_numpy(float),
-                         "upper": profile["upper"].to_numpy(float)})
+    group = result_of(fit).varcorr["grp"].iloc[0]
+    names = {"sd_group": f"sd_(Intercept)|{group}", "sd_resid": "sigma"}
+    return pd.DataFrame(
+        {
+            "parm": [names[str(i)] for i in profile.index],
+            "lower": profile["lower"].to_numpy(float),
+            "upper": profile["upper"].to_numpy(float),
+        }
+    )
 
 
 def _varcorr_label(row: pd.Series) -> str:
@@ -327,41 +300,69 @@ def compare_with_lme4(
     if missing:
         raise ValueError(f"the fit has no fixed effect(s) {missing} (lme4 names)")
     for _, row in ref["fixed"].iterrows():
-        rows.append((f"{row['term']} estimate", float(mine.loc[row["term"], "estimate"]),
-                     float(row["estimate"])))
-        rows.append((f"{row['term']} SE", float(mine.loc[row["term"], "std_error"]),
-                     float(row["std_error"])))
-    vc = varcorr_frame(fit).merge(ref["varcorr"], on=["grp", "var1", "var2"], how="right",
-                                  suffixes=("_py", "_lme4"))
+        rows.append(
+            (
+                f"{row['term']} estimate",
+                float(mine.loc[row["term"], "estimate"]),
+                float(row["estimate"]),
+            )
+        )
+        rows.append(
+            (
+                f"{row['term']} SE",
+                float(mine.loc[row["term"], "std_error"]),
+                float(row["std_error"]),
+            )
+        )
+    vc = varcorr_frame(fit).merge(
+        ref["varcorr"], on=["grp", "var1", "var2"], how="right", suffixes=("_py", "_lme4")
+    )
     if vc["sdcor_py"].isna().any():
         raise ValueError(f"the fit lacks variance components of lme4's {name!r}")
     for _, row in vc.iterrows():
         rows.append((_varcorr_label(row), float(row["sdcor_py"]), float(row["sdcor_lme4"])))
-    rows.append(("REML criterion" if ref["reml"] else "deviance", criterion(fit),
-                 ref["criterion"]))
+    rows.append(("REML criterion" if ref["reml"] else "deviance", criterion(fit), ref["criterion"]))
     if profile is not None and ref["profile"] is not None:
         prof = _profile_in_lme4_terms(profile, fit).set_index("parm")
         for _, row in ref["profile"].iterrows():
             if row["parm"] in prof.index:
-                rows.append((f"{row['parm']} 2.5%", float(prof.loc[row["parm"], "lower"]),
-                             float(row["lower"])))
-                rows.append((f"{row['parm']} 97.5%", float(prof.loc[row["parm"], "upper"]),
-                             float(row["upper"])))
+                rows.append(
+                    (
+                        f"{row['parm']} 2.5%",
+                        float(prof.loc[row["parm"], "lower"]),
+                        float(row["lower"]),
+                    )
+                )
+                rows.append(
+                    (
+                        f"{row['parm']} 97.5%",
+                        float(prof.loc[row["parm"], "upper"]),
+                        float(row["upper"]),
+                    )
+                )
     table = pd.DataFrame(rows, columns=["quantity", "python", "lme4"])
     table["difference"] = table["python"] - table["lme4"]
     if modes:
-        both = ranef_frame(fit).merge(ref["ranef"], on=["grpvar", "term", "grp"], how="right",
-                                      suffixes=("_py", "_lme4"))
+        both = ranef_frame(fit).merge(
+            ref["ranef"], on=["grpvar", "term", "grp"], how="right", suffixes=("_py", "_lme4")
+        )
         if both["condval_py"].isna().any():
             raise ValueError(f"the fit lacks conditional modes of lme4's {name!r}")
         n = len(both)
-        extra = pd.DataFrame({
-            "quantity": [f"conditional modes ({n:,}), largest difference",
-                         f"conditional SDs ({n:,}), largest difference"],
-            "python": np.nan, "lme4": np.nan,
-            "difference": [float(np.max(np.abs(both["condval_py"] - both["condval_lme4"]))),
-                           float(np.max(np.abs(both["condsd_py"] - both["condsd_lme4"])))],
-        })
+        extra = pd.DataFrame(
+            {
+                "quantity": [
+                    f"conditional modes ({n:,}), largest difference",
+                    f"conditional SDs ({n:,}), largest difference",
+                ],
+                "python": np.nan,
+                "lme4": np.nan,
+                "difference": [
+                    float(np.max(np.abs(both["condval_py"] - both["condval_lme4"]))),
+                    float(np.max(np.abs(both["condsd_py"] - both["condsd_lme4"]))),
+                ],
+            }
+        )
         table = pd.concat([table, extra], ignore_index=True)
     return table
 

@@ -579,3 +579,173 @@ def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
         },
         index=fit.blups.index,
     )
+
+
+# -- The uncertainty of a predicted group effect (chapter 5) --------------------------------------
+
+__all__ += ["prediction_errors", "prediction_coverage_study"]
+
+
+def _prediction_error_sds(
+    x: np.ndarray, codes: np.ndarray, n_groups: int, sd_group: float, sd_resid: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Conditional and full prediction-error SDs of the group effects, from Henderson's MME.
+
+    With :math:`\lambda = \sigma_e^2/\sigma_a^2`, :math:`c_j = 1/(n_j + \lambda)` and
+    :math:`s_j` the column sums of :math:`X` in group :math:`j`, the random-effect block of
+    :math:`\sigma_e^2 C^{-1}` has diagonal
+    :math:`\sigma_e^2 [c_j + c_j^2 s_j^\top (X^\top W X)^{-1} s_j]`; the first term alone is the
+    conditional variance given :math:`\hat\beta` (lme4's ``condVar``).
+    """
+    if sd_group == 0.0:
+        zeros = np.zeros(n_groups)
+        return zeros, zeros.copy()
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    c = 1.0 / (n + (sd_resid / sd_group) ** 2)
+    sums = np.vstack(
+        [np.bincount(codes, weights=x[:, k], minlength=n_groups) for k in range(x.shape[1])]
+    ).T
+    xwx = x.T @ x - (sums * c[:, None]).T @ sums
+    lever = np.einsum("jk,kl,jl->j", sums, np.linalg.inv(xwx), sums)
+    var_e = sd_resid * sd_resid
+    return np.sqrt(var_e * c), np.sqrt(var_e * (c + c * c * lever))
+
+
+def prediction_errors(fit: MixedFit) -> pd.DataFrame:
+    r"""Two uncertainties of each predicted group effect: conditional SD and prediction-error SD.
+
+    The *conditional SD* is the SD of :math:`\alpha_j` given the data with the fixed effects
+    held at :math:`\hat\beta` (lme4's ``ranef(fit, condVar = TRUE)``, ``MixedFit.blup_sd``).
+    It is the right scale for differences between groups, :math:`\alpha_j - \alpha_k`, from
+    which :math:`\hat\beta` cancels, but not for :math:`\alpha_j` itself: the prediction
+    :math:`\hat\alpha_j` also inherits the error of :math:`\hat\beta`. The *prediction-error SD*,
+    :math:`\sqrt{\operatorname{Var}(\hat\alpha_j - \alpha_j)}`, counts both; it is the
+    random-effect block of :math:`\hat\sigma_e^2 C^{-1}`, with :math:`C` the coefficient matrix of
+    Henderson's mixed-model equations (whose fixed-effect block is the fixed effects' covariance).
+    Both plug in the estimated SDs (they are EBLUP variances).
+
+    Parameters
+    ----------
+    fit
+        A random-intercept fit from :func:`fit_random_intercept`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``fit.blups``, columns ``n``, ``blup``, ``cond_sd`` and ``pev_sd``.
+
+    Examples
+    --------
+    >>> from analysis.datasets.archers import fifty_archers  # doctest: +SKIP
+    >>> fit = fit_random_intercept(fifty_archers().data)  # doctest: +SKIP
+    >>> prediction_errors(fit)[["cond_sd", "pev_sd"]].iloc[0].round(2).tolist()  # doctest: +SKIP
+    [1.15, 3.49]
+    """
+    if not isinstance(fit, MixedFit) or fit.model is None:
+        raise ValueError("prediction_errors needs a MixedFit from fit_random_intercept")
+    x = np.asarray(fit.model.exog, dtype=float)
+    labels = pd.Series(np.asarray(fit.model.groups)).astype(str)
+    codes = pd.Categorical(labels, categories=list(fit.blups.index)).codes
+    if np.any(codes < 0):
+        raise ValueError("the fit's groups do not match its predicted effects")
+    cond_sd, pev_sd = _prediction_error_sds(x, codes, fit.n_groups, fit.sd_group, fit.sd_resid)
+    return pd.DataFrame(
+        {
+            "n": fit.group_sizes.to_numpy(int),
+            "blup": fit.blups.to_numpy(float),
+            "cond_sd": cond_sd,
+            "pev_sd": pev_sd,
+        },
+        index=fit.blups.index,
+    )
+
+
+def prediction_coverage_study(
+    fit: MixedFit,
+    *,
+    n_sims: int,
+    seed: int,
+    level: float = 0.95,
+    beta: Sequence[float] | np.ndarray | None = None,
+    sd_group: float | None = None,
+    sd_resid: float | None = None,
+) -> pd.DataFrame:
+    r"""Coverage of prediction intervals for the group effects, simulated on a fit's design.
+
+    Each replicate keeps the fit's design (its :math:`X` and groups), draws new group effects
+    :math:`\alpha_j \sim N(0, \sigma_a^2)` and new data from the model, refits it by REML (the
+    closed-form criterion of :mod:`analysis.models.likelihood`) and records, for the intervals
+    :math:`\hat\alpha_j \pm z\,\mathrm{SD}_j`, the share of groups whose truth they cover:
+
+    - ``cond_centred``: conditional SDs against the centred truth :math:`\alpha_j - \bar\alpha`;
+    - ``cond``: conditional SDs against the truth :math:`\alpha_j` itself;
+    - ``pev``: prediction-error SDs against :math:`\alpha_j`;
+    - ``pev_known``: prediction-error SDs at the *true* SDs (not the estimates) against
+      :math:`\alpha_j`, which isolates the cost of plugging in :math:`\hat\sigma_a, \hat\sigma_e`.
+
+    Parameters
+    ----------
+    fit
+        A fit from :func:`fit_random_intercept`; supplies the design.
+    n_sims
+        Number of simulated data sets.
+    seed
+        Seed of the random generator.
+    level
+        Coverage level of the intervals.
+    beta, sd_group, sd_resid
+        The truth to simulate from (fixed effects in the order of ``fit.fixed``, the two SDs);
+        by default the fit's estimates. ``sd_group`` must be positive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per replicate: the four coverage shares, ``mu_error`` (the estimated minus the
+        true first fixed effect) and the mean ``cond_sd`` and ``pev_sd``.
+    """
+    from analysis.models.likelihood import RandomInterceptLikelihood
+    from analysis.validation import check_positive_int, check_seed
+
+    if not isinstance(fit, MixedFit) or fit.model is None:
+        raise ValueError("prediction_coverage_study needs a MixedFit from fit_random_intercept")
+    n_sims = check_positive_int("n_sims", n_sims)
+    rng = np.random.default_rng(check_seed(seed))
+    z = float(stats.norm.ppf(0.5 + check_level(level) / 2))
+    true_beta = fit.fixed["estimate"].to_numpy(float) if beta is None else np.asarray(
+        beta, dtype=float
+    )
+    if true_beta.shape != (len(fit.fixed),) or not np.all(np.isfinite(true_beta)):
+        raise ValueError(f"beta must hold {len(fit.fixed)} finite fixed effects, got {beta!r}")
+    sd_a = check_nonnegative("sd_group", fit.sd_group if sd_group is None else sd_group)
+    sd_e = check_nonnegative("sd_resid", fit.sd_resid if sd_resid is None else sd_resid)
+    if sd_a == 0 or sd_e == 0:
+        raise ValueError("the true sd_group and sd_resid must be positive")
+    x = np.asarray(fit.model.exog, dtype=float)
+    codes = pd.Categorical(
+        pd.Series(np.asarray(fit.model.groups)).astype(str), categories=list(fit.blups.index)
+    ).codes
+    n_groups = fit.n_groups
+    mean = x @ true_beta
+    _, pev_known = _prediction_error_sds(x, codes, n_groups, sd_a, sd_e)
+    rows = []
+    for _ in range(n_sims):
+        alpha = rng.normal(0.0, sd_a, size=n_groups)
+        y = mean + alpha[codes] + rng.normal(0.0, sd_e, size=codes.size)
+        lik = RandomInterceptLikelihood(y, x, codes)
+        est = lik.fit(reml=True)
+        modes, _ = lik.modes(est.sd_group, est.sd_resid)
+        cond_sd, pev_sd = _prediction_error_sds(x, codes, n_groups, est.sd_group, est.sd_resid)
+        error = modes - alpha
+        centred = modes - (alpha - alpha.mean())
+        rows.append(
+            {
+                "cond_centred": float(np.mean(np.abs(centred) <= z * cond_sd)),
+                "cond": float(np.mean(np.abs(error) <= z * cond_sd)),
+                "pev": float(np.mean(np.abs(error) <= z * pev_sd)),
+                "pev_known": float(np.mean(np.abs(error) <= z * pev_known)),
+                "mu_error": float(lik.beta(est.sd_group, est.sd_resid)[0] - true_beta[0]),
+                "cond_sd": float(cond_sd.mean()),
+                "pev_sd": float(pev_sd.mean()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -74,11 +74,23 @@ def plot_sd_posterior_vs_interval(
     ax.plot(grid, density, color="#2e86c1", lw=2, label="posterior density")
     q_lo, q_hi = np.quantile(draws, [0.025, 0.975])
     y_post, y_prof = -0.06 * density.max(), -0.14 * density.max()
-    ax.plot([q_lo, q_hi], [y_post, y_post], color="#2e86c1", lw=4, solid_capstyle="butt",
-            label="95% credible interval")
+    ax.plot(
+        [q_lo, q_hi],
+        [y_post, y_post],
+        color="#2e86c1",
+        lw=4,
+        solid_capstyle="butt",
+        label="95% credible interval",
+    )
     ax.plot([np.median(draws)], [y_post], "o", color="white", mec="#2e86c1", ms=7)
-    ax.plot([lo, hi], [y_prof, y_prof], color="#b03a2e", lw=4, solid_capstyle="butt",
-            label=interval_label)
+    ax.plot(
+        [lo, hi],
+        [y_prof, y_prof],
+        color="#b03a2e",
+        lw=4,
+        solid_capstyle="butt",
+        label=interval_label,
+    )
     ax.plot([est], [y_prof], "o", color="white", mec="#b03a2e", ms=7)
     if truth is not None:
         ax.axvline(float(truth), color="black", ls=":", lw=1.2, label="simulated value")
@@ -117,8 +129,16 @@ def plot_blups_vs_posterior(
     b = pd.Series(blups.to_numpy(float), index=[str(k) for k in blups.index]).loc[common]
     p = posterior.loc[common]
     fig, ax = figure_axes(ax, (5.2, 5.0))
-    ax.errorbar(b, p["mean"], yerr=[p["mean"] - p["lower"], p["upper"] - p["mean"]],
-                fmt="o", ms=4, color="#34495e", ecolor="#bdc3c7", capsize=0)
+    ax.errorbar(
+        b,
+        p["mean"],
+        yerr=[p["mean"] - p["lower"], p["upper"] - p["mean"]],
+        fmt="o",
+        ms=4,
+        color="#34495e",
+        ecolor="#bdc3c7",
+        capsize=0,
+    )
     lim = [min(b.min(), p["lower"].min()) - 2, max(b.max(), p["upper"].max()) + 2]
     ax.plot(lim, lim, color="#b03a2e", lw=1, label="equal")
     ax.set_xlim(lim)
@@ -159,8 +179,15 @@ def plot_ess_by_form(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         ax.bar(x, sub["min_ess_bulk"], width=width, color=colors[form], label=form)
         for xi, ess, div in zip(x, sub["min_ess_bulk"], sub["divergences"], strict=True):
             if np.isfinite(ess):
-                ax.annotate(f"{int(div)} div.", (xi, ess), ha="center", va="bottom",
-                            fontsize=9, xytext=(0, 2), textcoords="offset points")
+                ax.annotate(
+                    f"{int(div)} div.",
+                    (xi, ess),
+                    ha="center",
+                    va="bottom",
+                    fontsize=9,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
     ax.set_yscale("log")
     ax.axhline(400, color="black", ls="--", lw=1, label="ESS 400")
     ax.set_xticks(np.arange(len(experiments)), experiments, fontsize=9)
@@ -252,12 +279,15 @@ def plot_prior_sensitivity_panels(
     for case, by_prior in draws.items():
         if list(by_prior) != labels:
             raise ValueError(f"draws[{case!r}] has priors {list(by_prior)}, expected {labels}")
-    fig, axes = plt.subplots(len(draws), 1, figsize=(7.3, 0.6 + 2.7 * len(draws)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(draws), 1, figsize=(7.3, 0.6 + 2.7 * len(draws)), squeeze=False, layout="constrained"
+    )
     for ax, (case, by_prior) in zip(axes[:, 0], draws.items(), strict=True):
         plot_prior_sensitivity(by_prior, priors=priors, title=case, legend=False, ax=ax)
-    colours = [Line2D([], [], color=PRIOR_COLORS[k % len(PRIOR_COLORS)], lw=2, label=lab)
-               for k, lab in enumerate(labels)]
+    colours = [
+        Line2D([], [], color=PRIOR_COLORS[k % len(PRIOR_COLORS)], lw=2, label=lab)
+        for k, lab in enumerate(labels)
+    ]
     styles = [Line2D([], [], color="black", lw=2, label="posterior")]
     if priors is not None:
         styles.append(Line2D([], [], color="black", lw=1, ls="--", label="prior"))
@@ -268,13 +298,17 @@ def plot_prior_sensitivity_panels(
         handles.append(handle)
         if k < len(styles):
             handles.append(styles[k])
-    handles += styles[len(colours):]
+    handles += styles[len(colours) :]
     fig.legend(handles=handles, loc="outside upper center", ncol=len(colours), frameon=False)
     return fig
 
 
 def plot_funnel(
-    idata: DataTree, *, archer: int = 0, title: str | None = None, legend: bool = True,
+    idata: DataTree,
+    *,
+    archer: int = 0,
+    title: str | None = None,
+    legend: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     r"""Scatter one archer's sampled coordinate against :math:`\log\sigma_a`, divergences red.
@@ -352,16 +386,16 @@ def plot_funnels(fits: dict[str, DataTree], *, archer: int = 0) -> Figure:
 
     if not fits:
         raise ValueError("fits must hold at least one run")
-    fig, axes = plt.subplots(1, len(fits), figsize=(7.3, 3.9), sharey=True, squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(fits), figsize=(7.3, 3.9), sharey=True, squeeze=False, layout="constrained"
+    )
     for ax, (title, idata) in zip(axes[0], fits.items(), strict=True):
         plot_funnel(idata, archer=archer, title=title, legend=False, ax=ax)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     handles = [
         Line2D([], [], ls="", marker="o", ms=4, color="#34495e", alpha=0.5, label="draw"),
-        Line2D([], [], ls="", marker="o", ms=6, color="#e74c3c",
-               label="divergent transition"),
+        Line2D([], [], ls="", marker="o", ms=6, color="#e74c3c", label="divergent transition"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     return fig
@@ -401,7 +435,9 @@ def plot_rank_grid(
     if var_names is None:
         var_names = [v for v in HYPERPARAMETERS if v in idata.posterior]
     pc = az.plot_rank(
-        idata, var_names=list(var_names), col_wrap=2,
+        idata,
+        var_names=list(var_names),
+        col_wrap=2,
         figure_kwargs={"figsize": figsize, "layout": "constrained"},
     )
     return _figure_of(pc)
@@ -413,9 +449,15 @@ def plot_effects_forest(
     *,
     label: str = "archer effect (m)",
     ci_probs: tuple[float, float] = (0.5, 0.95),
-    figsize: tuple[float, float] = (6.0, 8.0),
+    max_names: int = 20,
+    unit_label: str = "archer",
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """ArviZ's forest plot of a vector of effects, sorted by posterior mean.
+    """Forest plot of a vector of effects, ranked by posterior mean, the largest on top.
+
+    Each effect gets its posterior mean (a dot) and its inner (thick) and outer (thin)
+    equal-tailed credible intervals. Up to ``max_names`` effects are labelled by name; beyond
+    that names would crowd (fifty archers on a phone), so the vertical axis shows ranks.
 
     Parameters
     ----------
@@ -427,32 +469,59 @@ def plot_effects_forest(
         Label of the horizontal axis.
     ci_probs
         Probabilities of the inner (thick) and outer (thin) equal-tailed intervals.
+    max_names
+        Most units labelled by name; with more, ranks are shown instead.
+    unit_label
+        What a unit is, for the vertical axis label (``"archer"``).
     figsize
-        Figure size in inches.
+        Figure size in inches; by default the book's text column wide and about 0.09 inch a
+        unit tall.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, the largest effect at the bottom.
+        The figure.
     """
-    means = posterior_means(idata, var_name)["mean"].sort_values()
-    dim = str(means.index.name)
-    labels = idata.posterior[var_name][dim].to_numpy()
-    by_text = {str(v): v for v in labels}
-    pc = az.plot_forest(
-        idata, var_names=[var_name], combined=True, labels=[dim],
-        coords={dim: [by_text[k] for k in means.index]}, ci_probs=list(ci_probs),
-        figure_kwargs={"figsize": figsize, "layout": "constrained"},
-    )
-    fig = _figure_of(pc)
-    data_ax = fig.axes[-1]
-    data_ax.axvline(0.0, color="grey", lw=0.8)
-    data_ax.set_xlabel(label)
+    check_positive_int("max_names", max_names)
+    inner, outer = (float(p) for p in ci_probs)
+    if not 0 < inner < outer < 1:
+        raise ValueError(
+            f"ci_probs must be (inner, outer) with 0 < inner < outer < 1, got {ci_probs!r}"
+        )
+    means = posterior_means(idata, var_name)["mean"].sort_values(ascending=False)
+    post = idata.posterior[var_name]
+    dim = next(d for d in post.dims if d not in ("chain", "draw"))
+    stacked = post.stack(sample=("chain", "draw")).transpose(dim, "sample")
+    draws = pd.DataFrame(stacked.to_numpy(), index=[str(v) for v in post[dim].to_numpy()])
+    draws = draws.loc[means.index]
+    n = len(means)
+    if figsize is None:
+        figsize = (7.0, max(3.0, 1.0 + 0.09 * n))
+    fig, ax = figure_axes(None, figsize)
+    pos = np.arange(n)[::-1]  # the largest mean on top
+    for prob, width in ((outer, 1.0), (inner, 3.5)):
+        lo, hi = np.quantile(draws.to_numpy(), [(1 - prob) / 2, (1 + prob) / 2], axis=1)
+        ax.hlines(pos, lo, hi, color="#2e86c1", lw=width, label=f"{prob:.0%} credible interval")
+    ax.plot(means.to_numpy(), pos, "o", ms=3.5, color="#1b4f72", label="posterior mean")
+    ax.axvline(0.0, color="grey", lw=0.8)
+    if n <= max_names:
+        ax.set_yticks(pos, list(means.index), fontsize=9)
+        ax.set_ylabel(unit_label)
+    else:
+        ranks = sorted({1, *range(10, n + 1, 10), n})
+        ax.set_yticks([pos[r - 1] for r in ranks], [str(r) for r in ranks])
+        ax.set_ylabel(f"{unit_label}, ranked by posterior mean")
+    ax.set_ylim(-1, n)
+    ax.set_xlabel(label)
+    legend_above(ax, ncol=3)
+    fig.tight_layout()
     return fig
 
 
 def plot_predictive_check(
-    idata: DataTree, *, num_samples: int = 100,
+    idata: DataTree,
+    *,
+    num_samples: int = 100,
     figsize: tuple[float, float] = (7.0, 3.6),
 ) -> Figure:
     """ArviZ's posterior predictive check: replicated densities over the observed one.
@@ -477,7 +546,9 @@ def plot_predictive_check(
     if "posterior_predictive" not in idata.children:
         raise ValueError("idata has no posterior_predictive group: call posterior_predictive")
     pc = az.plot_ppc_dist(
-        idata, num_samples=num_samples, kind="kde",
+        idata,
+        num_samples=num_samples,
+        kind="kde",
         figure_kwargs={"figsize": figsize, "layout": "constrained"},
     )
     return _figure_of(pc)
@@ -576,7 +647,10 @@ def plot_effect_comparison(
     groups = list(tables)
     width = min(7.3, 2.45 * len(pairs) + 0.4)
     fig, axes = plt.subplots(
-        len(groups), len(pairs), figsize=(width, 2.3 * len(groups) + 0.5), squeeze=False,
+        len(groups),
+        len(pairs),
+        figsize=(width, 2.3 * len(groups) + 0.5),
+        squeeze=False,
         layout="constrained",
     )
     for i, g in enumerate(groups):
@@ -588,8 +662,15 @@ def plot_effect_comparison(
             ax.scatter(x, y, s=size, alpha=0.5, lw=0)
             lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
             ax.plot([lo, hi], [lo, hi], color="0.4", lw=0.8, ls="--")
-            ax.text(0.04, 0.96, f"r = {np.corrcoef(x, y)[0, 1]:.3f}", transform=ax.transAxes,
-                    ha="left", va="top", fontsize=9)
+            ax.text(
+                0.04,
+                0.96,
+                f"r = {np.corrcoef(x, y)[0, 1]:.3f}",
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=9,
+            )
             ax.locator_params(nbins=4)
             ax.tick_params(labelsize=9)
             if i == 0:

@@ -205,6 +205,7 @@ def plot_caterpillar(
     title: str = "",
     max_labelled: int = 60,
     ax: Axes | None = None,
+    pev_sd: pd.Series | None = None,
 ) -> Figure:
     """Caterpillar plot: conditional modes (BLUPs) in order, with intervals of +- z cond. SDs.
 
@@ -233,6 +234,10 @@ def plot_caterpillar(
         Largest number of groups drawn one row each.
     ax
         Axes to draw on (band plots only); a new figure if omitted.
+    pev_sd
+        Optional prediction-error SDs (same index), which also count the fixed effects'
+        uncertainty (:func:`analysis.models.mixed.prediction_errors`), drawn as wider, lighter
+        bars behind the conditional ones (labelled plots only).
 
     Returns
     -------
@@ -244,6 +249,10 @@ def plot_caterpillar(
         cond_sd = cond_sd.reindex(modes.index)
     if cond_sd.isna().any():
         raise ValueError("cond_sd must have a value for every group in modes")
+    if pev_sd is not None:
+        pev_sd = pev_sd.reindex(modes.index)
+        if pev_sd.isna().any() or (pev_sd < 0).any():
+            raise ValueError("pev_sd must have a non-negative value for every group in modes")
     z = float(stats.norm.ppf(0.5 + level / 2))
     order = modes.sort_values().index
     y = np.arange(len(order))
@@ -260,6 +269,10 @@ def plot_caterpillar(
         return fig
     # Rows tall enough for tick labels of CATERPILLAR_LABEL_SIZE points, however many groups.
     fig, ax = figure_axes(ax, (7.0, max(3.0, 0.21 * len(order) + 1.3)))
+    if pev_sd is not None:
+        ax.errorbar(modes.loc[order], y, xerr=z * pev_sd.loc[order], fmt="none",
+                    ecolor="#e0a458", elinewidth=4.0, alpha=0.6, capsize=0,
+                    label=f"± {z:.2f} prediction-error SD")
     ax.errorbar(modes.loc[order], y, xerr=z * cond_sd.loc[order], fmt="o", ms=3.5,
                 color="#34495e", ecolor="#7f8c8d", capsize=1.5, label="BLUP ± "
                 f"{z:.2f} cond. SD")
