@@ -1,6 +1,6 @@
 """The command line of the package: ``python -m analysis COMMAND ...``.
 
-Four commands fit the book's models to a file of your own:
+Five commands fit the book's models to a file of your own:
 
 ``fit-mixed``
     ``response ~ fixed + (1 | group)`` by REML with statsmodels' ``MixedLM``
@@ -18,6 +18,10 @@ Four commands fit the book's models to a file of your own:
 ``lmer``
     Any lme4 formula, fitted by mixedlm (:mod:`analysis.models.lmer`), e.g.
     ``python -m analysis lmer PATH.csv --formula "Reaction ~ Days + (Days | Subject)" --profile``.
+``glmer``
+    Binomial, Poisson or negative-binomial responses (:mod:`analysis.models.glmer`), e.g.
+    ``python -m analysis glmer PATH.csv --formula "hit ~ Bow + distance + (1 + Bow | Name)"
+    --family binomial``.
 
 Every command prints a text report, or one JSON document with ``--json``, and exits with status
 0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
@@ -587,6 +591,53 @@ def _print_lmer(summary: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# glmer
+# --------------------------------------------------------------------------------------------
+
+
+def _glmer_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``glmer``."""
+    parser.add_argument("csv", help="CSV file with a header row")
+    parser.add_argument(
+        "--formula", required=True,
+        help='lme4 formula, e.g. "cbind(hits, shots - hits) ~ Bow + I(distance - 40) + (1 | Name)"',
+    )
+    parser.add_argument("--family", required=True, metavar="FAMILY",
+                        help="binomial (logit link), poisson or negbin (log link)")
+    parser.add_argument("--nagq", type=int, default=1, metavar="N",
+                        help="1 for the Laplace approximation (default); more for adaptive "
+                             "Gauss-Hermite quadrature with one scalar random effect")
+    _add_json(parser)
+
+
+def _fit_glmer(args: argparse.Namespace) -> _Output:
+    """Run ``glmer``: a generalized linear mixed model as lme4's glmer (glmer.nb)."""
+    import pandas as pd
+
+    from analysis.models.glmer import fit_glmer
+
+    data = _read_csv(args.csv)
+    fit = fit_glmer(args.formula, data, args.family, nagq=args.nagq)
+    document = {"file": args.csv, **fit.to_dict()}
+
+    def report() -> None:
+        print(f"Generalized linear mixed model fit by maximum likelihood ({document['method']})")
+        print(f"Family: {fit.family} ({document['link']})   Formula: {fit.formula}")
+        print(f"logLik {fit.loglik:.4f}   deviance {fit.deviance:.4f}   AIC {fit.aic:.2f}"
+              f"   BIC {fit.bic:.2f}")
+        if fit.nb_shape is not None:
+            print(f"negative binomial shape (theta): {fit.nb_shape:.6g}")
+        print("\nRandom effects:")
+        print(fit.varcorr.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        groups = ", ".join(f"{k}, {v}" for k, v in fit.n_groups.items())
+        print(f"Number of obs: {fit.n_obs}, groups: {groups}")
+        print("\nFixed effects:")
+        print(pd.DataFrame(fit.fixed).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+    return _Output(document, report)
+
+
+# --------------------------------------------------------------------------------------------
 # The parser
 # --------------------------------------------------------------------------------------------
 
@@ -638,6 +689,18 @@ _COMMANDS: tuple[_Command, ...] = (
         add_arguments=_lmer_arguments,
         fit=_fit_lmer,
         hint="check the response's scale and the formula",
+    ),
+    _Command(
+        name="glmer",
+        help="fit a binomial, Poisson or negative-binomial mixed model from an lme4 formula",
+        description=(
+            "Fit a generalized linear mixed model given by an lme4 formula (cbind(successes, "
+            "failures) responses, I(...), (x | g), (x || g), crossed and nested terms) by the "
+            "Laplace approximation or adaptive quadrature, and print what lme4's glmer would."
+        ),
+        add_arguments=_glmer_arguments,
+        fit=_fit_glmer,
+        hint="check the formula, the family and the scale of the predictors",
     ),
 )
 

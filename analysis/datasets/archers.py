@@ -44,6 +44,10 @@ __all__ = [
     "UNBALANCED_MAX_SHOTS",
     "unbalanced_shot_counts",
     "unbalanced_archers",
+    "HITS_SEED",
+    "HITS_DISTANCES",
+    "HitMissExperiment",
+    "simulate_hits",
     "BOWS",
     "ArcherExperiment",
     "archer_names",
@@ -411,3 +415,165 @@ def unbalanced_archers() -> ArcherExperiment:
     """
     counts = unbalanced_shot_counts(50, seed=UNBALANCED_SEED)
     return simulate_archers(50, counts, seed=UNBALANCED_SEED, shot_sd=UNBALANCED_SHOT_SD)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hits and misses: the archers at a target (the generalized linear mixed models of issue 26)
+
+#: Seed of the hit/miss experiment.
+HITS_SEED: int = 2031
+#: Target distances of the hit/miss experiment, in metres.
+HITS_DISTANCES: tuple[float, ...] = (20.0, 30.0, 40.0, 50.0, 60.0)
+
+
+@dataclass(frozen=True)
+class HitMissExperiment:
+    r"""A simulated hit/miss experiment and the truth behind it.
+
+    Attributes
+    ----------
+    data
+        One row per shot: ``hit`` (0 or 1), ``Bow`` (categorical, Northwood then Southwood),
+        ``distance`` (metres to the target) and ``Name`` (categorical).
+    intercept
+        True log-odds of a hit with a Northwood bow at distance 0, :math:`\beta_0`.
+    bow_effect
+        True change in log-odds with a Southwood bow, :math:`\tau`.
+    distance_slope
+        True change in log-odds per metre, :math:`\delta`.
+    archer_sd
+        True SD of the archers' log-odds of a hit, :math:`\sigma_a`.
+    bow_sd
+        True SD of the archers' own bow effects, :math:`\sigma_b`.
+    skill_bow_corr
+        True correlation :math:`\rho` between the two.
+    archer_effects
+        The archers' effects, one row per archer: columns ``skill`` and ``bow``.
+    seed
+        The seed the experiment was drawn with.
+    """
+
+    data: pd.DataFrame
+    intercept: float
+    bow_effect: float
+    distance_slope: float
+    archer_sd: float
+    bow_sd: float
+    skill_bow_corr: float
+    archer_effects: pd.DataFrame
+    seed: int
+
+
+def simulate_hits(
+    n_archers: int = 50,
+    shots: int = 4,
+    *,
+    seed: int = HITS_SEED,
+    distances: Sequence[float] = HITS_DISTANCES,
+    intercept: float = 3.0,
+    bow_effect: float = -0.5,
+    distance_slope: float = -0.06,
+    archer_sd: float = 0.8,
+    bow_sd: float = 0.5,
+    skill_bow_corr: float = 0.3,
+) -> HitMissExperiment:
+    r"""Simulate archers shooting at a target: hit or miss, by bow and distance.
+
+    Archer :math:`j` hits with probability :math:`\operatorname{logit}^{-1}(\beta_0 +
+    (\tau + b_j)\,\mathbb{1}(\text{Southwood}) + \delta\,d + a_j)`, where
+    :math:`(a_j, b_j)` is bivariate normal with SDs :math:`\sigma_a, \sigma_b` and correlation
+    :math:`\rho`: the model ``hit ~ Bow + distance + (1 + Bow | Name)``.
+
+    Parameters
+    ----------
+    n_archers
+        Number of archers, at least 1.
+    shots
+        Shots per archer, bow and distance, at least 1.
+    seed
+        Seed of the random generator.
+    distances
+        Target distances in metres (finite, not negative, at least one).
+    intercept, bow_effect, distance_slope
+        True fixed effects on the log-odds scale (finite).
+    archer_sd, bow_sd
+        True SDs of the archer effects (not negative).
+    skill_bow_corr
+        True correlation of the two archer effects, in [-1, 1].
+
+    Returns
+    -------
+    HitMissExperiment
+        The data (archers in order; per archer Northwood shots first, distances in the given
+        order) and the truth.
+
+    Raises
+    ------
+    ValueError
+        For a non-positive or non-integer count, a negative SD or distance, a non-finite
+        effect or a correlation outside [-1, 1].
+
+    Examples
+    --------
+    >>> exp = simulate_hits(3, 2, seed=1)
+    >>> exp.data.shape
+    (60, 4)
+    >>> sorted(exp.data["hit"].unique())
+    [0, 1]
+    """
+    n_archers = check_positive_int("n_archers", n_archers)
+    shots = check_positive_int("shots", shots)
+    seed = check_seed(seed)
+    if isinstance(distances, str) or len(distances) == 0:
+        raise ValueError("distances must be a non-empty sequence of numbers")
+    dist = np.array([check_nonnegative("distances", d) for d in distances], dtype=float)
+    intercept = check_finite("intercept", intercept)
+    bow_effect = check_finite("bow_effect", bow_effect)
+    distance_slope = check_finite("distance_slope", distance_slope)
+    archer_sd = check_nonnegative("archer_sd", archer_sd)
+    bow_sd = check_nonnegative("bow_sd", bow_sd)
+    skill_bow_corr = check_finite("skill_bow_corr", skill_bow_corr)
+    if not -1.0 <= skill_bow_corr <= 1.0:
+        raise ValueError(f"skill_bow_corr must lie in [-1, 1], got {skill_bow_corr!r}")
+    names = (
+        archer_names(n_archers, seed=seed)
+        if n_archers <= len(_GIVEN) * len(_HOUSES)
+        else [f"Archer {j + 1}" for j in range(n_archers)]
+    )
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(size=(n_archers, 2))
+    skill = archer_sd * z[:, 0]
+    own = bow_sd * (skill_bow_corr * z[:, 0] + np.sqrt(1.0 - skill_bow_corr**2) * z[:, 1])
+    per_archer = len(BOWS) * dist.size * shots
+    archer = np.repeat(np.arange(n_archers), per_archer)
+    bow = np.tile(np.repeat(np.arange(len(BOWS)), dist.size * shots), n_archers)
+    distance = np.tile(np.repeat(dist, shots), n_archers * len(BOWS))
+    eta = (
+        intercept
+        + (bow_effect + own[archer]) * bow
+        + distance_slope * distance
+        + skill[archer]
+    )
+    hit = (rng.uniform(size=eta.size) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    data = pd.DataFrame(
+        {
+            "hit": hit,
+            "Bow": pd.Categorical.from_codes(bow, categories=list(BOWS)),
+            "distance": distance,
+            "Name": pd.Categorical.from_codes(archer, categories=list(names)),
+        }
+    )
+    effects = pd.DataFrame(
+        {"skill": skill, "bow": own}, index=pd.Index(names, name="Name")
+    )
+    return HitMissExperiment(
+        data=data,
+        intercept=intercept,
+        bow_effect=bow_effect,
+        distance_slope=distance_slope,
+        archer_sd=archer_sd,
+        bow_sd=bow_sd,
+        skill_bow_corr=skill_bow_corr,
+        archer_effects=effects,
+        seed=int(seed),
+    )

@@ -23,7 +23,14 @@ from analysis.validation import (
     require_columns,
 )
 
-__all__ = ["OnlineSimulation", "simulate_online"]
+__all__ = [
+    "OnlineSimulation",
+    "simulate_online",
+    "ClickSimulation",
+    "simulate_clicks",
+    "VisitSimulation",
+    "simulate_visits",
+]
 
 
 @dataclass(frozen=True)
@@ -219,3 +226,220 @@ def simulate_online(
     )
 
 
+
+
+@dataclass(frozen=True)
+class ClickSimulation:
+    r"""Simulated clicks out of impressions for many advertisers, in two periods, with the truth.
+
+    Attributes
+    ----------
+    data
+        One row per advertiser: ``advertiser`` (str label), ``impressions`` and ``clicks`` of
+        the training period, ``test_impressions`` and ``test_clicks`` of the held-out period.
+    click_logit
+        Each advertiser's true log-odds of a click, :math:`\beta + a_j`, indexed like ``data``.
+    intercept, advertiser_sd
+        The true :math:`\beta` and :math:`\sigma_a` on the log-odds scale.
+    seed
+        The seed the simulation was drawn with.
+    """
+
+    data: pd.DataFrame
+    click_logit: pd.Series
+    intercept: float
+    advertiser_sd: float
+    seed: int
+
+
+def simulate_clicks(
+    n_advertisers: int = 2000,
+    *,
+    seed: int,
+    intercept: float = -3.5,
+    advertiser_sd: float = 0.7,
+    median_impressions: float = 60.0,
+    impression_spread: float = 1.8,
+    max_impressions: int = 200_000,
+) -> ClickSimulation:
+    r"""Simulate advertisers with a long tail of traffic: clicks out of impressions, two periods.
+
+    Advertiser :math:`j` has log-odds of a click :math:`\beta + a_j`, :math:`a_j \sim N(0,
+    \sigma_a^2)`, and in each period a number of impressions drawn independently from a
+    log-normal distribution (median ``median_impressions``, log-scale SD ``impression_spread``,
+    at least 1 and at most ``max_impressions``); its clicks are binomial. The first period is
+    for fitting, the second for measuring predictions.
+
+    Parameters
+    ----------
+    n_advertisers
+        Number of advertisers.
+    seed
+        Seed of the random generator (keyword only, required).
+    intercept, advertiser_sd
+        The true :math:`\beta` and :math:`\sigma_a` (log-odds scale).
+    median_impressions, impression_spread, max_impressions
+        The traffic distribution: median, log-scale SD and cap.
+
+    Returns
+    -------
+    ClickSimulation
+        The data and the truth.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range; the message names it.
+    """
+    n_advertisers = check_positive_int("n_advertisers", n_advertisers)
+    seed = check_seed(seed)
+    intercept = check_finite("intercept", intercept)
+    advertiser_sd = check_nonnegative("advertiser_sd", advertiser_sd)
+    if check_nonnegative("median_impressions", median_impressions) == 0:
+        raise ValueError("median_impressions must be positive, got 0")
+    impression_spread = check_nonnegative("impression_spread", impression_spread)
+    max_impressions = check_positive_int("max_impressions", max_impressions)
+    rng = np.random.default_rng(seed)
+    logit = intercept + rng.normal(0.0, advertiser_sd, size=n_advertisers)
+    p = 1.0 / (1.0 + np.exp(-logit))
+
+    def traffic() -> np.ndarray:
+        draws = rng.lognormal(math.log(median_impressions), impression_spread, n_advertisers)
+        return np.clip(np.ceil(draws), 1, max_impressions).astype(np.int64)
+
+    impressions = traffic()
+    clicks = rng.binomial(impressions, p)
+    test_impressions = traffic()
+    test_clicks = rng.binomial(test_impressions, p)
+    width = len(str(n_advertisers))
+    labels = [f"ad{j:0{width}d}" for j in range(n_advertisers)]
+    data = pd.DataFrame(
+        {
+            "advertiser": labels,
+            "impressions": impressions,
+            "clicks": clicks,
+            "test_impressions": test_impressions,
+            "test_clicks": test_clicks,
+        }
+    )
+    return ClickSimulation(
+        data=data,
+        click_logit=pd.Series(logit, index=pd.Index(labels, name="advertiser"), name="logit"),
+        intercept=intercept,
+        advertiser_sd=advertiser_sd,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class VisitSimulation:
+    r"""Simulated counts of visits to sites over weeks, with crossed effects and the truth.
+
+    Attributes
+    ----------
+    data
+        One row per site and week: ``site`` and ``week`` (str labels), ``promo`` (0/1, whether
+        the site ran a promotion that week), ``obs`` (a label per row) and ``visits`` (count).
+    intercept, promo_effect
+        The true :math:`\beta_0, \beta_1` on the log scale.
+    site_sd, week_sd, extra_sd
+        The true SDs of the site, week and observation-level effects (the last is the
+        over-dispersion: 0 for Poisson counts).
+    seed
+        The seed the simulation was drawn with.
+    """
+
+    data: pd.DataFrame
+    intercept: float
+    promo_effect: float
+    site_sd: float
+    week_sd: float
+    extra_sd: float
+    seed: int
+
+
+def simulate_visits(
+    n_sites: int = 40,
+    n_weeks: int = 20,
+    *,
+    seed: int,
+    intercept: float = 1.5,
+    promo_effect: float = 0.3,
+    site_sd: float = 0.5,
+    week_sd: float = 0.3,
+    extra_sd: float = 0.5,
+    promo_share: float = 0.5,
+) -> VisitSimulation:
+    r"""Simulate weekly visit counts of sites: crossed site and week effects, over-dispersed.
+
+    The count of site :math:`s` in week :math:`w` is Poisson with log-mean
+    :math:`\beta_0 + \beta_1\,\text{promo}_{sw} + u_s + v_w + e_{sw}`, all three effects
+    normal with SDs ``site_sd``, ``week_sd`` and ``extra_sd``; each site-week runs the promotion
+    with probability ``promo_share``, at random.
+
+    Parameters
+    ----------
+    n_sites, n_weeks
+        Levels of the two crossed factors (at least 2 each).
+    seed
+        Seed of the random generator (keyword only, required).
+    intercept, promo_effect
+        The true fixed effects (log scale).
+    site_sd, week_sd, extra_sd
+        The true SDs (not negative).
+    promo_share
+        Probability that a site-week runs the promotion, in (0, 1).
+
+    Returns
+    -------
+    VisitSimulation
+        The data and the truth.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range; the message names it.
+    """
+    n_sites = check_positive_int("n_sites", n_sites)
+    n_weeks = check_positive_int("n_weeks", n_weeks)
+    if n_sites < 2 or n_weeks < 2:
+        raise ValueError("n_sites and n_weeks must be at least 2")
+    seed = check_seed(seed)
+    intercept = check_finite("intercept", intercept)
+    promo_effect = check_finite("promo_effect", promo_effect)
+    site_sd = check_nonnegative("site_sd", site_sd)
+    week_sd = check_nonnegative("week_sd", week_sd)
+    extra_sd = check_nonnegative("extra_sd", extra_sd)
+    share = check_finite("promo_share", promo_share)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"promo_share must lie in (0, 1), got {promo_share!r}")
+    rng = np.random.default_rng(seed)
+    site = np.repeat(np.arange(n_sites), n_weeks)
+    week = np.tile(np.arange(n_weeks), n_sites)
+    promo = (rng.random(site.size) < share).astype(int)
+    log_mean = (
+        intercept
+        + promo_effect * promo
+        + rng.normal(0.0, site_sd, n_sites)[site]
+        + rng.normal(0.0, week_sd, n_weeks)[week]
+        + rng.normal(0.0, extra_sd, site.size)
+    )
+    visits = rng.poisson(np.exp(log_mean))
+    data = pd.DataFrame(
+        {
+            "site": [f"site{s:0{len(str(n_sites))}d}" for s in site],
+            "week": [f"week{w:0{len(str(n_weeks))}d}" for w in week],
+            "promo": promo,
+            "obs": [f"obs{i}" for i in range(site.size)],
+            "visits": visits,
+        }
+    )
+    return VisitSimulation(
+        data=data,
+        intercept=intercept,
+        promo_effect=promo_effect,
+        site_sd=site_sd,
+        week_sd=week_sd,
+        extra_sd=extra_sd,
+        seed=seed,
+    )
