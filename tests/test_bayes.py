@@ -10,6 +10,8 @@ import pytest
 from scipy import stats
 
 from analysis import bayes
+from analysis.bayes import sampling
+from analysis.book import quiet
 from analysis.datasets.archers import simulate_archers
 from analysis.plots import bayes as bplots
 
@@ -233,7 +235,7 @@ def test_sample_is_deterministic_for_a_seed_and_reuses_the_compiled_model(centre
     assert not np.array_equal(first.posterior["mu"], other.posterior["mu"])
     if bayes.nutpie_available():
         assert bayes.compile_seconds(model) is not None
-        assert len([m for m in bayes._NUTPIE_CACHE if m is model]) == 1
+        assert len([m for m in sampling._NUTPIE_CACHE if m is model]) == 1
 
 
 def test_posterior_predictive_matches_observed_shape(centred_fit):
@@ -296,8 +298,8 @@ def test_blas_flags_point_at_a_real_library_or_are_explicitly_empty():
     import pytensor
 
     flags = pytensor.config.blas__ldflags
-    if bayes.analysis.book.quiet.BLAS_LDFLAGS is not None:
-        assert flags == bayes.analysis.book.quiet.BLAS_LDFLAGS
+    if quiet.BLAS_LDFLAGS is not None:
+        assert flags == quiet.BLAS_LDFLAGS
     if flags.startswith("-l:"):
         import ctypes
 
@@ -333,14 +335,6 @@ def test_a_users_own_blas_choice_is_left_alone():
         "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
     )
     _run_quietly(code)
-
-
-def test_posterior_mode_finds_the_peak_of_a_skewed_sample():
-    draws = np.random.default_rng(0).gamma(shape=4.0, scale=1.0, size=20_000)
-    assert bayes.posterior_mode(draws) == pytest.approx(3.0, abs=0.15)  # (shape - 1) * scale
-    assert bayes.posterior_mode(draws) < np.median(draws)
-    with pytest.raises(ValueError, match="two finite"):
-        bayes.posterior_mode(np.array([1.0, np.nan]))
 
 
 def test_gibbs_sampler_recovers_the_truth_and_compares_with_nuts(small, centred_fit):
