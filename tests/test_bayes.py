@@ -31,6 +31,79 @@ def centred_fit(small):
     return model, bayes.sample(model, seed=3, **FAST)
 
 
+# --- the package's surface ------------------------------------------------------------------
+
+#: What ``analysis.bayes`` exports: chapters, tests, benchmarks and the InstEval and online
+#: modules import these names from the package, whichever module defines them.
+PUBLIC_NAMES = (
+    "Engine",
+    "HYPERPARAMETERS",
+    "SamplerSettings",
+    "DEFAULT_SETTINGS",
+    "SigmaPrior",
+    "Priors",
+    "DEFAULT_PRIORS",
+    "nutpie_available",
+    "fixed_effects_model",
+    "mixed_model",
+    "Structure",
+    "random_slopes_model",
+    "posterior_agreement",
+    "sample",
+    "gibbs_mixed_model",
+    "compile_seconds",
+    "posterior_predictive",
+    "diagnostics",
+    "count_divergences",
+    "convergence_summary",
+    "compare_samplers",
+    "information_ratio",
+    "posterior_means",
+    "draws_of",
+)
+
+#: The modules ``analysis.bayes`` is cut into (by concept), which its ``__init__`` re-exports.
+CONCEPT_MODULES = ("priors", "sampling", "archers", "gibbs", "slopes", "summaries")
+
+
+def test_the_package_exports_the_same_public_names():
+    assert list(bayes.__all__) == list(PUBLIC_NAMES)
+    namespace = {}
+    exec("from analysis.bayes import *", namespace)
+    assert set(PUBLIC_NAMES) <= set(namespace)
+
+
+def test_every_public_name_comes_from_exactly_one_concept_module():
+    import importlib
+
+    homes = {}
+    for name in CONCEPT_MODULES:
+        module = importlib.import_module(f"analysis.bayes.{name}")
+        for public in module.__all__:
+            assert public not in homes, f"{public} is in {homes.get(public)} and {name}"
+            assert hasattr(module, public), f"analysis.bayes.{name} lacks {public}"
+            homes[public] = name
+    assert set(PUBLIC_NAMES) <= set(homes), sorted(set(PUBLIC_NAMES) - set(homes))
+    for public in PUBLIC_NAMES:
+        module = importlib.import_module(f"analysis.bayes.{homes[public]}")
+        assert getattr(bayes, public) is getattr(module, public), public
+
+
+@pytest.mark.parametrize("name", ["__init__", *CONCEPT_MODULES])
+def test_each_module_silences_pytensor_before_importing_it(name):
+    """Each module imports analysis.book.quiet before any of PyMC, PyTensor, ArviZ, nutpie."""
+    import ast
+
+    path = Path(bayes.__file__).with_name(f"{name}.py")
+    imported = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            imported += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            imported.append(node.module or "")
+    assert imported and imported[0] == "analysis.book.quiet", imported
+
+
 # --- input checks ---------------------------------------------------------------------------
 
 
