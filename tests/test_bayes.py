@@ -89,6 +89,53 @@ def test_every_public_name_comes_from_exactly_one_concept_module():
         assert getattr(bayes, public) is getattr(module, public), public
 
 
+def _sources_using_the_package():
+    """The code of every module, benchmark, script, test and chapter of the repository."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("analysis", "bench", "scripts", "tests"):
+        for path in sorted((root / folder).rglob("*.py")):
+            yield path.relative_to(root), path.read_text()
+    for path in sorted((root / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        yield path.relative_to(root), "\n".join(lines)
+
+
+def test_every_name_the_repository_reads_from_the_package_exists():
+    """``from analysis.bayes import x`` and ``bayes.x`` (after ``from analysis import bayes``)."""
+    import ast
+
+    submodules = {p.stem for p in Path(bayes.__file__).parent.glob("*.py")}
+    missing = []
+    for path, code in _sources_using_the_package():
+        tree = ast.parse(code)
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "analysis.bayes":
+                missing += [
+                    f"{path}: {a.name}"
+                    for a in node.names
+                    if a.name not in submodules and not hasattr(bayes, a.name)
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.module == "analysis":
+                aliases |= {a.asname or a.name for a in node.names if a.name == "bayes"}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname for a in node.names if a.name == "analysis.bayes" and a.asname}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr not in submodules
+                and not hasattr(bayes, node.attr)
+            ):
+                missing.append(f"{path}: {node.value.id}.{node.attr}")
+    assert not missing, missing
+
+
 @pytest.mark.parametrize("name", ["__init__", *CONCEPT_MODULES])
 def test_each_module_silences_pytensor_before_importing_it(name):
     """Each module imports analysis.book.quiet before any of PyMC, PyTensor, ArviZ, nutpie."""

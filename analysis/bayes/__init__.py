@@ -40,6 +40,10 @@ import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 
+# Not part of the surface: bench/bench_archer_nuts.py and bench/bench_insteval_nuts.py read
+# ``analysis.bayes.az``, as the single-module package provided it.
+import arviz as az  # noqa: F401
+
 from analysis.bayes.archers import (
     HYPERPARAMETERS,
     fixed_effects_model,
