@@ -10,6 +10,8 @@ import pytest
 from scipy import stats
 
 from analysis import bayes
+from analysis.bayes import sampling
+from analysis.book import quiet
 from analysis.datasets.archers import simulate_archers
 from analysis.plots import bayes as bplots
 
@@ -27,6 +29,126 @@ def small():
 def centred_fit(small):
     model = bayes.mixed_model(small.data, centered=True)
     return model, bayes.sample(model, seed=3, **FAST)
+
+
+# --- the package's surface ------------------------------------------------------------------
+
+#: What ``analysis.bayes`` exports: chapters, tests, benchmarks and the InstEval and online
+#: modules import these names from the package, whichever module defines them.
+PUBLIC_NAMES = (
+    "Engine",
+    "HYPERPARAMETERS",
+    "SamplerSettings",
+    "DEFAULT_SETTINGS",
+    "SigmaPrior",
+    "Priors",
+    "DEFAULT_PRIORS",
+    "nutpie_available",
+    "fixed_effects_model",
+    "mixed_model",
+    "Structure",
+    "random_slopes_model",
+    "posterior_agreement",
+    "sample",
+    "gibbs_mixed_model",
+    "compile_seconds",
+    "posterior_predictive",
+    "diagnostics",
+    "count_divergences",
+    "convergence_summary",
+    "compare_samplers",
+    "information_ratio",
+    "posterior_means",
+    "draws_of",
+)
+
+#: The modules ``analysis.bayes`` is cut into (by concept), which its ``__init__`` re-exports.
+CONCEPT_MODULES = ("priors", "sampling", "archers", "gibbs", "slopes", "summaries")
+
+
+def test_the_package_exports_the_same_public_names():
+    assert list(bayes.__all__) == list(PUBLIC_NAMES)
+    namespace = {}
+    exec("from analysis.bayes import *", namespace)
+    assert set(PUBLIC_NAMES) <= set(namespace)
+
+
+def test_every_public_name_comes_from_exactly_one_concept_module():
+    import importlib
+
+    homes = {}
+    for name in CONCEPT_MODULES:
+        module = importlib.import_module(f"analysis.bayes.{name}")
+        for public in module.__all__:
+            assert public not in homes, f"{public} is in {homes.get(public)} and {name}"
+            assert hasattr(module, public), f"analysis.bayes.{name} lacks {public}"
+            homes[public] = name
+    assert set(PUBLIC_NAMES) <= set(homes), sorted(set(PUBLIC_NAMES) - set(homes))
+    for public in PUBLIC_NAMES:
+        module = importlib.import_module(f"analysis.bayes.{homes[public]}")
+        assert getattr(bayes, public) is getattr(module, public), public
+
+
+def _sources_using_the_package():
+    """The code of every module, benchmark, script, test and chapter of the repository."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("analysis", "bench", "scripts", "tests"):
+        for path in sorted((root / folder).rglob("*.py")):
+            yield path.relative_to(root), path.read_text()
+    for path in sorted((root / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        yield path.relative_to(root), "\n".join(lines)
+
+
+def test_every_name_the_repository_reads_from_the_package_exists():
+    """``from analysis.bayes import x`` and ``bayes.x`` (after ``from analysis import bayes``)."""
+    import ast
+
+    submodules = {p.stem for p in Path(bayes.__file__).parent.glob("*.py")}
+    missing = []
+    for path, code in _sources_using_the_package():
+        tree = ast.parse(code)
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "analysis.bayes":
+                missing += [
+                    f"{path}: {a.name}"
+                    for a in node.names
+                    if a.name not in submodules and not hasattr(bayes, a.name)
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.module == "analysis":
+                aliases |= {a.asname or a.name for a in node.names if a.name == "bayes"}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname for a in node.names if a.name == "analysis.bayes" and a.asname}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr not in submodules
+                and not hasattr(bayes, node.attr)
+            ):
+                missing.append(f"{path}: {node.value.id}.{node.attr}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", ["__init__", *CONCEPT_MODULES])
+def test_each_module_silences_pytensor_before_importing_it(name):
+    """Each module imports analysis.book.quiet before any of PyMC, PyTensor, ArviZ, nutpie."""
+    import ast
+
+    path = Path(bayes.__file__).with_name(f"{name}.py")
+    imported = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            imported += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            imported.append(node.module or "")
+    assert imported and imported[0] == "analysis.book.quiet", imported
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -233,7 +355,7 @@ def test_sample_is_deterministic_for_a_seed_and_reuses_the_compiled_model(centre
     assert not np.array_equal(first.posterior["mu"], other.posterior["mu"])
     if bayes.nutpie_available():
         assert bayes.compile_seconds(model) is not None
-        assert len([m for m in bayes._NUTPIE_CACHE if m is model]) == 1
+        assert len([m for m in sampling._NUTPIE_CACHE if m is model]) == 1
 
 
 def test_posterior_predictive_matches_observed_shape(centred_fit):
@@ -296,8 +418,8 @@ def test_blas_flags_point_at_a_real_library_or_are_explicitly_empty():
     import pytensor
 
     flags = pytensor.config.blas__ldflags
-    if bayes.analysis.book.quiet.BLAS_LDFLAGS is not None:
-        assert flags == bayes.analysis.book.quiet.BLAS_LDFLAGS
+    if quiet.BLAS_LDFLAGS is not None:
+        assert flags == quiet.BLAS_LDFLAGS
     if flags.startswith("-l:"):
         import ctypes
 
@@ -333,14 +455,6 @@ def test_a_users_own_blas_choice_is_left_alone():
         "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
     )
     _run_quietly(code)
-
-
-def test_posterior_mode_finds_the_peak_of_a_skewed_sample():
-    draws = np.random.default_rng(0).gamma(shape=4.0, scale=1.0, size=20_000)
-    assert bayes.posterior_mode(draws) == pytest.approx(3.0, abs=0.15)  # (shape - 1) * scale
-    assert bayes.posterior_mode(draws) < np.median(draws)
-    with pytest.raises(ValueError, match="two finite"):
-        bayes.posterior_mode(np.array([1.0, np.nan]))
 
 
 def test_gibbs_sampler_recovers_the_truth_and_compares_with_nuts(small, centred_fit):
