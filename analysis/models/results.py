@@ -31,9 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.validation import SINGULAR_TOL
-
-__all__ = ["FIXED_COLUMNS", "VARCORR_COLUMNS", "RANEF_COLUMNS", "FitResult", "result_of"]
+__all__ = [
+    "FIXED_COLUMNS",
+    "VARCORR_COLUMNS",
+    "RANEF_COLUMNS",
+    "FitResult",
+    "json_records",
+    "result_of",
+]
 
 FIXED_COLUMNS = ["term", "estimate", "std_error"]
 VARCORR_COLUMNS = ["grp", "var1", "var2", "sdcor"]
@@ -49,7 +54,8 @@ def _clean(value: object) -> object:
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+def json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Return a frame's rows as JSON-ready dicts (NumPy scalars as Python, NaN as None)."""
     return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
@@ -75,6 +81,8 @@ class FitResult:
         The (restricted) log-likelihood, ``None`` where the method has none.
     singular
         lme4's ``isSingular`` where the fitter reports it, else ``None``.
+    converged
+        Whether the optimiser reported success, where the fitter says, else ``None``.
     """
 
     kind: str
@@ -86,6 +94,7 @@ class FitResult:
     criterion: float | None
     loglik: float | None
     singular: bool | None = None
+    converged: bool | None = None
 
     @property
     def reml(self) -> bool:
@@ -97,12 +106,13 @@ class FitResult:
         return {
             "method": self.method,
             "n_obs": int(self.n_obs),
-            "fixed": _records(self.fixed),
-            "varcorr": _records(self.varcorr),
+            "fixed": json_records(self.fixed),
+            "varcorr": json_records(self.varcorr),
             "criterion": _clean(self.criterion),
             "loglik": _clean(self.loglik),
             "singular": self.singular,
-            "ranef": _records(self.ranef),
+            "converged": self.converged,
+            "ranef": json_records(self.ranef),
         }
 
     def summary(self) -> str:
@@ -228,7 +238,8 @@ def result_of(fit: Any) -> FitResult:
             ranef=_intercept_ranef(fit.ranef, "mode", "cond_sd"),
             criterion=criterion,
             loglik=-criterion / 2.0,
-            singular=bool((sds.to_numpy(float) / float(fit.sds["Residual"]) < SINGULAR_TOL).any()),
+            singular=bool(fit.singular),
+            converged=fit.optimizer_status != "maxeval reached",
         )
     if isinstance(fit, LargeFit):
         sds = fit.sds.drop("Residual", errors="ignore")
@@ -263,6 +274,7 @@ def result_of(fit: Any) -> FitResult:
             criterion=criterion,
             loglik=-criterion / 2.0,
             singular=lmer.is_singular(fit),
+            converged=bool(fit.converged),
         )
     raise TypeError(f"not a fit of the book: {type(fit).__module__}.{type(fit).__name__}")
 

@@ -1,0 +1,192 @@
+"""The fast path of ``lmer``: crossed or nested random intercepts go to the package's own fitter.
+
+A user who types lme4's formula for InstEval, ``y ~ service + (1 | s) + (1 | d) + (1 | dept)``,
+should not have to know that the package has a faster fitter for exactly that structure. The
+``lmer`` command therefore reads every formula with the one formula front end
+(:mod:`analysis.models.formula`), and when every random-effect term is a scalar intercept
+``(1 | g)`` (crossed, or nested as ``(1 | a/b)``), the response is a plain column of numbers
+and there is no offset, it fits the model with :func:`analysis.models.crossed.fit_crossed`
+(lme4's profiled REML criterion on a sparse Cholesky factor, a few times faster than mixedlm on
+InstEval, ``bench/bench_insteval_reml.py``) instead of mixedlm. Both reach lme4's optimum; the
+test suite checks the two against each other and against lme4.
+
+The result is an :class:`analysis.models.results.FitResult` in lme4's names (terms, groups and
+levels as the formula front end names them), and :func:`lmer_document` lays it out as the
+``lmer`` command's JSON document.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.models.formula import Design, build_design
+from analysis.models.results import FitResult, json_records, result_of
+
+__all__ = ["CrossedRoute", "crossed_route", "fit_crossed_route", "lmer_document"]
+
+
+@dataclass(frozen=True)
+class CrossedRoute:
+    """A formula with only scalar random intercepts, laid out for the crossed fitter.
+
+    Attributes
+    ----------
+    design
+        The evaluated formula.
+    frame
+        Columns ``y``, ``x1``, ... (the fixed-effect columns after the intercept) and
+        ``g0``, ``g1``, ... (the grouping labels, as text).
+    fixed
+        The ``x`` column names, in order.
+    groups
+        The ``g`` column names, in order.
+    """
+
+    design: Design
+    frame: pd.DataFrame
+    fixed: list[str]
+    groups: list[str]
+
+
+def crossed_route(formula: str, data: pd.DataFrame) -> CrossedRoute | None:
+    """Return the crossed fitter's layout of a formula, or ``None`` if it needs mixedlm.
+
+    Parameters
+    ----------
+    formula
+        An lme4 formula.
+    data
+        The data.
+
+    Returns
+    -------
+    CrossedRoute or None
+        ``None`` unless the formula has an intercept, at least one random term, every random
+        term is ``(1 | g)`` for a distinct grouping factor, the response is not a ``cbind``
+        and there is no offset.
+
+    Raises
+    ------
+    ValueError
+        If the formula cannot be read or evaluated on the data (the front end's messages).
+    """
+    design = build_design(formula, data)
+    if (
+        design.trials is not None
+        or design.offset is not None
+        or not design.random
+        or not design.fixed_names
+        or design.fixed_names[0] != "(Intercept)"
+    ):
+        return None
+    seen: set[str] = set()
+    for term in design.random:
+        if term.names != ["(Intercept)"] or term.group in seen:
+            return None
+        if not np.all(term.matrix == 1.0):
+            return None
+        seen.add(term.group)
+    columns: dict[str, Any] = {"y": np.asarray(design.y, dtype=float)}
+    fixed = [f"x{k}" for k in range(1, len(design.fixed_names))]
+    for k, name in enumerate(fixed, start=1):
+        columns[name] = np.asarray(design.X[:, k], dtype=float)
+    groups = [f"g{t}" for t in range(len(design.random))]
+    for name, term in zip(groups, design.random, strict=True):
+        labels = np.asarray(term.levels, dtype=object)
+        columns[name] = pd.Series(labels[term.codes], dtype=str)
+    return CrossedRoute(design, pd.DataFrame(columns), fixed, groups)
+
+
+def fit_crossed_route(route: CrossedRoute, *, reml: bool = True) -> FitResult:
+    """Fit a :class:`CrossedRoute` with the crossed fitter; report it under lme4's names.
+
+    Parameters
+    ----------
+    route
+        From :func:`crossed_route`.
+    reml
+        REML (default) or maximum likelihood.
+
+    Returns
+    -------
+    FitResult
+        Terms, groups and levels named as the formula front end names them.
+    """
+    from analysis.models.crossed import fit_crossed
+
+    fit = fit_crossed(route.frame, "y", route.fixed, route.groups, reml=reml)
+    result = result_of(fit)
+    design = route.design
+    term_names = {"(Intercept)": "(Intercept)"} | dict(
+        zip(route.fixed, design.fixed_names[1:], strict=True)
+    )
+    group_names = {g: term.group for g, term in zip(route.groups, design.random, strict=True)}
+    fixed = result.fixed.assign(term=result.fixed["term"].map(term_names))
+    varcorr = result.varcorr.assign(grp=result.varcorr["grp"].replace(group_names))
+    ranef = result.ranef.assign(grpvar=result.ranef["grpvar"].map(group_names))
+    # lme4 lists the factors with most levels first: the front end's order
+    order = {term.group: k for k, term in enumerate(design.random)}
+    varcorr = varcorr.sort_values(
+        "grp", key=lambda s: s.map(lambda g: order.get(g, len(order))), kind="stable"
+    ).reset_index(drop=True)
+    return FitResult(
+        kind="crossed",
+        method=result.method,
+        n_obs=result.n_obs,
+        fixed=fixed,
+        varcorr=varcorr,
+        ranef=ranef,
+        criterion=result.criterion,
+        loglik=result.loglik,
+        singular=result.singular,
+        converged=result.converged,
+    )
+
+
+def lmer_document(result: FitResult, formula: str) -> dict[str, Any]:
+    """Lay a fit out as the ``lmer`` command's JSON document (lme4's summary, as numbers).
+
+    Parameters
+    ----------
+    result
+        The fit.
+    formula
+        The formula as the user typed it.
+
+    Returns
+    -------
+    dict
+        ``formula``, ``method``, ``engine``, ``n_obs``, ``n_groups``, ``fixed`` (with
+        ``t_value``), ``varcorr``, ``sigma``, the criterion, ``loglik``, ``AIC``, ``BIC``,
+        ``singular`` and ``ranef``.
+    """
+    doc = result.to_dict()
+    fixed = result.fixed.assign(t_value=result.fixed["estimate"] / result.fixed["std_error"])
+    residual = result.varcorr[result.varcorr["grp"] == "Residual"]
+    n_params = len(result.fixed) + len(result.varcorr)
+    loglik = float(result.loglik) if result.loglik is not None else math.nan
+    return {
+        "formula": formula,
+        "method": result.method,
+        "engine": "analysis.models.crossed (crossed random intercepts)",
+        "n_obs": result.n_obs,
+        "n_groups": {
+            str(g): int(n) for g, n in result.ranef.groupby("grpvar", sort=False).size().items()
+        },
+        "fixed": json_records(fixed),
+        "dropped_columns": [],
+        "varcorr": doc["varcorr"],
+        "sigma": float(residual["sdcor"].iloc[0]) if len(residual) else None,
+        "reml_criterion" if result.reml else "deviance": doc["criterion"],
+        "loglik": doc["loglik"],
+        "AIC": -2.0 * loglik + 2.0 * n_params,
+        "BIC": -2.0 * loglik + n_params * math.log(result.n_obs),
+        "singular": bool(result.singular),
+        "converged": doc["converged"],
+        "ranef": doc["ranef"],
+    }

@@ -1,0 +1,94 @@
+"""lmer's fast path: crossed and nested random intercepts fitted by the package's own fitter,
+checked against mixedlm and lme4 on the same formulas."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.book.lme4 import lme4_reference
+from analysis.book.reproducibility import book_root
+from analysis.models.fast_path import crossed_route, fit_crossed_route, lmer_document
+from analysis.models.lmer import fit_lmer
+from analysis.models.results import result_of
+
+ROOT = book_root()
+REFS = json.loads((ROOT / "data/reference/lme4_lmer.json").read_text())
+
+
+def _data(name):
+    data = pd.read_csv(ROOT / "data" / REFS[name]["file"])
+    for col in data.columns:
+        if data[col].dtype == object or col in {"Subject", "plate", "sample", "batch", "cask"}:
+            data[col] = data[col].astype(str)
+    return data
+
+
+@pytest.mark.parametrize("name", ["penicillin", "pastes", "archers_intercept"])
+def test_fast_path_matches_mixedlm_and_lme4(name):
+    formula, data = REFS[name]["formula"], _data(name)
+    route = crossed_route(formula, data)
+    assert route is not None
+    fast = fit_crossed_route(route)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slow = result_of(fit_lmer(formula, data))
+    pd.testing.assert_frame_equal(fast.fixed, slow.fixed, atol=1e-4, check_exact=False)
+    merged = fast.varcorr.merge(slow.varcorr, on=["grp", "var1", "var2"])
+    assert len(merged) == len(slow.varcorr)
+    np.testing.assert_allclose(merged["sdcor_x"], merged["sdcor_y"], rtol=1e-4)
+    assert fast.criterion == pytest.approx(slow.criterion, abs=1e-3)
+    modes = fast.ranef.merge(slow.ranef, on=["grpvar", "term", "grp"])
+    assert len(modes) == len(slow.ranef)
+    np.testing.assert_allclose(modes["condval_x"], modes["condval_y"], atol=1e-3)
+    ref = lme4_reference(name)
+    assert fast.criterion == pytest.approx(ref["criterion"], abs=1e-3)
+    np.testing.assert_allclose(
+        fast.fixed.set_index("term").loc[ref["fixed"]["term"], "estimate"],
+        ref["fixed"]["estimate"],
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "Reaction ~ Days + (Days | Subject)",  # a random slope
+        "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)",  # a slope, uncorrelated
+        "Reaction ~ 0 + Days + (1 | Subject)",  # no intercept
+    ],
+)
+def test_other_structures_stay_with_mixedlm(formula):
+    data = _data("sleepstudy")
+    assert crossed_route(formula, data) is None
+
+
+def test_document_has_the_lmer_layout():
+    formula, data = REFS["penicillin"]["formula"], _data("penicillin")
+    doc = lmer_document(fit_crossed_route(crossed_route(formula, data)), formula)
+    for key in (
+        "formula",
+        "method",
+        "n_obs",
+        "n_groups",
+        "fixed",
+        "varcorr",
+        "sigma",
+        "reml_criterion",
+        "loglik",
+        "AIC",
+        "BIC",
+        "singular",
+        "converged",
+        "ranef",
+    ):
+        assert key in doc
+    assert doc["n_groups"] == {"plate": 24, "sample": 6}
+    assert (
+        doc["AIC"] == pytest.approx(REFS["penicillin"]["AIC"], abs=1e-2)
+        if "AIC" in REFS["penicillin"]
+        else doc["AIC"] > 0
+    )
+    json.dumps(doc, allow_nan=False)
