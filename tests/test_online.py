@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,8 +53,15 @@ def test_frames_have_the_documented_shape() -> None:
 
 
 def test_traffic_is_heavy_tailed_and_capped() -> None:
-    sim = simulate_online(3000, seed=5, median_traffic=3.0, traffic_spread=2.0,
-                             max_traffic=800, test_fraction=0.0, n_unseen=0)
+    sim = simulate_online(
+        3000,
+        seed=5,
+        median_traffic=3.0,
+        traffic_spread=2.0,
+        max_traffic=800,
+        test_fraction=0.0,
+        n_unseen=0,
+    )
     counts = sim.train["unit"].value_counts()
     assert len(sim.test) == 0
     assert counts.max() <= 800
@@ -201,9 +209,12 @@ def test_fit_ridge_cv_agrees_with_sklearn_grid_search(small: pd.DataFrame) -> No
     ours = ol.fit_ridge_cv(small, seed=5, alphas=alphas, n_folds=4)
     units, codes = np.unique(small["unit"], return_inverse=True)
     x = np.eye(len(units))[codes]
-    search = GridSearchCV(Ridge(solver="cholesky"), {"alpha": alphas},
-                          scoring="neg_mean_squared_error",
-                          cv=KFold(4, shuffle=True, random_state=5)).fit(x, small["y"])
+    search = GridSearchCV(
+        Ridge(solver="cholesky"),
+        {"alpha": alphas},
+        scoring="neg_mean_squared_error",
+        cv=KFold(4, shuffle=True, random_state=5),
+    ).fit(x, small["y"])
     assert ours.alpha == pytest.approx(search.best_params_["alpha"])
     np.testing.assert_allclose(ours.effects.to_numpy(), search.best_estimator_.coef_, atol=1e-8)
     assert ours.intercept == pytest.approx(search.best_estimator_.intercept_, abs=1e-8)
@@ -235,8 +246,9 @@ def test_unseen_units_get_the_pooled_prediction() -> None:
     grand = sim.train["y"].mean()
     np.testing.assert_allclose(ol.predict_unit_means(sim.train, unseen), grand)
     np.testing.assert_allclose(ol.predict_grand_mean(sim.train, unseen), grand)
-    np.testing.assert_allclose(ol.predict_blup(sim.train, unseen),
-                               ol.fit_one_way(sim.train).intercept)
+    np.testing.assert_allclose(
+        ol.predict_blup(sim.train, unseen), ol.fit_one_way(sim.train).intercept
+    )
 
 
 def test_unit_means_predict_each_units_training_mean() -> None:
@@ -254,7 +266,8 @@ def test_partial_pooling_beats_no_pooling_on_small_units() -> None:
     # Large units: partial pooling beats complete pooling and is close to no pooling.
     assert res[("partial pooling (BLUP)", ">100")] < res[("complete pooling", ">100")]
     assert res[("partial pooling (BLUP)", ">100")] == pytest.approx(
-        res[("no pooling", ">100")], rel=0.01)
+        res[("no pooling", ">100")], rel=0.01
+    )
     # Overall the mixed model is the best of the first three.
     best = min(res[(m, "overall")] for m in ("complete pooling", "no pooling"))
     assert res[("partial pooling (BLUP)", "overall")] < best
@@ -262,8 +275,20 @@ def test_partial_pooling_beats_no_pooling_on_small_units() -> None:
 
 def test_traffic_bucket_edges() -> None:
     labels = list(ol.traffic_bucket([0, 1, 2, 3, 4, 10, 11, 30, 31, 100, 101, 5000]))
-    assert labels == ["unseen", "1", "2-3", "2-3", "4-10", "4-10", "11-30", "11-30",
-                      "31-100", "31-100", ">100", ">100"]
+    assert labels == [
+        "unseen",
+        "1",
+        "2-3",
+        "2-3",
+        "4-10",
+        "4-10",
+        "11-30",
+        "11-30",
+        "31-100",
+        "31-100",
+        ">100",
+        ">100",
+    ]
     with pytest.raises(ValueError, match="n_train"):
         ol.traffic_bucket([-1])
 
@@ -304,7 +329,8 @@ def test_relative_rmse_pairs_by_seed_and_bucket() -> None:
     row = (res["method"] == "no pooling") & (res["bucket"] == "1") & (res["seed"] == 5)
     base = (res["method"] == "partial pooling (BLUP)") & (res["bucket"] == "1") & (res["seed"] == 5)
     assert rel.loc[row, "rmse"].iloc[0] == pytest.approx(
-        res.loc[row, "rmse"].iloc[0] / res.loc[base, "rmse"].iloc[0])
+        res.loc[row, "rmse"].iloc[0] / res.loc[base, "rmse"].iloc[0]
+    )
     with pytest.raises(ValueError, match="reference"):
         ol.relative_rmse(res, "nope")
 
@@ -327,8 +353,11 @@ def test_sufficient_statistics_likelihood_equals_raw_likelihood(
         assert "z" not in names and "large_unit_mean" in names
     if centre_above == math.inf:
         assert "z" in names and "large_unit_mean" not in names
-    loglik = model.compile_fn(model.logp(vars=[*model.observed_RVs, *model.potentials]),
-                              inputs=model.value_vars, on_unused_input="ignore")
+    loglik = model.compile_fn(
+        model.logp(vars=[*model.observed_RVs, *model.potentials]),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+    )
     outs = model.replace_rvs_by_values([model["beta"], model["noise_sd"], model["unit_effect"]])
     parts = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
     _, codes = np.unique(small["unit"], return_inverse=True)
@@ -336,8 +365,10 @@ def test_sufficient_statistics_likelihood_equals_raw_likelihood(
     rng = np.random.default_rng(0)
     diffs = []
     for _ in range(4):
-        point = {v.name: rng.normal(0.3, 0.5, size=model.initial_point()[v.name].shape)
-                 for v in model.value_vars}
+        point = {
+            v.name: rng.normal(0.3, 0.5, size=model.initial_point()[v.name].shape)
+            for v in model.value_vars
+        }
         beta, noise_sd, effect = parts(point)
         raw = stats.norm.logpdf(y, beta + effect[codes], noise_sd).sum()
         diffs.append(float(loglik(point)) - raw)
@@ -383,9 +414,11 @@ def test_figures_draw() -> None:
         op.plot_traffic(sim.train),
         op.plot_rmse_by_bucket(summary),
         op.plot_rmse_by_bucket(
-            ol.summarise(ol.relative_rmse(ol.replicate([1, 2], n_units=300),
-                                          "partial pooling (BLUP)")),
-            reference="partial pooling (BLUP)"),
+            ol.summarise(
+                ol.relative_rmse(ol.replicate([1, 2], n_units=300), "partial pooling (BLUP)")
+            ),
+            reference="partial pooling (BLUP)",
+        ),
         plot_shrinkage_scatter(sim.train, fit.effects, "unit", fit.intercept, unit="unit"),
         op.plot_ridge_cv(ridge, mixed_penalty=fit.penalty),
     ]
@@ -400,10 +433,12 @@ def test_figures_draw() -> None:
 
 
 def test_true_means_include_device_effects() -> None:
-    sim = simulate_online(500, seed=17, n_devices=3, device_sd=2.0, noise_sd=0.1,
-                             unit_sd=0.5)
-    expected = (sim.intercept + sim.unit_effects.reindex(sim.train["unit"]).to_numpy()
-                + sim.device_effects.reindex(sim.train["device"]).to_numpy())
+    sim = simulate_online(500, seed=17, n_devices=3, device_sd=2.0, noise_sd=0.1, unit_sd=0.5)
+    expected = (
+        sim.intercept
+        + sim.unit_effects.reindex(sim.train["unit"]).to_numpy()
+        + sim.device_effects.reindex(sim.train["device"]).to_numpy()
+    )
     np.testing.assert_allclose(sim.true_means(sim.train), expected)
     # With tiny noise the data sit on their true means.
     assert np.abs(sim.train["y"] - sim.true_means(sim.train)).max() < 0.6
@@ -411,10 +446,12 @@ def test_true_means_include_device_effects() -> None:
 
 def test_methods_accept_string_unit_labels(small: pd.DataFrame) -> None:
     named = small.assign(unit="site-" + small["unit"].astype(str).str.zfill(3))
-    np.testing.assert_allclose(ol.fit_one_way(named).effects.to_numpy(),
-                               ol.fit_one_way(small).effects.to_numpy())
-    np.testing.assert_allclose(ol.predict_ridge_cv(named, named, seed=1),
-                               ol.predict_ridge_cv(small, small, seed=1))
+    np.testing.assert_allclose(
+        ol.fit_one_way(named).effects.to_numpy(), ol.fit_one_way(small).effects.to_numpy()
+    )
+    np.testing.assert_allclose(
+        ol.predict_ridge_cv(named, named, seed=1), ol.predict_ridge_cv(small, small, seed=1)
+    )
 
 
 def test_informative_traffic_makes_busy_units_better_and_leaves_the_default_unchanged():
@@ -447,3 +484,119 @@ def test_predictions_refuse_mistyped_or_missing_units() -> None:
     # genuinely new units are fine: they get the intercept
     new = sim.test.assign(unit=sim.test["unit"] + 10**9)
     np.testing.assert_allclose(fit.predict(new), fit.intercept)
+
+
+# ------------------------------------------------------------------------------------------
+# Unit effects correlated with traffic: Mundlak's device
+# ------------------------------------------------------------------------------------------
+
+
+def test_fit_mundlak_matches_statsmodels_mixedlm(small: pd.DataFrame) -> None:
+    import statsmodels.formula.api as smf
+
+    fit = ol.fit_mundlak(small)
+    data = small.assign(log_n=np.log(small.groupby("unit")["y"].transform("size")))
+    ref = smf.mixedlm("y ~ log_n", data, groups=data["unit"]).fit(reml=True)
+    assert fit.intercept == pytest.approx(ref.fe_params["Intercept"], abs=1e-5)
+    assert fit.slope == pytest.approx(ref.fe_params["log_n"], abs=1e-5)
+    assert fit.unit_sd == pytest.approx(math.sqrt(ref.cov_re.iloc[0, 0]), rel=1e-4)
+    assert fit.noise_sd == pytest.approx(math.sqrt(ref.scale), rel=1e-4)
+    blups = pd.Series({k: v.iloc[0] for k, v in ref.random_effects.items()}).sort_index()
+    np.testing.assert_allclose(fit.effects.to_numpy(), blups.to_numpy(), atol=1e-4)
+
+
+def test_mundlak_absorbs_the_traffic_effect_and_predicts_new_units_at_a_chosen_traffic() -> None:
+    sim = simulate_online(3000, seed=8, n_unseen=100, traffic_effect_corr=0.5)
+    plain, fit = ol.fit_one_way(sim.train), ol.fit_mundlak(sim.train)
+    assert fit.slope > 0.2  # busy units are better
+    assert fit.unit_sd < 0.95 * plain.unit_sd  # the covariate explains some of the spread
+    n = sim.train["unit"].value_counts()
+    expected_x = float((n * np.log(n)).sum() / n.sum())  # mean log n_j over observations
+    assert fit.new_unit_log_traffic == pytest.approx(expected_x)
+    new = sim.test[sim.test["unit"].isin(sim.unseen_units)]
+    np.testing.assert_allclose(fit.predict(new), fit.intercept + fit.slope * expected_x)
+    np.testing.assert_allclose(fit.predict(new, new_unit_log_traffic=0.0), fit.intercept)
+    seen = sim.test[~sim.test["unit"].isin(sim.unseen_units)].head(50)
+    x = np.log(n.reindex(seen["unit"]).to_numpy())
+    expected = fit.intercept + fit.slope * x + fit.effects.reindex(seen["unit"]).to_numpy()
+    np.testing.assert_allclose(fit.predict(seen), expected)
+    # the repair shows where the theory says: units seen once, informative traffic
+    res = ol.evaluate(
+        sim.train, sim.test, {"plain": plain.predict(sim.test), "mundlak": fit.predict(sim.test)}
+    )
+    rmse = res.set_index(["method", "bucket"])["rmse"]
+    assert rmse["mundlak", "1"] < rmse["plain", "1"]
+
+
+def test_mundlak_refuses_what_it_cannot_fit(small: pd.DataFrame) -> None:
+    equal = pd.DataFrame({"unit": np.repeat([0, 1, 2], 3), "y": np.arange(9.0)})
+    with pytest.raises(ValueError, match="same traffic"):
+        ol.fit_mundlak(equal)
+    with pytest.raises(ValueError, match="at least two units"):
+        ol.fit_mundlak(pd.DataFrame({"unit": [0, 0], "y": [1.0, 2.0]}))
+    fit = ol.fit_mundlak(small)
+    with pytest.raises(ValueError, match="new_unit_log_traffic"):
+        fit.predict(small, new_unit_log_traffic=float("nan"))
+
+
+def test_mundlak_methods_keep_the_default_methods_predictions() -> None:
+    res = ol.replicate([3], n_units=200, methods=ol.mundlak_methods, traffic_effect_corr=0.5)
+    base = ol.replicate([3], n_units=200, traffic_effect_corr=0.5)
+    assert list(pd.unique(res["method"])) == [
+        "complete pooling",
+        "no pooling",
+        "partial pooling (BLUP)",
+        "with log-traffic (Mundlak)",
+    ]
+    shared = res[res["method"] != "with log-traffic (Mundlak)"].reset_index(drop=True)
+    expected = base[base["method"] != "ridge (CV)"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(shared, expected)
+
+
+# ------------------------------------------------------------------------------------------
+# The chapter's PyMC model is the package's builder
+# ------------------------------------------------------------------------------------------
+
+
+def _chapter_model_builder():
+    """Execute chapter 7's cell that defines ``one_way_model`` and return the function."""
+    import nbformat
+
+    from analysis.book.quiet import configure_pytensor_blas  # noqa: F401  (before PyMC)
+
+    path = Path(__file__).resolve().parents[1] / "book" / "07_online_prediction.ipynb"
+    cells = [
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "code" and "def one_way_model(" in c.source
+    ]
+    assert len(cells) == 1, "chapter 7 defines one_way_model in exactly one cell"
+    namespace: dict[str, object] = {"np": np, "pd": pd}
+    exec(compile(cells[0], str(path), "exec"), namespace)
+    return namespace["one_way_model"]
+
+
+@pytest.mark.parametrize("centre_above", [None, 0.0, math.inf])
+def test_chapter_model_is_the_package_builder(small: pd.DataFrame, centre_above) -> None:
+    from analysis.bayes.equivalence import assert_same_model
+
+    one_way_model = _chapter_model_builder()
+    split = ol.fit_one_way(small).penalty if centre_above is None else centre_above
+    chapter = one_way_model(small, split)
+    package = one_way.one_way_pymc_model(small, centre_above=centre_above)
+    assert_same_model(chapter, package)
+    assert [v.name for v in chapter.free_RVs] == [v.name for v in package.free_RVs]
+    # and a different split is a different model (the check can fail)
+    if centre_above is None:
+        with pytest.raises(AssertionError):
+            assert_same_model(one_way_model(small, 0.0), package)
+
+
+def test_summarise_posterior_needs_the_model_variables() -> None:
+    import xarray as xr
+
+    class Draws:
+        posterior = xr.Dataset({"beta": (("chain", "draw"), np.zeros((1, 2)))})
+
+    with pytest.raises(ValueError, match="unit_effect"):
+        one_way.summarise_posterior(Draws())

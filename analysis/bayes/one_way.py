@@ -4,6 +4,10 @@ The simulator is :mod:`analysis.datasets.online`, the frequentist fits
 :mod:`analysis.models.online`; this is the same one-way random-intercept model with priors,
 written with sufficient statistics so that the sampler's cost grows with the number of units
 rather than of observations.
+
+Chapter 7 writes the same model in PyMC where the reader sees it; a hidden cell there and a
+unit test check with :func:`analysis.bayes.equivalence.assert_same_model` that the chapter's
+model and :func:`one_way_pymc_model` have the same free variables and log density.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ import analysis.book.quiet  # noqa: F401, I001  (silences PyTensor's start-up no
 from analysis.bayes import Priors, SigmaPrior, sample
 from analysis.models.online import _check_test, _lookup, _unit_stats, fit_one_way
 
-__all__ = ["BayesFit", "one_way_pymc_model", "fit_bayes", "predict_bayes"]
-
-
+__all__ = [
+    "BayesFit",
+    "one_way_pymc_model",
+    "fit_bayes",
+    "summarise_posterior",
+    "predict_bayes",
+]
 
 
 @dataclass(frozen=True)
@@ -95,8 +103,10 @@ def one_way_pymc_model(
     st = _unit_stats(train)
     if centre_above is None:
         centre_above = fit_one_way(train).penalty
-    elif isinstance(centre_above, bool) or not isinstance(centre_above, numbers.Real) or not (
-        centre_above >= 0
+    elif (
+        isinstance(centre_above, bool)
+        or not isinstance(centre_above, numbers.Real)
+        or not (centre_above >= 0)
     ):
         raise ValueError(f"centre_above must be a number >= 0 (inf allowed), got {centre_above!r}")
     y = train["y"].to_numpy(dtype=float)
@@ -104,12 +114,18 @@ def one_way_pymc_model(
     extra = st.n_obs - len(st.units)
     large = st.n > centre_above
     small_idx, large_idx = np.flatnonzero(~large), np.flatnonzero(large)
-    coords = {"unit": st.units, "small_unit": st.units[small_idx],
-              "large_unit": st.units[large_idx]}
+    coords = {
+        "unit": st.units,
+        "small_unit": st.units[small_idx],
+        "large_unit": st.units[large_idx],
+    }
     if priors is None:
-        priors = Priors(intercept_mean=centre, intercept_sd=5.0 * scale,
-                        sigma=SigmaPrior("halfnormal", scale),
-                        group_sd=SigmaPrior("halfnormal", scale))
+        priors = Priors(
+            intercept_mean=centre,
+            intercept_sd=5.0 * scale,
+            sigma=SigmaPrior("halfnormal", scale),
+            group_sd=SigmaPrior("halfnormal", scale),
+        )
     with pm.Model(coords=coords) as model:
         beta = pm.Normal("beta", mu=priors.intercept_mean, sigma=priors.intercept_sd)
         unit_sd = priors.group_sd.build("unit_sd")
@@ -122,10 +138,10 @@ def one_way_pymc_model(
             m = pm.Normal("large_unit_mean", beta, unit_sd, dims="large_unit")
             effect = pt.set_subtensor(effect[large_idx], m - beta)
         effect = pm.Deterministic("unit_effect", effect, dims="unit")
-        pm.Normal("unit_mean", beta + effect, noise_sd / np.sqrt(st.n), observed=st.mean,
-                  dims="unit")
-        pm.Potential("within_unit",
-                     -extra * pt.log(noise_sd) - st.within_ss / (2.0 * noise_sd**2))
+        pm.Normal(
+            "unit_mean", beta + effect, noise_sd / np.sqrt(st.n), observed=st.mean, dims="unit"
+        )
+        pm.Potential("within_unit", -extra * pt.log(noise_sd) - st.within_ss / (2.0 * noise_sd**2))
     return model
 
 
@@ -154,8 +170,29 @@ def fit_bayes(
         Posterior means and the inference data.
     """
     model = one_way_pymc_model(train)
-    idata = sample(model, seed=seed, draws=draws, tune=tune, chains=chains)
+    return summarise_posterior(sample(model, seed=seed, draws=draws, tune=tune, chains=chains))
+
+
+def summarise_posterior(idata: object) -> BayesFit:
+    """Summarise draws of the one-way model by their posterior means.
+
+    The draws need the variables ``beta``, ``unit_effect``, ``unit_sd`` and ``noise_sd``, as
+    :func:`one_way_pymc_model` (and chapter 7's copy of it) names them.
+
+    Parameters
+    ----------
+    idata
+        The draws, as :func:`analysis.bayes.sample` returns them.
+
+    Returns
+    -------
+    BayesFit
+        Posterior means and the draws.
+    """
     post = idata.posterior  # type: ignore[attr-defined]
+    missing = [v for v in ("beta", "unit_effect", "unit_sd", "noise_sd") if v not in post]
+    if missing:
+        raise ValueError(f"idata has no posterior variable(s) {missing}")
     effects = post["unit_effect"].mean(dim=("chain", "draw")).to_pandas()
     effects.index.name = "unit"
     return BayesFit(
@@ -168,7 +205,12 @@ def fit_bayes(
 
 
 def predict_bayes(
-    train: pd.DataFrame, test: pd.DataFrame, *, seed: int, draws: int = 500, tune: int = 500,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    seed: int,
+    draws: int = 500,
+    tune: int = 500,
     chains: int = 2,
 ) -> np.ndarray:
     """Bayesian partial pooling: posterior mean of each unit's mean (:func:`fit_bayes`)."""

@@ -205,8 +205,9 @@ def simulate_online(
         device = rng.choice(n_devices, size=len(unit), p=share)
         mean = mean + dev_eff[device]
         columns["device"] = device
-        device_effects = pd.Series(dev_eff, index=pd.Index(np.arange(n_devices), name="device"),
-                                   name="device_effect")
+        device_effects = pd.Series(
+            dev_eff, index=pd.Index(np.arange(n_devices), name="device"), name="device_effect"
+        )
     columns["y"] = mean + rng.normal(0.0, noise_sd, size=len(unit))
     frame = pd.DataFrame(columns)
     train = frame.loc[~in_test].reset_index(drop=True)
@@ -214,8 +215,9 @@ def simulate_online(
     return OnlineSimulation(
         train=train,
         test=test,
-        unit_effects=pd.Series(unit_effects, index=pd.Index(units, name="unit"),
-                               name="unit_effect"),
+        unit_effects=pd.Series(
+            unit_effects, index=pd.Index(units, name="unit"), name="unit_effect"
+        ),
         device_effects=device_effects,
         unseen_units=units[n_units:],
         intercept=intercept,
@@ -224,8 +226,6 @@ def simulate_online(
         noise_sd=noise_sd,
         seed=seed,
     )
-
-
 
 
 @dataclass(frozen=True)

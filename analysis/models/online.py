@@ -18,6 +18,8 @@ and return one prediction per test row:
 * :func:`predict_blup` -- partial pooling, the one-way mixed model's BLUPs fitted by REML
   (:func:`fit_one_way`);
 * :func:`predict_ridge_cv` -- ridge regression on one-hot units, penalty by cross-validation;
+* :func:`predict_mundlak` -- partial pooling with the unit's log-traffic as a fixed effect
+  (:func:`fit_mundlak`), for services whose busy units differ from their quiet ones;
 * :func:`analysis.bayes.one_way.predict_bayes` -- the posterior mean of a hierarchical
   Bayesian model (PyMC), in the Bayesian layer.
 
@@ -47,6 +49,7 @@ from scipy import sparse
 from analysis.datasets.online import simulate_online
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
+    check_finite,
     check_nonnegative,
     check_positive_int,
     check_seed,
@@ -64,6 +67,10 @@ __all__ = [
     "predict_unit_means",
     "predict_blup",
     "predict_ridge_cv",
+    "MundlakFit",
+    "fit_mundlak",
+    "predict_mundlak",
+    "mundlak_methods",
     "BUCKETS",
     "traffic_bucket",
     "evaluate",
@@ -159,6 +166,15 @@ class OneWayFit:
         return self.intercept + _lookup(self.effects, test["unit"])
 
 
+def _check_identified(st: _UnitStats) -> None:
+    if len(st.units) < 2:
+        raise ValueError("train must hold at least two units to estimate the unit SD")
+    if st.n_obs <= len(st.units):
+        raise ValueError("train must hold at least one unit with two or more observations")
+    if st.within_ss <= 0:
+        raise ValueError("train has no within-unit variation; the noise SD is not identified")
+
+
 def fit_one_way(train: pd.DataFrame) -> OneWayFit:
     r"""Fit :math:`y = \beta + \mu^a_{unit} + \varepsilon` by REML and compute the BLUPs.
 
@@ -183,12 +199,7 @@ def fit_one_way(train: pd.DataFrame) -> OneWayFit:
         to separate the two variances (fewer than two units, or no unit with two observations).
     """
     st = _unit_stats(train)
-    if len(st.units) < 2:
-        raise ValueError("train must hold at least two units to estimate the unit SD")
-    if st.n_obs <= len(st.units):
-        raise ValueError("train must hold at least one unit with two or more observations")
-    if st.within_ss <= 0:
-        raise ValueError("train has no within-unit variation; the noise SD is not identified")
+    _check_identified(st)
     lik = RandomInterceptLikelihood(
         train["y"].to_numpy(dtype=float), np.ones(len(train)), train["unit"].to_numpy()
     )
@@ -203,6 +214,119 @@ def fit_one_way(train: pd.DataFrame) -> OneWayFit:
         n=pd.Series(st.n, index=index, name="n"),
         reml_criterion=fit.deviance,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Unit effects correlated with traffic: Mundlak's device
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MundlakFit:
+    r"""A one-way model with the unit's log-traffic as a fixed effect, fitted by REML.
+
+    The model is :math:`y_{ji} = \beta + \gamma \log n_j + \nu_j + \varepsilon_{ji}` with
+    :math:`n_j` the unit's training observations: Mundlak's device, which adds the unit mean of
+    a covariate as a fixed effect so that the random effects :math:`\nu_j` keep only the part
+    of the unit effects that the covariate does not explain. Traffic is a property of the unit,
+    so its unit mean is itself.
+
+    Attributes
+    ----------
+    intercept, slope
+        :math:`\hat\beta` and :math:`\hat\gamma` (GLS at the REML variance estimates).
+    unit_sd, noise_sd
+        REML estimates of :math:`\sigma_\nu` and :math:`\sigma_e`.
+    effects
+        The BLUPs :math:`\hat\nu_j`, indexed by unit.
+    n
+        Training observations per unit, indexed by unit.
+    new_unit_log_traffic
+        The log-traffic at which a unit unseen in training is predicted: a new unit has no
+        traffic of its own, so it gets the mean of :math:`\log n_j` over the training
+        *observations*, the traffic-weighted average unit.
+    """
+
+    intercept: float
+    slope: float
+    unit_sd: float
+    noise_sd: float
+    effects: pd.Series
+    n: pd.Series
+    new_unit_log_traffic: float
+
+    def fixed_part(self, log_traffic: np.ndarray | float) -> np.ndarray:
+        r"""Return :math:`\hat\beta + \hat\gamma x` at log-traffic ``x``."""
+        return self.intercept + self.slope * np.asarray(log_traffic, dtype=float)
+
+    def predict(
+        self, test: pd.DataFrame, *, new_unit_log_traffic: float | None = None
+    ) -> np.ndarray:
+        """Predict every row of ``test``: fixed part at the unit's log-traffic plus BLUP.
+
+        Units unseen in training get the fixed part at ``new_unit_log_traffic`` (by default
+        the fit's :attr:`new_unit_log_traffic`) and no BLUP.
+        """
+        _check_test(test)
+        x_new = (
+            self.new_unit_log_traffic
+            if new_unit_log_traffic is None
+            else check_finite("new_unit_log_traffic", new_unit_log_traffic)
+        )
+        log_n = np.log(self.n.astype(float))
+        x = level_effects(log_n, test["unit"], "unit", default=x_new, argname="test")
+        return self.fixed_part(x) + _lookup(self.effects, test["unit"])
+
+
+def fit_mundlak(train: pd.DataFrame) -> MundlakFit:
+    r"""Fit :math:`y = \beta + \gamma \log n_{unit} + \nu_{unit} + \varepsilon` by REML.
+
+    The same closed-form REML likelihood as :func:`fit_one_way`
+    (:class:`analysis.models.likelihood.RandomInterceptLikelihood`), with a second fixed-effect
+    column holding each observation's unit log-traffic :math:`\log n_j`.
+
+    Parameters
+    ----------
+    train
+        Training data with columns ``unit`` and ``y``.
+
+    Returns
+    -------
+    MundlakFit
+        Estimates and BLUPs.
+
+    Raises
+    ------
+    ValueError
+        As :func:`fit_one_way`, and if every unit has the same traffic (the slope is then not
+        identified).
+    """
+    st = _unit_stats(train)
+    _check_identified(st)
+    if np.all(st.n == st.n[0]):
+        raise ValueError("every unit has the same traffic; the log-traffic slope is not identified")
+    codes = np.searchsorted(st.units, train["unit"].to_numpy())
+    log_n = np.log(st.n.astype(float))
+    x = np.column_stack([np.ones(len(train)), log_n[codes]])
+    lik = RandomInterceptLikelihood(train["y"].to_numpy(dtype=float), x, train["unit"].to_numpy())
+    fit = lik.fit(reml=True)
+    beta = lik.beta(fit.sd_group, fit.sd_resid)
+    blup, _ = lik.modes(fit.sd_group, fit.sd_resid)
+    index = pd.Index(st.units, name="unit")
+    return MundlakFit(
+        intercept=float(beta[0]),
+        slope=float(beta[1]),
+        unit_sd=fit.sd_group,
+        noise_sd=fit.sd_resid,
+        effects=pd.Series(blup, index=index, name="blup"),
+        n=pd.Series(st.n, index=index, name="n"),
+        new_unit_log_traffic=float(np.dot(st.n, log_n) / st.n_obs),
+    )
+
+
+def predict_mundlak(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """Partial pooling with log-traffic as a fixed effect (:func:`fit_mundlak`)."""
+    return fit_mundlak(train).predict(test)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,9 +486,12 @@ def fit_ridge_cv(
     n = np.bincount(codes, minlength=n_units).astype(float)
     total = np.bincount(codes, weights=y, minlength=n_units)
     b0, u = _ridge_by_units(n, total, best)
-    return RidgeFit(intercept=b0, effects=pd.Series(u, index=pd.Index(units, name="unit"),
-                                                    name="ridge"), alpha=best,
-                    cv_curve=pd.Series(mse, index=pd.Index(grid, name="alpha"), name="cv_mse"))
+    return RidgeFit(
+        intercept=b0,
+        effects=pd.Series(u, index=pd.Index(units, name="unit"), name="ridge"),
+        alpha=best,
+        cv_curve=pd.Series(mse, index=pd.Index(grid, name="alpha"), name="cv_mse"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,8 +591,14 @@ def evaluate(
         for label in (*BUCKETS, "overall"):
             mask = np.ones(len(y), bool) if label == "overall" else bucket == label
             if mask.any():
-                rows.append({"method": name, "bucket": label, "n_test": int(mask.sum()),
-                             "rmse": float(np.sqrt(sq[mask].mean()))})
+                rows.append(
+                    {
+                        "method": name,
+                        "bucket": label,
+                        "n_test": int(mask.sum()),
+                        "rmse": float(np.sqrt(sq[mask].mean())),
+                    }
+                )
     out = pd.DataFrame(rows)
     out["bucket"] = pd.Categorical(out["bucket"], categories=[*BUCKETS, "overall"], ordered=True)
     return out
@@ -482,6 +615,21 @@ def default_methods(seed: int) -> dict[str, Method]:
         "no pooling": predict_unit_means,
         "partial pooling (BLUP)": predict_blup,
         "ridge (CV)": ridge,
+    }
+
+
+def mundlak_methods(seed: int) -> dict[str, Method]:
+    """Return complete, no and partial pooling and :func:`predict_mundlak` (``seed`` unused).
+
+    For :func:`replicate` on services whose unit effects follow their traffic; the first three
+    are the methods of :func:`default_methods`, so they give the same predictions.
+    """
+    methods = default_methods(seed)
+    return {
+        "complete pooling": methods["complete pooling"],
+        "no pooling": methods["no pooling"],
+        "partial pooling (BLUP)": methods["partial pooling (BLUP)"],
+        "with log-traffic (Mundlak)": predict_mundlak,
     }
 
 
@@ -567,10 +715,16 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     order = list(pd.unique(results["method"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # SD of a single seed is NaN
-        out = (results.groupby(["method", "bucket"], observed=True, sort=False)
-               .agg(rmse=("rmse", "mean"), sd=("rmse", "std"), n_seeds=("seed", "nunique"),
-                    n_test=("n_test", "mean"))
-               .reset_index())
+        out = (
+            results.groupby(["method", "bucket"], observed=True, sort=False)
+            .agg(
+                rmse=("rmse", "mean"),
+                sd=("rmse", "std"),
+                n_seeds=("seed", "nunique"),
+                n_test=("n_test", "mean"),
+            )
+            .reset_index()
+        )
     out["se"] = out["sd"] / np.sqrt(out["n_seeds"])
     out["method"] = pd.Categorical(out["method"], categories=order, ordered=True)
     out = out.sort_values(["method", "bucket"]).reset_index(drop=True)

@@ -32,8 +32,6 @@ METHOD_COLORS: dict[str, str] = {
 }
 
 
-
-
 def plot_traffic(train: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Histogram of training observations per unit, on a logarithmic axis.
 
@@ -108,8 +106,17 @@ def plot_rmse_by_bucket(
     for k, name in enumerate(names):
         rows = data[data["method"].astype(str) == name].set_index("bucket").reindex(buckets)
         x = np.arange(len(buckets)) + (k - (len(names) - 1) / 2) * width
-        ax.errorbar(x, rows["rmse"], yerr=2 * rows["se"].fillna(0.0), fmt="o-", ms=4, lw=1.2,
-                    capsize=2, color=METHOD_COLORS.get(name), label=name)
+        ax.errorbar(
+            x,
+            rows["rmse"],
+            yerr=2 * rows["se"].fillna(0.0),
+            fmt="o-",
+            ms=4,
+            lw=1.2,
+            capsize=2,
+            color=METHOD_COLORS.get(name),
+            label=name,
+        )
     ax.set_xticks(range(len(buckets)), buckets)
     ax.set_xlabel("Training observations of the unit")
     if reference is None:
@@ -158,16 +165,20 @@ def plot_rmse_panels(
     """
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.3, 7.2), sharex=True,
-                                      layout="constrained")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.3, 7.2), sharex=True, layout="constrained")
     plot_rmse_by_bucket(summary, methods=methods, title="Held-out RMSE", legend=False, ax=top)
-    plot_rmse_by_bucket(relative, methods=methods, reference=reference, legend=False,
-                        title=f"Relative to {reference}, paired by seed", ax=bottom)
+    plot_rmse_by_bucket(
+        relative,
+        methods=methods,
+        reference=reference,
+        legend=False,
+        title=f"Relative to {reference}, paired by seed",
+        ax=bottom,
+    )
     top.set_xlabel("")
     top.tick_params(labelbottom=True)
     handles, labels = top.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 2),
-               frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 2), frameon=False)
     return fig
 
 
@@ -196,11 +207,20 @@ def plot_ridge_cv(
     curve = ridge.cv_curve
     ax.plot(curve.index, curve.to_numpy(), color="#5d6d7e", lw=1.5)
     ax.set_xscale("log")
-    ax.axvline(ridge.alpha, color=METHOD_COLORS["ridge (CV)"], lw=1.5,
-               label=f"chosen by cross-validation ({ridge.alpha:.2f})")
+    ax.axvline(
+        ridge.alpha,
+        color=METHOD_COLORS["ridge (CV)"],
+        lw=1.5,
+        label=f"chosen by cross-validation ({ridge.alpha:.2f})",
+    )
     if mixed_penalty is not None:
-        ax.axvline(mixed_penalty, color=METHOD_COLORS["partial pooling (BLUP)"], lw=1.5, ls="--",
-                   label=f"learned by REML ({mixed_penalty:.2f})")
+        ax.axvline(
+            mixed_penalty,
+            color=METHOD_COLORS["partial pooling (BLUP)"],
+            lw=1.5,
+            ls="--",
+            label=f"learned by REML ({mixed_penalty:.2f})",
+        )
     ax.set_xlabel(r"Ridge penalty $\lambda$ (log scale)")
     ax.set_ylabel("Cross-validated MSE")
     legend_above(ax)
