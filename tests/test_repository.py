@@ -395,6 +395,50 @@ def test_lower_layers_do_not_import_higher_ones():
                 assert not bad, f"{module} imports {bad}"
 
 
+def test_bayes_uses_of_the_book_layer_only_its_quiet_start():
+    """The Bayesian layer sits below the chapter helpers: of analysis.book it may import only
+    the module that quiets PyTensor's start-up, and every module of it that imports PyMC,
+    PyTensor, ArviZ or nutpie imports that first."""
+    import ast
+
+    graph = _package_imports()
+    for module, deps in graph.items():
+        if module.startswith("analysis.bayes"):
+            bad = sorted(
+                d for d in deps if d.startswith("analysis.book") and d != "analysis.book.quiet"
+            )
+            assert not bad, f"{module} imports the chapter helpers {bad}"
+            assert not any(d.startswith(("analysis.plots", "analysis.cli")) for d in deps), module
+    heavy = ("pymc", "pytensor", "arviz", "nutpie", "bambi")
+    for path in (ROOT / "analysis" / "bayes").glob("*.py"):
+        imports = [
+            n
+            for n in ast.parse(path.read_text()).body
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        ]
+        names = [
+            (n.module or "") if isinstance(n, ast.ImportFrom) else n.names[0].name for n in imports
+        ]
+        names = [n for n in names if n != "__future__"]
+        if any(n.split(".")[0] in heavy for n in names):
+            assert names[0] == "analysis.book.quiet", f"{path.name}: quiet must be imported first"
+
+
+def test_the_bayes_package_init_only_re_exports():
+    """analysis/bayes/__init__.py gathers the concepts' modules; it defines nothing itself."""
+    import ast
+
+    tree = ast.parse((ROOT / "analysis" / "bayes" / "__init__.py").read_text())
+    defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    assert not defined, f"analysis.bayes defines {defined}: put them in a module of their own"
+
+
+def test_the_models_layer_reads_results_through_one_vocabulary():
+    """The comparison with lme4 and the command line read fits through models.results."""
+    graph = _package_imports()
+    assert "analysis.models.results" in graph["analysis.book.lme4"]
+
+
 def test_only_the_plots_layer_draws():
     """Figures live in analysis.plots; no other layer imports matplotlib or defines plot_*."""
     import ast

@@ -7,6 +7,10 @@ test call :func:`assert_same_model` so that the two cannot drift apart.
 
 from __future__ import annotations
 
+import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+
+# isort: split
+
 import numpy as np
 import pymc as pm
 

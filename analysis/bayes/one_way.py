@@ -12,6 +12,10 @@ model and :func:`one_way_pymc_model` have the same free variables and log densit
 
 from __future__ import annotations
 
+import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+
+# isort: split
+
 import numbers
 from dataclasses import dataclass, field
 
@@ -20,7 +24,6 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-import analysis.book.quiet  # noqa: F401, I001  (silences PyTensor's start-up noise first)
 from analysis.bayes import Priors, SigmaPrior, sample
 from analysis.models.online import _check_test, _lookup, _unit_stats, fit_one_way
 
