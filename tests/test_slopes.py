@@ -379,3 +379,65 @@ def test_figures_fit_the_column(small_study, null_boot, archers_50):
         splots.plot_coverage(small_study, n_show=0)
     with pytest.raises(ValueError, match="panels"):
         splots.plot_archer_bow_effects({})
+
+
+# --- one residual SD for every group? (the sleepstudy chapter's bootstrap) ---------------------
+
+
+def _growth_data(noisy_group_sd=None, seed=20260601):
+    """Twelve groups, eight days each, random intercepts and slopes (seeded)."""
+    rng = np.random.default_rng(seed)
+    groups = [f"g{i:02d}" for i in range(12)]
+    days = np.arange(8.0)
+    rows = []
+    for k, g in enumerate(groups):
+        a, b = 250 + rng.normal(0, 25), 10 + rng.normal(0, 5)
+        sd = noisy_group_sd if (noisy_group_sd is not None and k == 0) else 20.0
+        rows += [{"g": g, "x": d, "y": a + b * d + rng.normal(0, sd)} for d in days]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def spread_boot():
+    data = _growth_data()
+    fit = _lmer("y ~ x + (x | g)", data)
+    return data, fit, slopes.residual_spread_bootstrap(fit, data["g"], 60, seed=11)
+
+
+def test_residual_spread_bootstrap_sorts_the_groups_residual_sds(spread_boot):
+    data, fit, boot = spread_boot
+    by_hand = pd.Series(fit.residuals()).groupby(data["g"].to_numpy()).std().sort_values()
+    pd.testing.assert_series_equal(boot.observed, by_hand, check_names=False)
+    assert boot.simulated.shape == (boot.n_boot, 12) and boot.n_failed == 0
+    assert boot.n_boot == 60
+    assert (np.diff(boot.simulated, axis=1) >= 0).all()  # every row sorted
+    bands = boot.bands(0.9)
+    np.testing.assert_allclose(bands["lower"], np.quantile(boot.simulated, 0.05, axis=0))
+    np.testing.assert_allclose(bands["upper"], np.quantile(boot.simulated, 0.95, axis=0))
+    assert bands["group"].tolist() == boot.observed.index.tolist()
+    assert (bands["outside"] == ((bands["observed"] < bands["lower"])
+                                 | (bands["observed"] > bands["upper"]))).all()
+
+
+def test_residual_spread_bootstrap_is_calibrated_and_finds_a_noisy_group(spread_boot):
+    _, _, boot = spread_boot
+    # data simulated from the model: the observed SDs sit inside (nearly) all their bands
+    assert int(boot.bands(0.95)["outside"].sum()) <= 2
+    noisy = _growth_data(noisy_group_sd=80.0)
+    fit = _lmer("y ~ x + (x | g)", noisy)
+    found = slopes.residual_spread_bootstrap(fit, noisy["g"], 60, seed=11).bands(0.95)
+    assert found["group"].iloc[-1] == "g00" and bool(found["outside"].iloc[-1])
+
+
+def test_residual_spread_bootstrap_is_seeded_and_refuses_bad_input(spread_boot):
+    data, fit, boot = spread_boot
+    again = slopes.residual_spread_bootstrap(fit, data["g"], 5, seed=11)
+    np.testing.assert_allclose(again.simulated, boot.simulated[:5])
+    with pytest.raises(ValueError, match="one entry per observation"):
+        slopes.residual_spread_bootstrap(fit, data["g"].iloc[:-1], 5, seed=1)
+    with pytest.raises(ValueError, match="n_boot"):
+        slopes.residual_spread_bootstrap(fit, data["g"], 0, seed=1)
+    with pytest.raises(ValueError, match="mixedlm"):
+        slopes.residual_spread_bootstrap(object(), data["g"], 5, seed=1)
+    with pytest.raises(ValueError, match="level"):
+        boot.bands(1.5)
