@@ -191,3 +191,26 @@ def test_ranef_qq_refuses_bad_input():
         plot_ranef_qq(pd.DataFrame({"a": [1.0, 2.0]}))
     with pytest.raises(ValueError, match="infinite"):
         plot_ranef_qq(pd.DataFrame({"a": [1.0, 2.0, np.inf]}))
+
+
+def test_residual_spread_bands_mark_the_groups_outside_their_band():
+    from analysis.models.slopes import ResidualSpreadBootstrap
+    from analysis.plots.slopes import plot_residual_spread_bands
+
+    rng = np.random.default_rng(3)
+    simulated = np.sort(rng.normal(20, 3, (200, 6)), axis=1)
+    observed = pd.Series([5.0, 18.0, 19.0, 21.0, 22.0, 60.0], index=list("abcdef"))
+    boot = ResidualSpreadBootstrap(observed=observed, simulated=simulated, n_failed=0, seed=3)
+    bands = boot.bands()
+    assert bands["outside"].tolist() == [True, False, False, False, False, True]
+    fig = plot_residual_spread_bands(boot, sigma=20.0)
+    assert isinstance(fig, Figure)
+    width, _ = fig.get_size_inches()
+    assert width <= MAX_WIDTH_IN and fig.legends
+    markers = [c for c in fig.axes[0].collections if c.get_offsets().size]
+    assert sum(len(c.get_offsets()) for c in markers[-2:]) == 6  # inside and outside points
+    with pytest.raises(ValueError, match="two samples"):
+        plot_residual_spread_bands(
+            ResidualSpreadBootstrap(observed=observed, simulated=simulated[:1], n_failed=0,
+                                    seed=3)
+        )

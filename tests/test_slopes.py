@@ -379,3 +379,157 @@ def test_figures_fit_the_column(small_study, null_boot, archers_50):
         splots.plot_coverage(small_study, n_show=0)
     with pytest.raises(ValueError, match="panels"):
         splots.plot_archer_bow_effects({})
+
+
+# --- one residual SD for every group? (the sleepstudy chapter's bootstrap) ---------------------
+
+
+def _growth_data(noisy_group_sd=None, seed=20260601):
+    """Twelve groups, eight days each, random intercepts and slopes (seeded)."""
+    rng = np.random.default_rng(seed)
+    groups = [f"g{i:02d}" for i in range(12)]
+    days = np.arange(8.0)
+    rows = []
+    for k, g in enumerate(groups):
+        a, b = 250 + rng.normal(0, 25), 10 + rng.normal(0, 5)
+        sd = noisy_group_sd if (noisy_group_sd is not None and k == 0) else 20.0
+        rows += [{"g": g, "x": d, "y": a + b * d + rng.normal(0, sd)} for d in days]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def spread_boot():
+    data = _growth_data()
+    fit = _lmer("y ~ x + (x | g)", data)
+    return data, fit, slopes.residual_spread_bootstrap(fit, data["g"], 60, seed=11)
+
+
+def test_residual_spread_bootstrap_sorts_the_groups_residual_sds(spread_boot):
+    data, fit, boot = spread_boot
+    by_hand = pd.Series(fit.residuals()).groupby(data["g"].to_numpy()).std().sort_values()
+    pd.testing.assert_series_equal(boot.observed, by_hand, check_names=False)
+    assert boot.simulated.shape == (boot.n_boot, 12) and boot.n_failed == 0
+    assert boot.n_boot == 60
+    assert (np.diff(boot.simulated, axis=1) >= 0).all()  # every row sorted
+    bands = boot.bands(0.9)
+    np.testing.assert_allclose(bands["lower"], np.quantile(boot.simulated, 0.05, axis=0))
+    np.testing.assert_allclose(bands["upper"], np.quantile(boot.simulated, 0.95, axis=0))
+    assert bands["group"].tolist() == boot.observed.index.tolist()
+    assert (bands["outside"] == ((bands["observed"] < bands["lower"])
+                                 | (bands["observed"] > bands["upper"]))).all()
+
+
+def test_residual_spread_bootstrap_is_calibrated_and_finds_a_noisy_group(spread_boot):
+    _, _, boot = spread_boot
+    # data simulated from the model: the observed SDs sit inside (nearly) all their bands
+    assert int(boot.bands(0.95)["outside"].sum()) <= 2
+    noisy = _growth_data(noisy_group_sd=80.0)
+    fit = _lmer("y ~ x + (x | g)", noisy)
+    found = slopes.residual_spread_bootstrap(fit, noisy["g"], 60, seed=11).bands(0.95)
+    assert found["group"].iloc[-1] == "g00" and bool(found["outside"].iloc[-1])
+
+
+def test_residual_spread_bootstrap_is_seeded_and_refuses_bad_input(spread_boot):
+    data, fit, boot = spread_boot
+    again = slopes.residual_spread_bootstrap(fit, data["g"], 5, seed=11)
+    np.testing.assert_allclose(again.simulated, boot.simulated[:5])
+    with pytest.raises(ValueError, match="one entry per observation"):
+        slopes.residual_spread_bootstrap(fit, data["g"].iloc[:-1], 5, seed=1)
+    with pytest.raises(ValueError, match="n_boot"):
+        slopes.residual_spread_bootstrap(fit, data["g"], 0, seed=1)
+    with pytest.raises(ValueError, match="mixedlm"):
+        slopes.residual_spread_bootstrap(object(), data["g"], 5, seed=1)
+    with pytest.raises(ValueError, match="level"):
+        boot.bands(1.5)
+
+
+# --- chapter 6c's random-slope model, written in the chapter, is the package's builder ---------
+
+CHAPTER_6C = ROOT / "book" / "06c_bayesian_slopes.ipynb"
+
+
+def _chapter_cell(path, marker):
+    import nbformat
+
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "code" and marker in c.source]
+    assert len(cells) == 1, f"{marker!r} in {len(cells)} cells of {path.name}"
+    return cells[0]
+
+
+def test_chapter_6c_model_is_the_random_slopes_builder():
+    from analysis import bayes
+    from analysis.bayes.equivalence import assert_same_model
+
+    sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
+    priors = bayes.Priors.from_data(sleep, response="Reaction", slope="Days")
+    namespace = {"pm": bayes.pm, "np": np, "pd": pd, "sleep": sleep, "priors": priors,
+                 "print": lambda *args, **kwargs: None}
+    exec(_chapter_cell(CHAPTER_6C, "as slope_model:"), namespace)  # noqa: S102
+    chapter = namespace["slope_model"]
+    builder = bayes.random_slopes_model(sleep, response="Reaction", slope="Days",
+                                        group="Subject", priors=priors)
+    assert_same_model(chapter, builder, n_points=5, seed=3)
+    # created in the same order, so that the sampler sees the same vector (same draws)
+    assert [v.name for v in chapter.free_RVs] == [v.name for v in builder.free_RVs]
+    assert [v.name for v in chapter.deterministics] == [v.name for v in builder.deterministics]
+    # and a different model is told apart
+    other = bayes.random_slopes_model(sleep, response="Reaction", slope="Days",
+                                      group="Subject", priors=priors.with_group_sd(
+                                          bayes.SigmaPrior("halfnormal", 10.0)))
+    with pytest.raises(AssertionError):
+        assert_same_model(chapter, other)
+
+
+# --- where Days = 0: the centring reference from lme4 ------------------------------------------
+
+CENTRING_REFERENCE = ROOT / "data" / "reference" / "sleepstudy_centring_lme4.json"
+CENTRING_SCRIPT = ROOT / "scripts" / "lme4_centring.R"
+
+
+@pytest.fixture(scope="module")
+def centring_reference():
+    with open(CENTRING_REFERENCE, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_centring_fits_match_lme4_and_only_the_uncorrelated_model_moves(centring_reference):
+    from analysis.book.lme4 import assert_matches_lme4, compare_with_lme4, reference_from_record
+    from analysis.models.lmer import fit_lmer, lrt
+
+    sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
+    sleep["Days_c"] = sleep["Days"] - centring_reference["days_centre"]
+    fits = {key: fit_lmer(centring_reference[key]["formula"], sleep)
+            for key in ("uncentred_cor", "uncentred_uncor", "centred_cor", "centred_uncor")}
+    for key, fit in fits.items():
+        table = compare_with_lme4(reference_from_record(centring_reference[key]), fit)
+        assert_matches_lme4(table, sd=1e-3, fixed=1e-3)  # lme4 stops short in sd_(Intercept)
+    # the correlated model is the same model wherever Days = 0; the uncorrelated is not
+    assert fits["centred_cor"].REMLcrit() == pytest.approx(fits["uncentred_cor"].REMLcrit(),
+                                                           abs=1e-6)
+    assert abs(fits["centred_uncor"].REMLcrit() - fits["uncentred_uncor"].REMLcrit()) > 5
+    for which in ("uncentred", "centred"):
+        mine = lrt(fits[f"{which}_uncor"], fits[f"{which}_cor"])
+        ref = centring_reference[f"anova_{which}"]
+        assert mine["chisq"] == pytest.approx(ref["chisq"], abs=1e-3)
+        assert mine["p"] == pytest.approx(ref["p_value"], abs=1e-5)
+    assert centring_reference["anova_centred"]["p_value"] < 0.01
+    assert centring_reference["anova_uncentred"]["p_value"] > 0.5
+
+
+@pytest.mark.slow
+def test_centring_r_script_reproduces_committed_reference(tmp_path, centring_reference):
+    exe = rscript_with_lme4()
+    if exe is None:
+        pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
+    run = subprocess.run([exe, str(CENTRING_SCRIPT), str(tmp_path)], capture_output=True,
+                         text=True, timeout=300)
+    if run.returncode != 0 and "nlme" in run.stderr:
+        pytest.skip("R's nlme package is not installed")
+    assert run.returncode == 0, run.stderr
+    with open(tmp_path / "sleepstudy_centring_lme4.json", encoding="utf-8") as fh:
+        fresh = json.load(fh)
+    for key in ("anova_uncentred", "anova_centred", "residual_sd_by_subject"):
+        assert fresh[key]["chisq"] == pytest.approx(centring_reference[key]["chisq"], abs=1e-6)
+    np.testing.assert_allclose(fresh["centred_cor"]["varcorr"]["sdcor"],
+                               centring_reference["centred_cor"]["varcorr"]["sdcor"], atol=1e-6)

@@ -11,6 +11,8 @@ fits and prints itself, and they live here:
   (:func:`chi2_mixture_sf`, :func:`chi2_mixture_ppf`);
 - :func:`singular_rate` and :func:`singular_example`: how often the random-slopes fit lands on
   the boundary of its parameter space, and a small data set on which it does;
+- :func:`residual_spread_bootstrap`, a parametric bootstrap of the groups' residual SDs (the
+  sleepstudy chapter's check of one residual SD for every subject);
 - the chapter's figures.
 
 All fitting is mixedlm's: :func:`mixedlm.lmer` fits the template model once and the
@@ -67,6 +69,8 @@ __all__ = [
     "SINGULAR_DESIGN",
     "singular_example",
     "archer_bow_differences",
+    "ResidualSpreadBootstrap",
+    "residual_spread_bootstrap",
 ]
 
 #: The random-intercept model of the earlier chapters: one bow effect for every archer.
@@ -787,7 +791,141 @@ def archer_bow_differences(data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Does every group share one residual SD? A parametric bootstrap of the groups' residual SDs
+# ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ResidualSpreadBootstrap:
+    r"""The groups' residual SDs, sorted, against their distribution under the fitted model.
+
+    Attributes
+    ----------
+    observed
+        The SD of each group's conditional residuals (response minus fitted value with the
+        conditional modes), sorted from smallest to largest; indexed by group.
+    simulated
+        One row per bootstrap sample: the same sorted SDs after refitting the model to a
+        response simulated from it (new random effects and noise). Column ``k`` is the
+        distribution of the ``k``-th smallest SD when every group shares the residual SD.
+    n_failed
+        Bootstrap samples whose refit failed (dropped).
+    seed
+        The seed of the simulation.
+    """
+
+    observed: pd.Series
+    simulated: np.ndarray
+    n_failed: int
+    seed: int
+
+    @property
+    def n_boot(self) -> int:
+        """The number of usable bootstrap samples."""
+        return int(self.simulated.shape[0])
+
+    def bands(self, level: float = 0.95) -> pd.DataFrame:
+        """Return each order statistic's observed value and its bootstrap band.
+
+        Parameters
+        ----------
+        level
+            Coverage of the equal-tailed band of each order statistic.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per rank (1 = smallest SD): ``group``, ``observed``, ``lower``,
+            ``median``, ``upper`` and ``outside`` (the observed SD lies outside the band).
+        """
+        level = check_level(level)
+        tail = (1.0 - level) / 2.0
+        lower, median, upper = np.quantile(self.simulated, [tail, 0.5, 1.0 - tail], axis=0)
+        observed = self.observed.to_numpy(float)
+        out = pd.DataFrame(
+            {
+                "group": self.observed.index.astype(str),
+                "observed": observed,
+                "lower": lower,
+                "median": median,
+                "upper": upper,
+                "outside": (observed < lower) | (observed > upper),
+            },
+            index=pd.RangeIndex(1, observed.size + 1, name="rank"),
+        )
+        return out
 
 
+def _sorted_group_sds(residuals: np.ndarray, groups: np.ndarray) -> pd.Series:
+    return pd.Series(residuals).groupby(groups).std(ddof=1).sort_values()
+
+
+def residual_spread_bootstrap(
+    fit: LmerResult,
+    groups: Sequence[object] | np.ndarray | pd.Series,
+    n_boot: int = 300,
+    *,
+    seed: int,
+) -> ResidualSpreadBootstrap:
+    """Parametric bootstrap of the sorted residual SDs of the groups of a mixed model.
+
+    The model gives every group one residual SD. Even so the groups' residual SDs differ by
+    chance, and the smallest and largest of them differ most; how much depends on the number
+    of observations per group and on how much of each group's noise its own random effects
+    absorb. So instead of comparing the observed SDs with a formula, simulate: ``n_boot``
+    responses from the fitted model (mixedlm's ``simulate``: new random effects and noise,
+    lme4's default), refit the model to each (mixedlm's ``refit``, its default optimiser),
+    and record the sorted SDs of the groups' conditional residuals. The ``k``-th smallest
+    observed SD is then compared with the bootstrap distribution of the ``k``-th smallest.
+
+    Parameters
+    ----------
+    fit
+        A mixedlm fit (REML or ML).
+    groups
+        The group of each observation, in the rows' order.
+    n_boot
+        Number of bootstrap samples.
+    seed
+        Seed of the simulation.
+
+    Returns
+    -------
+    ResidualSpreadBootstrap
+        Observed and simulated sorted SDs; ``bands()`` gives the comparison.
+
+    Raises
+    ------
+    ValueError
+        If ``fit`` is not a mixedlm fit, ``groups`` does not have one entry per observation
+        or fewer than two groups have at least two observations, or for a bad ``n_boot`` or
+        ``seed``.
+    """
+    n_boot = check_positive_int("n_boot", n_boot)
+    seed = check_seed(seed)
+    if not isinstance(fit, LmerResult):
+        raise ValueError("fit must be a mixedlm lmer fit")
+    labels = np.asarray(pd.Series(groups).astype(str))
+    if labels.shape != (int(fit.nobs()),):
+        raise ValueError(
+            f"groups must have one entry per observation ({int(fit.nobs())}), got {labels.shape}"
+        )
+    sizes = pd.Series(labels).value_counts()
+    if int((sizes >= 2).sum()) < 2:
+        raise ValueError("at least two groups need two or more observations")
+    observed = _sorted_group_sds(np.asarray(fit.residuals(), dtype=float), labels)
+    rows, failed = [], 0
+    with _one_blas_thread():
+        responses = fit.simulate(nsim=n_boot, seed=seed)
+        for b in range(n_boot):
+            refit = _refit(fit, responses[:, b], "auto")
+            if refit is None:
+                failed += 1
+                continue
+            sds = _sorted_group_sds(np.asarray(refit.residuals(), dtype=float), labels)
+            rows.append(sds.to_numpy(float))
+    simulated = np.vstack(rows) if rows else np.empty((0, observed.size))
+    return ResidualSpreadBootstrap(
+        observed=observed, simulated=simulated, n_failed=failed, seed=seed
+    )

@@ -1,4 +1,4 @@
-"""Figures of the random-slope chapter: archer bow effects, interval coverage, the LRT's null.
+"""Figures of the random-slope chapters: bow effects, coverage, the LRT's null, residual spread.
 
 The studies themselves are in :mod:`analysis.models.slopes`; every function here returns the
 :class:`matplotlib.figure.Figure` it drew on.
@@ -17,6 +17,7 @@ from scipy import stats
 from analysis.models.slopes import (
     BootstrapLRT,
     CoverageStudy,
+    ResidualSpreadBootstrap,
     archer_bow_differences,
     chi2_mixture_sf,
 )
@@ -203,4 +204,81 @@ def plot_lrt_null(boot: BootstrapLRT, *, alpha: float = 0.05) -> Figure:
         bbox_to_anchor=(0.5, 1.0),
     )
     fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def plot_residual_spread_bands(
+    boot: ResidualSpreadBootstrap,
+    *,
+    sigma: float | None = None,
+    level: float = 0.95,
+    xlabel: str = "rank of the group's residual SD (1 = smallest)",
+    ylabel: str = "residual SD",
+) -> Figure:
+    """Draw the groups' sorted residual SDs inside their parametric-bootstrap bands.
+
+    Parameters
+    ----------
+    boot
+        The result of :func:`analysis.models.slopes.residual_spread_bootstrap`.
+    sigma
+        The model's residual SD; if given, a horizontal line marks it.
+    level
+        Coverage of each order statistic's band.
+    xlabel, ylabel
+        Axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    level = check_level(level)
+    if boot.n_boot < 2:
+        raise ValueError(f"the bootstrap needs at least two samples, got {boot.n_boot}")
+    bands = boot.bands(level)
+    ranks = bands.index.to_numpy()
+    fig, ax = plt.subplots(figsize=(7.4, 3.8))
+    ax.fill_between(
+        ranks,
+        bands["lower"],
+        bands["upper"],
+        step="mid",
+        color="#d5d8dc",
+        lw=0,
+        label=f"{level:.0%} of bootstrap samples",
+    )
+    ax.plot(ranks, bands["median"], color="#7f8c8d", lw=1.2, ls="--", label="bootstrap median")
+    inside = ~bands["outside"].to_numpy(bool)
+    ax.scatter(
+        ranks[inside],
+        bands["observed"][inside],
+        color="#2e86c1",
+        zorder=3,
+        label="observed, inside its band",
+    )
+    ax.scatter(
+        ranks[~inside],
+        bands["observed"][~inside],
+        color="#b03a2e",
+        marker="D",
+        zorder=3,
+        label="observed, outside its band",
+    )
+    for rank, row in bands.iterrows():
+        ax.annotate(
+            str(row["group"]),
+            (rank, row["observed"]),
+            textcoords="offset points",
+            xytext=(0, 7),
+            ha="center",
+            fontsize=7,
+            color="#566573",
+        )
+    if sigma is not None:
+        ax.axhline(float(sigma), color="black", lw=0.8, ls=":", label="model's residual SD")
+    ax.set_xticks(ranks)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    figure_legend_above(fig, ax, top=0.84, ncol=3)
     return fig
