@@ -457,7 +457,7 @@ def _ignore_library_noise() -> None:
 
     warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
     for name in ("distributed", "dask"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _print_estimates(fit: Any) -> None:
@@ -596,7 +596,8 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     for col in factors:
         if col not in args.fixed:
             raise CommandError(f"--factors column {col!r} is not one of --fixed {args.fixed}")
-        data[col] = pd.Categorical(data[col])
+    # all at once: a column at a time fragments a wide frame (pandas' PerformanceWarning)
+    data = data.assign(**{col: pd.Categorical(data[col]) for col in factors})
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
     return _Output(_timed(fit.to_dict(), args.timings), lambda: _print_crossed(fit, args.top))
 
@@ -675,8 +676,10 @@ def _fit_large(args: argparse.Namespace) -> _Output:
 
             from dask.distributed import Client, LocalCluster
 
+            # no dashboard, and no log lines: a failure reaches the user as one error line
             client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                         dashboard_address=None, silence_logs=logging.ERROR))
+                                         dashboard_address=":0",
+                                         silence_logs=logging.CRITICAL))
         fit = fit_large(data, args.response, args.fixed, args.groups, tol=args.tol,
                         max_sweeps=args.max_sweeps, solver=args.solver)
     finally:
