@@ -821,7 +821,7 @@ _COMMANDS: tuple[_Command, ...] = (
         ),
         add_arguments=_lmer_arguments,
         fit=_fit_lmer,
-        hint="check the response's scale and the formula",
+        hint="check the formula and the columns it names",
     ),
 )
 

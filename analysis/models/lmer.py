@@ -39,6 +39,7 @@ from scipy import linalg, optimize, sparse, stats
 
 from analysis.validation import (
     SINGULAR_TOL,
+    check_fixed_dimension,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
@@ -205,6 +206,8 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     _, _, groups = _formula_columns(formula)
     for label, levels in _grouping_levels(used, formula).items():
         check_grouping_levels(label, levels, n, kind="grouping factor")
+    fixed_part = set(_NAME.findall(_BAR.sub(" ", formula.split("~", 1)[1])))
+    coefficients: dict[str, int] = {}
     for col in columns[1:]:
         if col in groups:
             continue
@@ -212,10 +215,16 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             if not np.all(np.isfinite(column.to_numpy(dtype=float))):
                 raise ValueError(f"column {col!r} has infinite values")
+            n_coef = 1
         else:  # a factor: lme4's contrasts need two levels
             levels = (column.cat.remove_unused_categories().cat.categories
                       if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
             check_fixed_factor_levels(col, list(levels))
+            n_coef = len(levels) - 1
+        if col in fixed_part:
+            coefficients[col] = n_coef
+    if coefficients:
+        check_fixed_dimension(n, coefficients, reml=reml)
     notes = [
         f"the random-effect column {col!r} is constant, so its term duplicates the random "
         "intercept and the fit cannot tell the two apart (lme4 warns that it is unable to "

@@ -42,6 +42,7 @@ from scipy import stats
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     SINGULAR_TOL,
+    check_fixed_dimension,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
@@ -222,12 +223,15 @@ def prepare_data(
             f"response column {response!r} is constant (every value is {y[0]:g}): there is no "
             "variation to split between groups and residual"
         )
+    coefficients: dict[str, int] = {}
     for name in fixed_names:
         column = sub[name]
+        coefficients[name] = 1
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             levels = (column.cat.remove_unused_categories().cat.categories
                       if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
             check_fixed_factor_levels(name, list(levels))
+            coefficients[name] = len(levels) - 1
             continue
         if not np.all(np.isfinite(column.to_numpy(float))):
             raise ValueError(f"fixed-effect column {name!r} has infinite values")
@@ -236,6 +240,8 @@ def prepare_data(
                 "numeric fixed-effect column 'Intercept' has the name statsmodels gives the "
                 "model's intercept, so the two cannot be told apart: rename the column"
             )
+    if coefficients:
+        check_fixed_dimension(len(sub), coefficients)
     return sub.reset_index(drop=True)
 
 
