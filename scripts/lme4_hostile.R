@@ -107,6 +107,8 @@ rank_deficient <- list(
   data = d,
   messages = res$messages,
   n_dropped = length(attr(getME(res$fit, "X"), "col.dropped")),
+  dropped = names(attr(getME(res$fit, "X"), "col.dropped")),
+  fixef = as.list(fixef(res$fit)),
   remlcrit = REMLcrit(res$fit)
 )
 

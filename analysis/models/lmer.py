@@ -28,6 +28,7 @@ this module adds only what the book needs on top:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass
@@ -238,10 +239,10 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
         if frame[col].dtype == bool:
             frame[col] = frame[col].astype(str)
     # a rank-deficient design is a warning naming the dropped columns (lme4: a message),
-    # never text that mixedlm prints on stdout
+    # never text that mixedlm prints on stdout; and the columns dropped are lme4's
     control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
             warnings.simplefilter("always")
             fit = mixedlm.lmer(formula, frame, REML=reml, control=control)
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
@@ -268,6 +269,58 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     fit._analysis_formula = formula
     fit._analysis_dropped = dropped
     return fit
+
+
+def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Return the columns of ``x`` that lme4 keeps, in order.
+
+    A column is kept unless it is (nearly) a combination of the columns kept before it, as R's
+    ``qr`` (LINPACK's limited pivoting) decides with tolerance 1e-7.
+    """
+    basis = np.zeros((x.shape[0], 0))
+    kept = []
+    for j in range(x.shape[1]):
+        column = np.asarray(x[:, j], dtype=float)
+        rest = column - basis @ (basis.T @ column)
+        norm = float(np.linalg.norm(rest))
+        if norm > tol * max(float(np.linalg.norm(column)), np.finfo(float).tiny):
+            kept.append(j)
+            basis = np.column_stack([basis, rest / norm])
+    return kept
+
+
+@contextlib.contextmanager
+def _lme4_rank_check() -> Any:
+    """Make mixedlm drop the columns of a rank-deficient design that lme4 drops.
+
+    mixedlm 1.3.0 keeps the columns a pivoted QR picks first (the largest), so with
+    ``x2 = 2 x`` it keeps ``x2``; lme4 keeps columns in their order and drops the later ones
+    (``x2``), which changes the estimates and, through the REML determinant, the criterion.
+    Within this block mixedlm's check is replaced by one that keeps columns as lme4 does.
+    """
+    from mixedlm.models import checks
+
+    original = checks.check_rankX
+
+    def in_order(matrices: Any, action: str) -> tuple[np.ndarray, list[int] | None]:
+        x = matrices.X
+        kept = _independent_columns(np.asarray(x, dtype=float)) if x.shape[1] else []
+        if len(kept) == x.shape[1]:
+            return x, None
+        dropped = sorted(set(range(x.shape[1])) - set(kept))
+        warnings.warn(
+            f"Fixed-effects design matrix is rank deficient (rank {len(kept)} < "
+            f"{x.shape[1]} columns). Dropping columns: {dropped}",
+            UserWarning,
+            stacklevel=2,
+        )
+        return x[:, kept], dropped
+
+    checks.check_rankX = in_order
+    try:
+        yield
+    finally:
+        checks.check_rankX = original
 
 
 def _dropped_columns(formula: str, frame: pd.DataFrame, fit: Any) -> list[str]:
