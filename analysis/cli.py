@@ -23,8 +23,13 @@ Every command prints a text report, or one JSON document with ``--json``, and ex
 0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
 a fit that fails or gives non-finite numbers) is reported as one line
 ``COMMAND: error: MESSAGE`` on stderr, with exit status 2 and nothing on stdout; warnings go
-to stderr as ``COMMAND: warning: MESSAGE``. The JSON documents name the number of observations
-``n_obs`` in every command.
+to stderr as ``COMMAND: warning: MESSAGE``, and so does anything a library prints while
+fitting, so stdout holds the report or the document alone. Output that cannot be written (a
+closed stdout, a pipe whose reader has gone, a full disk) is an error too, status 2. The JSON
+documents name the number of observations ``n_obs`` in every command; they hold no timings
+unless ``--timings`` asks for them, so two runs print the same bytes.
+
+Grouping columns are read as text: they hold labels, so ``001`` and ``1`` are two groups.
 
 Registering the commands imports nothing heavy, so ``--help`` is instant; pandas, numpy and
 the fitters are imported by the functions that run a command.
@@ -541,6 +546,10 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
 
     def report() -> None:
         print(lme4_summary(fit))
+        print()
+        print(f"Wald {args.level:.0%} intervals of the fixed effects:")
+        print(fit.fixed.loc[:, ["ci_low", "ci_high"]].to_string(
+            float_format=lambda v: f"{v:.4f}"))
         print()
         print(f"Profile-likelihood {args.level:.0%} intervals (ML deviance, as lme4's confint):")
         print(ci.to_string(float_format=lambda v: f"{v:.4f}"))

@@ -228,11 +228,15 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
 def _partition_summary(part: pd.DataFrame, response: str, roles: list[str],
                        groups: list[str]) -> Stats:
     """Rows, largest absolute response, missing values and level codes of one partition."""
+    missing = int(part[roles].isna().to_numpy().sum())
+    if missing:  # before the codes: a missing code would make an integer column float
+        return {"n": len(part), "largest": 0.0, "missing": missing,
+                "codes": {g: np.array([], dtype=np.int64) for g in groups}}
     y = part[response].to_numpy(dtype=float)
     return {
         "n": len(part),
-        "largest": float(np.nanmax(np.abs(y))) if len(y) else 0.0,
-        "missing": int(part[roles].isna().to_numpy().sum()),
+        "largest": float(np.max(np.abs(y))) if len(y) else 0.0,
+        "missing": 0,
         "codes": _partition_levels(part, groups),
     }
 
