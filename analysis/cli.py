@@ -27,8 +27,13 @@ Every command prints a text report, or one JSON document with ``--json``, and ex
 0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
 a fit that fails or gives non-finite numbers) is reported as one line
 ``COMMAND: error: MESSAGE`` on stderr, with exit status 2 and nothing on stdout; warnings go
-to stderr as ``COMMAND: warning: MESSAGE``. The JSON documents name the number of observations
-``n_obs`` in every command.
+to stderr as ``COMMAND: warning: MESSAGE``, and so does anything a library prints while
+fitting, so stdout holds the report or the document alone. Output that cannot be written (a
+closed stdout, a pipe whose reader has gone, a full disk) is an error too, status 2. The JSON
+documents name the number of observations ``n_obs`` in every command; they hold no timings
+unless ``--timings`` asks for them, so two runs print the same bytes.
+
+Grouping columns are read as text: they hold labels, so ``001`` and ``1`` are two groups.
 
 Registering the commands imports nothing heavy, so ``--help`` is instant; pandas, numpy and
 the fitters are imported by the functions that run a command.
@@ -162,18 +167,36 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+def _add_timings(parser: argparse.ArgumentParser) -> None:
+    """Add ``--timings`` (put the fit's wall time, ``fit_seconds``, in the JSON document)."""
+    parser.add_argument(
+        "--timings", action="store_true",
+        help="add the fit's wall time (fit_seconds) to the JSON document; without it two runs "
+        "on the same data print the same document, byte for byte",
+    )
+
+
+def _timed(document: dict[str, Any], timings: bool) -> dict[str, Any]:
+    """Return ``document`` without its ``fit_seconds`` unless ``timings`` asks for it."""
+    return document if timings else {k: v for k, v in document.items() if k != "fit_seconds"}
+
+
 def _one_line(text: object) -> str:
     """Return ``text`` with every run of whitespace, line breaks included, made one space."""
     return " ".join(str(text).split())
 
 
-def _read_csv(path: str) -> Any:
+def _read_csv(path: str, text_columns: Iterable[str] = ()) -> Any:
     """Read a CSV file with a header row and at least one data row.
 
     Parameters
     ----------
     path
-        The file.
+        The file (compressed ``.gz``, ``.bz2``, ``.xz``, ``.zip`` or ``.zst`` files too, the
+        suffix in any case).
+    text_columns
+        Columns read as text, as written: grouping columns hold labels, so ``001`` and ``1``
+        stay two levels instead of both becoming the number 1.
 
     Returns
     -------
@@ -189,7 +212,8 @@ def _read_csv(path: str) -> Any:
     import pandas as pd
 
     try:
-        data = pd.read_csv(path)
+        data = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str),
+                           compression=_compression(path))
     except FileNotFoundError:
         raise CommandError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -202,7 +226,48 @@ def _read_csv(path: str) -> Any:
         raise CommandError(f"could not read {path}: {exc.strerror or exc}") from None
     if len(data) == 0:
         raise CommandError(f"{path} is empty: it has a header but no data rows")
+    for column in text_columns:
+        if column in data.columns:
+            data[column] = _labels(data[column])
     return data
+
+
+def _labels(column: Any) -> Any:
+    """Return a text column of level labels as a categorical in their natural order.
+
+    Labels that are all plain integers (``7``, ``12``; not ``007``) are ordered as numbers,
+    as R orders the levels of an integer column; others are ordered as text. The labels stay
+    text either way, so ``001`` and ``1`` remain two levels.
+    """
+    import re
+
+    import pandas as pd
+
+    labels = pd.unique(column.dropna())
+    if all(re.fullmatch(r"-?(0|[1-9][0-9]*)", label) for label in labels):
+        order = sorted(labels, key=int)
+    else:
+        order = sorted(labels)
+    return pd.Categorical(column, categories=order)
+
+
+#: Compression of a CSV file by its last suffix (lower case), as pandas names it.
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
+
+
+def _compression(path: str) -> str | None:
+    """Return the compression of ``path`` from its suffix, whatever its case (``None``: none)."""
+    from pathlib import Path
+
+    return _COMPRESSIONS.get(Path(path).suffix.lower())
+
+
+def _is_csv(path: str) -> bool:
+    """Whether ``path`` names a CSV file: ``.csv``, possibly compressed, in any case."""
+    from pathlib import Path
+
+    name = Path(path).name.lower()
+    return name.endswith(".csv") or any(name.endswith(".csv" + s) for s in _COMPRESSIONS)
 
 
 def _read_parquet(path: str) -> Any:
@@ -241,6 +306,25 @@ def _require_columns(data: Any, path: str, columns: Iterable[str]) -> None:
         )
 
 
+def _non_finite_at(value: Any, where: str = "") -> str | None:
+    """Return the path (``fixed.x.se``) of the first NaN or infinity in ``value``, if any."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the document"
+    if isinstance(value, dict):
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite_at(item, key)
+        if found is not None:
+            return found
+    return None
+
+
 def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
     """Return ``document`` as strict JSON.
 
@@ -248,13 +332,14 @@ def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
     ------
     CommandError
         If it holds NaN or an infinity, which JSON cannot represent: a fit that gives such
-        numbers has failed.
+        numbers has failed. The message names the first such value.
     """
     try:
         return json.dumps(document, allow_nan=False, indent=indent)
     except ValueError:
+        where = _non_finite_at(document)
         raise CommandError(
-            "the fit produced non-finite estimates; check the response's scale"
+            f"the fit produced a non-finite value ({where}): the estimates cannot be trusted"
         ) from None
 
 
@@ -264,6 +349,47 @@ def _error(command: str, message: object) -> int:
     return EXIT_ERROR
 
 
+def _stdout_is_open() -> bool:
+    """Whether standard output can be written to (``>&-`` closes it: Python then has none)."""
+    import os
+
+    if sys.stdout is None:
+        return False
+    try:
+        descriptor = sys.stdout.fileno()
+    except (OSError, ValueError):  # an in-memory stream (a test's capture): open
+        return True
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return False
+    return True
+
+
+def _write_stdout(command: str, text: str) -> int:
+    """Write ``text`` to stdout; a closed pipe or a full disk is one error line, status 2.
+
+    After a failed write, stdout is pointed at ``/dev/null`` so that the interpreter's own
+    flush at exit does not fail a second time (with a traceback).
+    """
+    import os
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        if isinstance(exc, BrokenPipeError):
+            return _error(command, "the output was cut short: the reader closed the pipe")
+        return _error(command, f"could not write the output: {exc.strerror or exc}")
+    return 0
+
+
 def _execute(command: _Command, args: argparse.Namespace) -> int:
     """Run ``command`` on the parsed ``args`` and return the exit status.
 
@@ -271,8 +397,11 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
     :class:`CommandError` and ``ValueError``, ``KeyError`` or ``OSError`` from the fitters
     give their own message; numerical failures (``ArithmeticError``, ``LinAlgError``,
     ``RuntimeError``) the command's hint. Warnings raised while fitting are printed as one
-    line each, after a successful fit only. The JSON document is checked to be strict JSON
-    even without ``--json``, so a fit with non-finite numbers is an error either way.
+    line each, after a successful fit only; whatever a library prints on stdout while fitting
+    is caught and printed as warnings too, so stdout holds only the report or the JSON
+    document. The JSON document is checked to be strict JSON even without ``--json``, so a
+    fit with non-finite numbers is an error either way. A closed stdout, a closed pipe and a
+    full disk are errors too (status 2): the output is never lost silently.
 
     Parameters
     ----------
@@ -284,12 +413,20 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 on success, :data:`EXIT_ERROR` on bad input.
+        0 on success, :data:`EXIT_ERROR` on bad input or output that could not be written.
     """
+    import contextlib
+    import io
+
     import numpy as np
 
+    if not _stdout_is_open():
+        return _error(command.name, "standard output is closed: there is nowhere to write "
+                                    "the result")
+    chatter = io.StringIO()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
+            _ignore_library_noise()
             try:
                 output = command.fit(args)
             except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as exc:
@@ -299,16 +436,37 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
                 raise CommandError(f"missing key or column {exc}") from None
             except (ValueError, OSError) as exc:
                 raise CommandError(str(exc)) from None
-        text = _json_text(output.document, output.indent)
+            text = _json_text(output.document, output.indent) + "\n"
+            if not args.json:
+                report = io.StringIO()
+                with contextlib.redirect_stdout(report):
+                    output.report()
+                text = report.getvalue()
     except CommandError as exc:
         return _error(command.name, exc)
-    for message in dict.fromkeys([*(str(w.message) for w in caught), *output.warnings]):
+    messages = [
+        *(str(w.message) for w in caught),
+        *(line for line in chatter.getvalue().splitlines() if line.strip()),
+        *output.warnings,
+    ]
+    for message in dict.fromkeys(messages):
         print(f"{command.name}: warning: {_one_line(message)}", file=sys.stderr)
-    if args.json:
-        print(text)
-    else:
-        output.report()
-    return 0
+    return _write_stdout(command.name, text)
+
+
+def _ignore_library_noise() -> None:
+    """Filter the warnings that say nothing about the user's data (inside a catch block).
+
+    pandas' ``PerformanceWarning`` is about how a frame is stored, and Dask's cluster logs
+    its start and stop; neither is a statement about the fit.
+    """
+    import logging
+
+    import pandas as pd
+
+    warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+    for name in ("distributed", "dask"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _print_estimates(fit: Any) -> None:
@@ -355,7 +513,10 @@ def _mixed_document(fit: Any, ci: Any, path: str, level: float) -> dict[str, Any
         "n_groups": fit.n_groups,
         "loglik": num(fit.loglik),
         "fixed": {
-            str(term): {k: num(row[k]) for k in ("estimate", "se", "z", "p", "ci_low", "ci_high")}
+            str(term): {
+                **{k: num(row[k]) for k in ("estimate", "se", "z", "p", "ci_low", "ci_high")},
+                "level": level,
+            }
             for term, row in fit.fixed.iterrows()
         },
         "sd_group": num(fit.sd_group),
@@ -381,14 +542,18 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
     from analysis.validation import check_level
 
     check_level(args.level, "--level")
-    data = _read_csv(args.path)
+    data = _read_csv(args.path, text_columns=[args.group])
     _require_columns(data, args.path, [args.response, *args.fixed, args.group])
     roles = {"response": args.response, "fixed": tuple(args.fixed), "group": args.group}
-    fit = fit_random_intercept(data, reml=not args.ml, **roles)
+    fit = fit_random_intercept(data, reml=not args.ml, level=args.level, **roles)
     ci = profile_ci(data, level=args.level, **roles)
 
     def report() -> None:
         print(lme4_summary(fit))
+        print()
+        print(f"Wald {args.level:.0%} intervals of the fixed effects:")
+        print(fit.fixed.loc[:, ["ci_low", "ci_high"]].to_string(
+            float_format=lambda v: f"{v:.4f}"))
         print()
         print(f"Profile-likelihood {args.level:.0%} intervals (ML deviance, as lme4's confint):")
         print(ci.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -416,6 +581,7 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _add_ml(parser)
     _add_json(parser)
+    _add_timings(parser)
     parser.add_argument(
         "--top", type=int, default=5, metavar="K",
         help="without --json, how many levels per group to show at each end (default 5)",
@@ -430,7 +596,7 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
 
     if args.top < 0:
         raise CommandError(f"--top must not be negative, got {args.top}")
-    data = _read_csv(args.csv)
+    data = _read_csv(args.csv, text_columns=args.groups)
     _require_columns(data, args.csv, [args.response, *args.fixed, *args.groups])
     factors = args.factors
     if factors is None:
@@ -443,9 +609,10 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     for col in factors:
         if col not in args.fixed:
             raise CommandError(f"--factors column {col!r} is not one of --fixed {args.fixed}")
-        data[col] = pd.Categorical(data[col])
+    # all at once: a column at a time fragments a wide frame (pandas' PerformanceWarning)
+    data = data.assign(**{col: pd.Categorical(data[col]) for col in factors})
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
-    return _Output(fit.to_dict(), lambda: _print_crossed(fit, args.top))
+    return _Output(_timed(fit.to_dict(), args.timings), lambda: _print_crossed(fit, args.top))
 
 
 def _print_crossed(fit: Any, top: int) -> None:
@@ -492,6 +659,7 @@ def _large_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-sweeps", type=int, default=2000,
                         help="iteration limit (one pass over the data each)")
     _add_json(parser)
+    _add_timings(parser)
 
 
 def _fit_large(args: argparse.Namespace) -> _Output:
@@ -502,18 +670,29 @@ def _fit_large(args: argparse.Namespace) -> _Output:
 
     if args.workers < 0:
         raise CommandError(f"--workers must not be negative, got {args.workers}")
+    cores = _cores()
+    if args.workers > cores:
+        raise CommandError(
+            f"--workers {args.workers} is more than the {cores} cores this machine gives the "
+            f"process: use at most {cores}"
+        )
     path = Path(args.data)
     if not path.exists():
         raise CommandError(f"no such file or folder: {args.data}")
-    data = _read_csv(args.data) if path.suffix == ".csv" else _read_parquet(args.data)
+    data = (_read_csv(args.data, text_columns=args.groups) if _is_csv(args.data)
+            else _read_parquet(args.data))
     _require_columns(data, args.data, [args.response, *args.fixed, *args.groups])
     client = None
     try:
         if args.workers:
+            import logging
+
             from dask.distributed import Client, LocalCluster
 
+            # no dashboard, and no log lines: a failure reaches the user as one error line
             client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                         dashboard_address=None))
+                                         dashboard_address=":0",
+                                         silence_logs=logging.CRITICAL))
         fit = fit_large(data, args.response, args.fixed, args.groups, tol=args.tol,
                         max_sweeps=args.max_sweeps, solver=args.solver)
     finally:
@@ -528,7 +707,17 @@ def _fit_large(args: argparse.Namespace) -> _Output:
               f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s")
         _print_estimates(fit)
 
-    return _Output(fit.to_dict(), report, notes)
+    return _Output(_timed(fit.to_dict(), args.timings), report, notes)
+
+
+def _cores() -> int:
+    """Return the number of cores this process may run on (at least 1)."""
+    import os
+
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # not Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,9 +738,13 @@ def _lmer_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _fit_lmer(args: argparse.Namespace) -> _Output:
     """Run ``lmer``: any lme4 formula, fitted by mixedlm; text columns are factors."""
-    from analysis.models.lmer import fit_lmer, summary_dict
+    from analysis.models.lmer import fit_lmer, grouping_columns, summary_dict
 
-    data = _read_csv(args.csv)
+    try:
+        groups = grouping_columns(args.formula)
+    except ValueError:  # fit_lmer reports the formula's fault
+        groups = []
+    data = _read_csv(args.csv, text_columns=groups)
     for col in data.columns:  # identifiers such as subject numbers are labels, not numbers
         if data[col].dtype == object:
             data[col] = data[col].astype(str)
@@ -688,7 +881,7 @@ _COMMANDS: tuple[_Command, ...] = (
         ),
         add_arguments=_lmer_arguments,
         fit=_fit_lmer,
-        hint="check the response's scale and the formula",
+        hint="check the formula and the columns it names",
     ),
     _Command(
         name="glmer",

@@ -221,6 +221,36 @@ def check_fixed_factor_levels(term: str, levels: Sequence[object]) -> None:
         )
 
 
+def check_fixed_dimension(n_obs: int, coefficients: dict[str, int], *, reml: bool = True) -> None:
+    """Refuse fixed effects with too many coefficients for the data, naming the largest column.
+
+    Parameters
+    ----------
+    n_obs
+        Observations.
+    coefficients
+        Coefficients each fixed-effect column needs (1 for a number, levels - 1 for a
+        factor); the intercept is counted here.
+    reml
+        REML needs more observations than coefficients; ML at least as many.
+
+    Raises
+    ------
+    ValueError
+        If there are too many coefficients; the message names the column that needs the
+        most, which is usually a text column of labels or of numbers stored as text.
+    """
+    total = 1 + sum(coefficients.values())
+    if total < n_obs or (not reml and total == n_obs):
+        return
+    worst = max(coefficients, key=lambda c: coefficients[c])
+    raise ValueError(
+        f"the fixed effects need {total} coefficients for {n_obs} observations: column "
+        f"{worst!r} alone needs {coefficients[worst]} (a text column is a factor with one "
+        "coefficient per level but the first; is it an identifier, or numbers stored as text?)"
+    )
+
+
 def level_effects(
     effects: pd.Series,
     values: pd.Series,

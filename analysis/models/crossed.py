@@ -177,6 +177,8 @@ def fixed_design(data: pd.DataFrame, fixed: Sequence[str]) -> FixedDesign:
             levels[term] = lev
             names.extend(f"{term}{level}" for level in lev[1:])
         else:
+            if not np.all(np.isfinite(series.to_numpy(dtype=float))):
+                raise ValueError(f"data: fixed-effect column {term!r} has infinite values")
             names.append(term)
     return FixedDesign(terms=terms, names=tuple(names), levels=levels)
 

@@ -199,28 +199,86 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
                 raise ValueError(f"column {col!r} must be numeric")
         import dask
 
-        counts, largest, lows, highs, bad = dask.compute(
-            frame[response].count(),
-            frame[response].abs().max(),
-            [frame[g].min() for g in group_list],
-            [frame[g].max() for g in group_list],
-            [frame[c].isna().sum() for c in roles],
-        )
+        # every partition (each file, each row group) is checked, not only the first file's
+        # schema, and the codes present are collected: the levels are those codes, densely
+        # re-coded 0..L-1, so memory follows the number of levels, not the largest code
+        found = [dask.delayed(_partition_summary)(part, response, roles, group_list)
+                 for part in frame.to_delayed()]
+        while len(found) > 1:
+            found = [dask.delayed(_combine_summaries)(found[i], found[i + 1])
+                     if i + 1 < len(found) else found[i] for i in range(0, len(found), 2)]
+        summary = dask.compute(found[0])[0]
+        counts, codes = summary["n"], summary["codes"]
         if int(counts) == 0:
             raise ValueError("data has no rows")
-        if any(int(b) for b in bad):
+        if summary["missing"]:
             raise ValueError("data has missing values")
-        check_response_scale(response, float(largest))
-        if any(int(lo) < 0 for lo in lows):
-            raise ValueError("grouping codes must be non-negative")
-        levels = {g: pd.RangeIndex(int(hi) + 1, name=g) for g, hi in zip(group_list, highs,
-                                                                             strict=True)}
-        n_obs = int(len(frame))
+        check_response_scale(response, float(summary["largest"]))
+        levels = {g: pd.Index(codes[g], name=g) for g in group_list}
+        lookup = {g: np.asarray(codes[g]) for g in group_list}
+        frame = frame.map_partitions(_recode, lookup, meta=frame._meta)
+        n_obs = int(counts)
     else:
         raise ValueError(f"data must be a pandas or Dask DataFrame, got {type(data).__name__}")
     for g, lev in levels.items():
         check_grouping_levels(g, len(lev))
     return _Data(frame, response, fixed_list, group_list, levels, n_obs)
+
+
+def _partition_summary(part: pd.DataFrame, response: str, roles: list[str],
+                       groups: list[str]) -> Stats:
+    """Rows, largest absolute response, missing values and level codes of one partition."""
+    missing = int(part[roles].isna().to_numpy().sum())
+    if missing:  # before the codes: a missing code would make an integer column float
+        return {"n": len(part), "largest": 0.0, "missing": missing,
+                "codes": {g: np.array([], dtype=np.int64) for g in groups}}
+    y = part[response].to_numpy(dtype=float)
+    return {
+        "n": len(part),
+        "largest": float(np.max(np.abs(y))) if len(y) else 0.0,
+        "missing": 0,
+        "codes": _partition_levels(part, groups),
+    }
+
+
+def _combine_summaries(a: Stats, b: Stats) -> Stats:
+    return {"n": a["n"] + b["n"], "largest": max(a["largest"], b["largest"]),
+            "missing": a["missing"] + b["missing"],
+            "codes": {g: np.union1d(a["codes"][g], b["codes"][g]) for g in a["codes"]}}
+
+
+def _partition_levels(part: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
+    """Return the sorted distinct codes of each grouping column in one partition.
+
+    Raises
+    ------
+    ValueError
+        If a grouping column of this partition does not hold integers: a float code such as
+        3.5 would otherwise be truncated to 3 when read as an integer.
+    """
+    out = {}
+    for g in groups:
+        column = part[g]
+        if not pd.api.types.is_integer_dtype(column.dtype):
+            values = column.to_numpy()
+            example = next((v for v in values if not float(v).is_integer()), None) if (
+                pd.api.types.is_float_dtype(column.dtype)) else None
+            detail = f" (e.g. {float(example)!r})" if example is not None else ""
+            raise ValueError(
+                f"grouping column {g!r} holds {column.dtype} values{detail} in one of the "
+                "Parquet files or row groups, not integer level codes: every file must store "
+                "it as integers"
+            )
+        out[g] = np.unique(column.to_numpy(dtype=np.int64))
+    return out
+
+
+def _recode(part: pd.DataFrame, lookup: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Replace each grouping column's codes by their positions among the levels (0..L-1)."""
+    part = part.copy()
+    for g, levels in lookup.items():
+        part[g] = np.searchsorted(levels, part[g].to_numpy(dtype=np.int64)).astype(np.int64)
+    return part
 
 
 def _arrays(part: pd.DataFrame, d: _Data) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

@@ -28,6 +28,7 @@ this module adds only what the book needs on top:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from scipy import linalg, optimize, sparse, stats
 
 from analysis.validation import (
     SINGULAR_TOL,
+    check_fixed_dimension,
+    check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
     check_response_scale,
@@ -47,6 +50,7 @@ from analysis.validation import (
 __all__ = [
     "MAX_PROFILE_RANDOM",
     "fit_lmer",
+    "grouping_columns",
     "lme4_term_name",
     "fixef_frame",
     "varcorr_frame",
@@ -87,6 +91,25 @@ def _formula_columns(formula: str) -> tuple[str, list[str], list[str]]:
     names = [n for n in _NAME.findall(rhs) if not re.fullmatch(r"[0-9.]+", n)]
     columns = [response] + [n for n in dict.fromkeys(names) if n != response]
     return response, columns, groups
+
+
+def grouping_columns(formula: str) -> list[str]:
+    """Return the columns an lme4 formula groups by (``g`` of ``(x | g)``, both of ``a/b``).
+
+    Raises
+    ------
+    ValueError
+        If ``formula`` is not an lme4 formula with a random-effect term.
+    """
+    return _formula_columns(formula)[2]
+
+
+def _slope_columns(formula: str) -> list[str]:
+    """Return the columns named left of a bar, ``x`` of ``(1 + x | g)``."""
+    names: list[str] = []
+    for terms, _, _ in _BAR.findall(formula.split("~", 1)[1]):
+        names += [n for n in _NAME.findall(terms) if not re.fullmatch(r"[0-9.]+", n)]
+    return list(dict.fromkeys(names))
 
 
 def _grouping_levels(data: pd.DataFrame, formula: str) -> dict[str, int]:
@@ -167,28 +190,76 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     has_na = [c for c in columns if used[c].isna().any()]
     if has_na:
         raise ValueError(f"columns {has_na} have missing values; drop or impute them first")
-    if not pd.api.types.is_numeric_dtype(used[response]):
-        raise ValueError(f"the response {response!r} must be numeric")
+    if pd.api.types.is_bool_dtype(used[response]) or not pd.api.types.is_numeric_dtype(
+        used[response]
+    ):
+        raise ValueError(f"the response {response!r} must be numeric, got {used[response].dtype}")
     y = used[response].to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
         raise ValueError(f"the response {response!r} has infinite values")
     check_response_scale(response, float(np.max(np.abs(y))) if y.size else 0.0)
+    if y.size and np.ptp(y) == 0:
+        raise ValueError(
+            f"the response {response!r} is constant (every value is {y[0]:g}): the residual "
+            "SD is 0 and the REML criterion -Inf, so there is nothing to fit"
+        )
     n = len(used)
+    _, _, groups = _formula_columns(formula)
     for label, levels in _grouping_levels(used, formula).items():
         check_grouping_levels(label, levels, n, kind="grouping factor")
+    fixed_part = set(_NAME.findall(_BAR.sub(" ", formula.split("~", 1)[1])))
+    coefficients: dict[str, int] = {}
+    for col in columns[1:]:
+        if col in groups:
+            continue
+        column = used[col]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            if not np.all(np.isfinite(column.to_numpy(dtype=float))):
+                raise ValueError(f"column {col!r} has infinite values")
+            n_coef = 1
+        else:  # a factor: lme4's contrasts need two levels
+            levels = (column.cat.remove_unused_categories().cat.categories
+                      if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
+            check_fixed_factor_levels(col, list(levels))
+            n_coef = len(levels) - 1
+        if col in fixed_part:
+            coefficients[col] = n_coef
+    if coefficients:
+        check_fixed_dimension(n, coefficients, reml=reml)
+    notes = [
+        f"the random-effect column {col!r} is constant, so its term duplicates the random "
+        "intercept and the fit cannot tell the two apart (lme4 warns that it is unable to "
+        "evaluate the scaled gradient)"
+        for col in _slope_columns(formula)
+        if col in used and pd.api.types.is_numeric_dtype(used[col])
+        and not pd.api.types.is_bool_dtype(used[col]) and np.ptp(used[col].to_numpy(float)) == 0
+    ]
     frame = used.copy()
     for col in frame.columns:
         if frame[col].dtype == bool:
             frame[col] = frame[col].astype(str)
+    # a rank-deficient design is a warning naming the dropped columns (lme4: a message),
+    # never text that mixedlm prints on stdout; and the columns dropped are lme4's
+    control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
             warnings.simplefilter("always")
-            fit = mixedlm.lmer(formula, frame, REML=reml)
+            fit = mixedlm.lmer(formula, frame, REML=reml, control=control)
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
         raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
+    dropped: list[str] = []
     for w in caught:
-        if "singular" not in str(w.message).lower():
-            warnings.warn(f"mixedlm: {w.message}", RuntimeWarning, stacklevel=2)
+        message = str(w.message)
+        if "rank deficient" in message:
+            dropped = _dropped_columns(formula, frame, fit)
+            notes.append(
+                f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+                f"column(s): {dropped}"
+            )
+        elif "singular" not in message.lower():
+            warnings.warn(f"mixedlm: {message}", RuntimeWarning, stacklevel=2)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
         raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
     if bool(fit.isSingular()):
@@ -196,7 +267,69 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     fit._analysis_data = frame  # the rows it was fitted to, for lme4's term names
     fit._analysis_groups = _lme4_group_names(formula)
     fit._analysis_formula = formula
+    fit._analysis_dropped = dropped
     return fit
+
+
+def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:
+    """Return the columns of ``x`` that lme4 keeps, in order.
+
+    A column is kept unless it is (nearly) a combination of the columns kept before it, as R's
+    ``qr`` (LINPACK's limited pivoting) decides with tolerance 1e-7.
+    """
+    basis = np.zeros((x.shape[0], 0))
+    kept = []
+    for j in range(x.shape[1]):
+        column = np.asarray(x[:, j], dtype=float)
+        rest = column - basis @ (basis.T @ column)
+        norm = float(np.linalg.norm(rest))
+        if norm > tol * max(float(np.linalg.norm(column)), np.finfo(float).tiny):
+            kept.append(j)
+            basis = np.column_stack([basis, rest / norm])
+    return kept
+
+
+@contextlib.contextmanager
+def _lme4_rank_check() -> Any:
+    """Make mixedlm drop the columns of a rank-deficient design that lme4 drops.
+
+    mixedlm 1.3.0 keeps the columns a pivoted QR picks first (the largest), so with
+    ``x2 = 2 x`` it keeps ``x2``; lme4 keeps columns in their order and drops the later ones
+    (``x2``), which changes the estimates and, through the REML determinant, the criterion.
+    Within this block mixedlm's check is replaced by one that keeps columns as lme4 does.
+    """
+    from mixedlm.models import checks
+
+    original = checks.check_rankX
+
+    def in_order(matrices: Any, action: str) -> tuple[np.ndarray, list[int] | None]:
+        x = matrices.X
+        kept = _independent_columns(np.asarray(x, dtype=float)) if x.shape[1] else []
+        if len(kept) == x.shape[1]:
+            return x, None
+        dropped = sorted(set(range(x.shape[1])) - set(kept))
+        warnings.warn(
+            f"Fixed-effects design matrix is rank deficient (rank {len(kept)} < "
+            f"{x.shape[1]} columns). Dropping columns: {dropped}",
+            UserWarning,
+            stacklevel=2,
+        )
+        return x[:, kept], dropped
+
+    checks.check_rankX = in_order
+    try:
+        yield
+    finally:
+        checks.check_rankX = original
+
+
+def _dropped_columns(formula: str, frame: pd.DataFrame, fit: Any) -> list[str]:
+    """Return lme4's names of the fixed-effect columns mixedlm dropped as linearly dependent."""
+    import mixedlm
+
+    full = list(mixedlm.lFormula(formula, frame).matrices.fixed_names)
+    kept = set(fit.getME("fixef_names"))
+    return [lme4_term_name(name, frame) for name in full if name not in kept]
 
 
 def lme4_term_name(name: str, data: pd.DataFrame | None) -> str:
@@ -331,8 +464,7 @@ class _Deviance:
         x = np.asarray(fit.getME("X"), dtype=float)
         y = np.asarray(fit.getME("y"), dtype=float)
         self.n = len(y)
-        self.lambdat = sparse.csr_matrix(fit.getME("Lambdat")).copy()
-        self.lind = np.asarray(fit.getME("Lind"), dtype=int)
+        self.lambdat, self.lind = _lambdat_template(fit)
         self.ztz = (z.T @ z).toarray()
         self.ztx = np.asarray(z.T @ x)
         self.zty = np.asarray(z.T @ y).ravel()
@@ -446,6 +578,25 @@ class _Deviance:
             return np.inf
         pwrss = self.yty - float(cu @ cu) - float(rhs @ beta)
         return ldl2 + self.n * np.log(2 * np.pi * sigma**2) + pwrss / sigma**2
+
+
+def _lambdat_template(fit: Any) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Return ``Lambdat`` with every entry the parameters can fill, and ``Lind``.
+
+    At a singular fit some of theta is 0 and mixedlm's ``Lambdat`` leaves those entries out of
+    its sparse structure, which then no longer matches ``Lind``. The template is rebuilt at
+    theta = 1, 2, 3, ... instead, each stored value naming its theta (``Lind``).
+    """
+    lambdat = sparse.csr_matrix(fit.getME("Lambdat")).copy()
+    lind = np.asarray(fit.getME("Lind"), dtype=int)
+    if lambdat.nnz == len(lind):
+        return lambdat, lind
+    from mixedlm.estimation.reml import _build_lambda
+
+    marker = np.arange(1.0, len(np.asarray(fit.theta)) + 1.0)
+    template = sparse.csr_matrix(_build_lambda(marker, fit.matrices.random_structures).T)
+    template.sort_indices()
+    return template, np.rint(template.data).astype(int) - 1
 
 
 def _ml_estimates(dev: _Deviance, fit_ml: Any) -> np.ndarray:
@@ -616,7 +767,13 @@ def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dic
         "n_obs": int(fit.getME("n")),
         "n_groups": {str(k): int(v) for k, v in fit.ngrps().items()},
         "fixed": fixef_frame(fit).to_dict(orient="records"),
-        "varcorr": varcorr_frame(fit).to_dict(orient="records"),
+        "dropped_columns": list(getattr(fit, "_analysis_dropped", [])),
+        "varcorr": [
+            # a correlation of two zero SDs is undefined: lme4 prints NaN, JSON null
+            {k: (None if k == "sdcor" and row["var2"] and not np.isfinite(v) else v)
+             for k, v in row.items()}
+            for row in varcorr_frame(fit).to_dict(orient="records")
+        ],
         "sigma": float(fit.sigma),
         "reml_criterion" if fit.REML else "deviance": float(
             fit.REMLcrit() if fit.REML else fit.deviance

@@ -26,7 +26,10 @@ statsmodels is imported inside the functions that fit, so importing this module 
 
 from __future__ import annotations
 
+import dataclasses
+import keyword
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from scipy import stats
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     SINGULAR_TOL,
+    check_fixed_dimension,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
@@ -73,7 +77,7 @@ class MixedFit:
     ----------
     fixed
         Fixed effects indexed by term, with columns ``estimate``, ``se``, ``z``, ``p``,
-        ``ci_low`` and ``ci_high`` (Wald intervals at 95%). The standard errors are lme4's,
+        ``ci_low`` and ``ci_high`` (Wald intervals at ``level``). The standard errors are lme4's,
         from :math:`\hat\sigma_e^2 (X^\top W X)^{-1}` at the estimated SDs.
     sd_group
         Estimated SD of the group (random-intercept) effects, :math:`\hat\sigma_a`.
@@ -105,7 +109,11 @@ class MixedFit:
         The statsmodels ``MixedLMResults`` object, or ``None`` for a singular fit statsmodels
         could not compute (the estimates then come from the closed-form criterion).
     model
-        The statsmodels ``MixedLM`` model (design matrices, groups).
+        The statsmodels ``MixedLM`` model (design matrices, groups). For a response beyond
+        :data:`RESCALE_ABOVE` in size, ``result`` and ``model`` are those of the response
+        divided by a power of two (see :func:`fit_random_intercept`).
+    level
+        Confidence level of the Wald intervals in ``fixed``.
     """
 
     fixed: pd.DataFrame
@@ -123,6 +131,7 @@ class MixedFit:
     group: str
     result: Any
     model: Any = None
+    level: float = 0.95
 
     @property
     def singular(self) -> bool:
@@ -208,17 +217,49 @@ def prepare_data(
     check_response_scale(response, float(np.max(np.abs(sub[response].to_numpy(float)))))
     sub[group] = sub[group].astype(str)
     check_grouping_levels(group, sub[group].nunique(), len(sub), kind="group column")
+    y = sub[response].to_numpy(float)
+    if np.ptp(y) == 0:
+        raise ValueError(
+            f"response column {response!r} is constant (every value is {y[0]:g}): there is no "
+            "variation to split between groups and residual"
+        )
+    coefficients: dict[str, int] = {}
     for name in fixed_names:
         column = sub[name]
+        coefficients[name] = 1
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             levels = (column.cat.remove_unused_categories().cat.categories
                       if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
             check_fixed_factor_levels(name, list(levels))
+            coefficients[name] = len(levels) - 1
+            continue
+        if not np.all(np.isfinite(column.to_numpy(float))):
+            raise ValueError(f"fixed-effect column {name!r} has infinite values")
+        if name == "Intercept":
+            raise ValueError(
+                "numeric fixed-effect column 'Intercept' has the name statsmodels gives the "
+                "model's intercept, so the two cannot be told apart: rename the column"
+            )
+    if coefficients:
+        check_fixed_dimension(len(sub), coefficients)
     return sub.reset_index(drop=True)
 
 
 def _quote(name: str) -> str:
-    return name if name.isidentifier() else f"Q({name!r})"
+    """Return ``name`` as patsy reads a column: quoted unless a plain (non-keyword) name."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"Q({name!r})"
+
+
+def _unquote(term: str) -> str:
+    """Return a design column's name with patsy's quoting removed: ``Q('class')`` -> ``class``."""
+    return re.sub(r"""Q\((['"])(.*?)\1\)""", lambda m: m.group(2), term)
+
+
+#: Responses larger than this in absolute value (or smaller than its inverse) are fitted
+#: divided by a power of two, then the estimates multiplied back: statsmodels' BLUPs and the
+#: conditional variances square and multiply the response's scale and overflow from about
+#: 1e77 (a power of two is exact in binary, so nothing is lost by it).
+RESCALE_ABOVE = 1e50
 
 
 def build_model(
@@ -288,8 +329,13 @@ def fit_random_intercept(
     fixed: str | Sequence[str] = ("Bow",),
     group: str = "Name",
     reml: bool = True,
+    level: float = 0.95,
 ) -> MixedFit:
     """Fit ``response ~ fixed + (1 | group)`` with statsmodels' MixedLM.
+
+    A response larger than :data:`RESCALE_ABOVE` (or smaller than its inverse) is fitted
+    divided by a power of two and the estimates multiplied back, exactly: at such scales the
+    BLUPs and their SDs would overflow.
 
     Parameters
     ----------
@@ -304,6 +350,8 @@ def fit_random_intercept(
         The grouping column; each level gets a random intercept.
     reml
         Estimate the variance components by REML (lme4's default) rather than ML.
+    level
+        Confidence level of the Wald intervals of the fixed effects.
 
     Returns
     -------
@@ -319,7 +367,14 @@ def fit_random_intercept(
 
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False, got {reml!r}")
+    level = check_level(level)
     fixed_names = _as_names(fixed)
+    scale = _response_scale(prepare_data(data, response, fixed_names, group)[response])
+    if scale != 1.0:
+        scaled = data.loc[:, [response, *fixed_names, group]].copy()
+        scaled[response] = scaled[response].astype(float) / scale
+        fit = fit_random_intercept(scaled, response, fixed_names, group, reml, level)
+        return _rescaled(fit, scale)
     from statsmodels.regression.mixed_linear_model import MixedLMParams
 
     model = build_model(data, response, fixed_names, group)
@@ -379,7 +434,8 @@ def fit_random_intercept(
     # statsmodels' bse_fe comes from the full Hessian and differs slightly when unbalanced.
     se = np.sqrt(np.diag(lik.fixed_cov(sd_group, sd_resid)))
     return MixedFit(
-        fixed=fixed_effects_table(model.exog_names, estimates, se),
+        fixed=fixed_effects_table([_unquote(n) for n in model.exog_names], estimates, se,
+                                  level),
         sd_group=sd_group,
         sd_resid=sd_resid,
         blups=blups,
@@ -394,6 +450,36 @@ def fit_random_intercept(
         group=group,
         result=result,
         model=model,
+        level=level,
+    )
+
+
+def _response_scale(y: pd.Series) -> float:
+    """Return the power of two to divide the response by (1.0: none), see RESCALE_ABOVE."""
+    largest = float(np.max(np.abs(y.to_numpy(float))))
+    if 1 / RESCALE_ABOVE <= largest <= RESCALE_ABOVE:
+        return 1.0
+    return float(2.0 ** math.floor(math.log2(largest)))
+
+
+def _rescaled(fit: MixedFit, scale: float) -> MixedFit:
+    """Return a fit of ``y / scale`` as the fit of ``y``: estimates times ``scale``.
+
+    The log-likelihood of ``y`` is that of ``y / scale`` minus ``m log(scale)``, with ``m``
+    the number of observations (ML) or of residual contrasts, ``n - p`` (REML).
+    """
+    fixed = fit.fixed.copy()
+    for column in ("estimate", "se", "ci_low", "ci_high"):
+        fixed[column] = fixed[column] * scale
+    m = fit.n_obs - (len(fixed) if fit.reml else 0)
+    return dataclasses.replace(
+        fit,
+        fixed=fixed,
+        sd_group=fit.sd_group * scale,
+        sd_resid=fit.sd_resid * scale,
+        blups=fit.blups * scale,
+        blup_sd=fit.blup_sd * scale,
+        loglik=fit.loglik - m * math.log(scale),
     )
 
 
