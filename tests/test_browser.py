@@ -503,3 +503,172 @@ def test_mathjax_copy_holds_only_what_the_pages_use() -> None:
     assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
     size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
     assert size < 4_000_000, f"_static/mathjax holds {size:,} bytes (was 24 MB before trimming)"
+
+
+# --- Reading on any screen: tables, boxes, phones, figures, focus, drawers, dark mode ----------
+
+WIDE = {"width": 1366, "height": 900}
+#: stderr output a page may show (page, pattern): a warning a chapter shows on purpose is printed
+#: by the chapter (standard output), so nothing is allowed at present.
+ALLOWED_STDERR: tuple[tuple[str, str], ...] = ()
+
+_STDERR_JS = r"""() => Array.from(document.querySelectorAll(
+    "article.bd-article .output.stderr, article.bd-article .stderr"))
+  .map(el => el.textContent.trim()).filter(t => t)"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_stray_stderr_output(page: str, server: str, browser) -> None:
+    tab = _open(browser, server, page, DESKTOP)
+    try:
+        blocks = tab.evaluate(_STDERR_JS)
+    finally:
+        tab.close()
+    stray = [b for b in blocks
+             if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)]
+    assert not stray, (
+        f"{page}: stderr output in the page (fix it at its cause, silence known noise in "
+        f"analysis/book/quiet.py, or show a deliberate warning with print): "
+        f"{[s[:200] for s in stray]}"
+    )
+
+
+_TABLES_JS = r"""() => {
+  const px = v => parseFloat(v) || 0;
+  const numeric =
+    /^(?=.*\d)[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+\u2212]?\d+)?$/;
+  return Array.from(document.querySelectorAll("article.bd-article table")).map((t, i) => {
+    const cells = Array.from(t.querySelectorAll("td"));
+    const pad = cells.map(c => Math.min(px(getComputedStyle(c).paddingLeft),
+                                        px(getComputedStyle(c).paddingRight)));
+    const misaligned = cells.filter(c => numeric.test(c.textContent.trim()))
+      .filter(c => !["right", "end"].includes(getComputedStyle(c).textAlign))
+      .map(c => c.textContent.trim()).slice(0, 5);
+    const head = t.querySelector("thead tr:last-child th, thead tr:last-child td");
+    const rule = head ? px(getComputedStyle(head).borderBottomWidth) : null;
+    return {i, minPad: pad.length ? Math.min(...pad) : null, misaligned, rule,
+            text: t.textContent.trim().slice(0, 60)};
+  });
+}"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_tables_have_padding_aligned_numbers_and_a_header_rule(
+    page: str, server: str, browser
+) -> None:
+    tab = _open(browser, server, page, WIDE)
+    try:
+        tables = tab.evaluate(_TABLES_JS)
+    finally:
+        tab.close()
+    problems = []
+    for t in tables:
+        if t["minPad"] is not None and t["minPad"] < 6:
+            problems.append(f"table {t['i']} ({t['text']!r}): cell padding {t['minPad']} px")
+        if t["misaligned"]:
+            problems.append(f"table {t['i']}: numbers not right-aligned: {t['misaligned']}")
+        if t["rule"] is not None and t["rule"] < 1:
+            problems.append(f"table {t['i']} ({t['text']!r}): no rule under the header")
+    assert not problems, f"{page}: " + "; ".join(problems)
+
+
+#: Elements that are wider than their box, unless they scroll in a box of their own.
+_OVERFLOW_JS = r"""() => {
+  const article = document.querySelector("article.bd-article");
+  const box = article.getBoundingClientRect();
+  const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const out = {code: [], math: [], numbers: [], wide: []};
+  article.querySelectorAll("pre").forEach(pre => {
+    if (pre.scrollWidth > pre.clientWidth + 1 && pre.checkVisibility())
+      out.code.push({text: pre.textContent.split("\n").reduce((a, b) => a.length > b.length ? a : b)
+                              .slice(0, 100), over: pre.scrollWidth - pre.clientWidth});
+  });
+  article.querySelectorAll("div.math").forEach(div => {
+    const m = div.querySelector("mjx-container");
+    if (!m) return;
+    const r = m.getBoundingClientRect();
+    if ((m.scrollWidth > m.clientWidth + 1 && !scrolls(m)) || r.right > box.right + 1)
+      out.math.push(div.id || div.textContent.slice(0, 60));
+    const no = div.querySelector(".eqno");
+    if (no) {
+      const n = no.getBoundingClientRect();
+      if (n.right > box.right + 1 || n.left < box.left - 1 || n.width === 0)
+        out.numbers.push(no.textContent.trim());
+    }
+  });
+  article.querySelectorAll("*").forEach(el => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= box.right + 1) return;
+    for (let p = el.parentElement; p && p !== article; p = p.parentElement)
+      if (scrolls(p) && p.getBoundingClientRect().right <= box.right + 1) return;
+    if (scrolls(el) && r.right <= box.right + 1) return;
+    out.wide.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ")[0]);
+  });
+  out.wide = Array.from(new Set(out.wide)).slice(0, 10);
+  out.pageWidth = document.documentElement.scrollWidth;
+  return out;
+}"""
+
+
+def _overflow(browser, server: str, page: str, viewport: dict[str, int]) -> dict:
+    tab = _open(browser, server, page, viewport, idle=True)
+    try:
+        if tab.evaluate("() => !!document.querySelector('.math')"):
+            tab.wait_for_function("() => window.MathJax && MathJax.startup "
+                                  "&& MathJax.startup.promise", timeout=15000)
+            tab.evaluate("() => MathJax.startup.promise")
+        return tab.evaluate(_OVERFLOW_JS)
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(
+    page: str, server: str, browser
+) -> None:
+    f = _overflow(browser, server, page, WIDE)
+    assert not f["code"], f"{page}: code blocks scroll sideways at {WIDE['width']} px: {f['code']}"
+    assert not f["math"], f"{page}: display math wider than the column, not in a scroll box: " \
+        f"{f['math']}"
+    assert not f["numbers"], f"{page}: equation numbers out of view: {f['numbers']}"
+    assert not f["wide"], f"{page}: elements wider than the column: {f['wide']}"
+    assert f["pageWidth"] <= WIDE["width"], f"{page} is {f['pageWidth']} px wide"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, server: str, browser) -> None:
+    f = _overflow(browser, server, page, PHONE)
+    assert f["pageWidth"] <= PHONE["width"], (
+        f"{page} is {f['pageWidth']} px wide on a {PHONE['width']} px phone; "
+        f"too wide: {f['wide']}"
+    )
+    assert not f["wide"], f"{page}: elements wider than the phone's column: {f['wide']}"
+    assert not f["math"] and not f["numbers"], (
+        f"{page}: display math cut off on a phone: {f['math']}, numbers {f['numbers']}"
+    )
+
+
+_FIGURES_JS = r"""() => Array.from(document.querySelectorAll("article.bd-article img"))
+  .filter(img => img.closest("figure, .cell_output"))
+  .map(img => {
+    const a = img.closest("a");
+    return {src: img.getAttribute("src"), href: a ? a.getAttribute("href") : null,
+            natural: img.naturalWidth, layout: parseFloat(img.getAttribute("width")) || null};
+  })"""
+
+
+@pytest.mark.parametrize("page", _chapters())
+def test_figures_open_full_size_and_are_sharp(page: str, server: str, browser) -> None:
+    tab = _open(browser, server, page, PHONE, idle=True)
+    try:
+        figures = tab.evaluate(_FIGURES_JS)
+    finally:
+        tab.close()
+    name = lambda url: (url or "").rsplit("/", 1)[-1]  # noqa: E731
+    not_linked = [f["src"] for f in figures if name(f["href"]) != name(f["src"])]
+    assert not not_linked, f"{page}: figures that do not open full size on a tap: {not_linked}"
+    # Drawn at twice the size they are laid out at (retina PNG, analysis/plots/style.py), so
+    # they are sharp on high-density screens and when opened full size.
+    blurry = [name(f["src"]) for f in figures if f["src"].endswith(".png")
+              and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])]
+    assert not blurry, f"{page}: figures not drawn for high-density screens: {blurry[:5]}"
