@@ -66,9 +66,9 @@ def make_table(env: Any, parent: str, exec_data: dict[str, dict]) -> nodes.table
     """Build the table: one row per executed notebook, in the order of the book."""
     order = {name: i for i, name in enumerate(_reading_order(env))}
     docs = sorted(exec_data, key=lambda d: (order.get(d, len(order)), d))
+    # No caption: the table is made after figures and tables were numbered (a post-transform),
+    # and a captioned table would want a number; the section heading above it says what it is.
     table = nodes.table(classes=["table", "book-table", "chapter-times"])
-    title = nodes.title(text="Execution time of each chapter in this build")
-    table += title
     group = nodes.tgroup(cols=2)
     table += group
     group += nodes.colspec(colwidth=80)

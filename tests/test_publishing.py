@@ -162,6 +162,12 @@ def test_dask_shuffle_bookkeeping_is_dropped_and_real_warnings_kept(caplog):
         log.warning("Shuffle %s deactivated due to stimulus '%s'", "a", "s")
         log.warning("Shuffle %s restarted due to stimulus '%s", "a", "s")
     assert [r.getMessage() for r in caplog.records] == ["Shuffle a restarted due to stimulus 's"]
+    nanny = logging.getLogger("distributed.nanny")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=nanny.name):
+        nanny.warning(f"Worker process still alive after {4.0:.1f} seconds, killing")
+        nanny.warning("Worker process died unexpectedly")
+    assert [r.getMessage() for r in caplog.records] == ["Worker process died unexpectedly"]
 
 
 def test_the_silenced_messages_are_the_ones_dask_writes():
@@ -171,6 +177,8 @@ def test_the_silenced_messages_are_the_ones_dask_writes():
 
     for message in quiet.ROUTINE_SHUFFLE_MESSAGES:
         assert f'"{message}"' in text, f"distributed no longer logs {message!r}: update quiet.py"
+    nanny = (source / "nanny.py").read_text()
+    assert f'f"{quiet.SLOW_SHUTDOWN_MESSAGE}{{wait_timeout:.1f}} seconds, killing"' in nanny
 
 
 def test_pymc_info_lines_are_kept_out_without_importing_pymc():

@@ -29,6 +29,11 @@ warning and log message alone. It imports none of the libraries concerned, so it
    plugin logs the start and end of every peer-to-peer shuffle at WARNING level, although
    nothing is wrong. A filter on that one logger drops these two messages; its real warnings
    (a shuffle restarted, a failed broadcast) still show.
+4. **Dask's slow shutdown on a busy machine** ("Worker process still alive after 4.0 seconds,
+   killing"). When a chapter closes its local cluster after its work is done, a worker that
+   takes longer than the nanny's grace period to exit (a loaded 2-core build machine) is
+   killed, and the nanny says so at WARNING level. Nothing is lost: the results are in. A
+   filter on ``distributed.nanny`` drops this one message.
 
 The module is idempotent and cheap after the first import.
 """
@@ -44,6 +49,7 @@ from pathlib import Path
 __all__ = [
     "BLAS_LDFLAGS",
     "ROUTINE_SHUFFLE_MESSAGES",
+    "SLOW_SHUTDOWN_MESSAGE",
     "configure_pytensor_blas",
     "quiet_dask_shuffle_logs",
     "quiet_pymc_logs",
@@ -117,11 +123,25 @@ class _DropRoutineShuffleMessages(logging.Filter):
         return record.msg not in ROUTINE_SHUFFLE_MESSAGES
 
 
+#: The start of the nanny's message when it kills a worker slow to exit at shutdown.
+SLOW_SHUTDOWN_MESSAGE = "Worker process still alive after "
+
+
+class _DropSlowShutdownMessage(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (message.startswith(SLOW_SHUTDOWN_MESSAGE) and message.endswith("killing"))
+
+
 def quiet_dask_shuffle_logs() -> None:
-    """Drop the two routine messages of Dask's shuffle plugin (nothing else), idempotently."""
-    log = logging.getLogger("distributed.shuffle._scheduler_plugin")
-    if not any(isinstance(f, _DropRoutineShuffleMessages) for f in log.filters):
-        log.addFilter(_DropRoutineShuffleMessages())
+    """Drop Dask's routine shuffle and slow-shutdown messages (nothing else), idempotently."""
+    for name, kind in (
+        ("distributed.shuffle._scheduler_plugin", _DropRoutineShuffleMessages),
+        ("distributed.nanny", _DropSlowShutdownMessage),
+    ):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in log.filters):
+            log.addFilter(kind())
 
 
 #: What :func:`configure_pytensor_blas` chose at import (see its return value).
