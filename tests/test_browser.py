@@ -578,7 +578,10 @@ _OVERFLOW_JS = r"""() => {
   const box = article.getBoundingClientRect();
   const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
   const out = {code: [], math: [], numbers: [], wide: []};
+  // Code (cell inputs, code in the prose) must fit; an output wider than the column scrolls
+  // in its own box (checked below with everything else).
   article.querySelectorAll("pre").forEach(pre => {
+    if (pre.closest(".cell_output")) return;
     if (pre.scrollWidth > pre.clientWidth + 1 && pre.checkVisibility())
       out.code.push({text: pre.textContent.split("\n").reduce((a, b) => a.length > b.length ? a : b)
                               .slice(0, 100), over: pre.scrollWidth - pre.clientWidth});
@@ -599,6 +602,7 @@ _OVERFLOW_JS = r"""() => {
   article.querySelectorAll("*").forEach(el => {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.right <= box.right + 1) return;
+    if (el.closest("mjx-assistive-mml")) return;  // MathJax's copy for screen readers, clipped
     for (let p = el.parentElement; p && p !== article; p = p.parentElement)
       if (scrolls(p) && p.getBoundingClientRect().right <= box.right + 1) return;
     if (scrolls(el) && r.right <= box.right + 1) return;
