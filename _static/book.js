@@ -46,12 +46,31 @@
 
   function markNumericCells() {
     document.querySelectorAll(".bd-article table").forEach((table) => {
-      table.querySelectorAll("td").forEach((cell) => {
-        const text = cell.textContent.trim();
-        if (text && NUMBER.test(text)) {
-          cell.classList.add("num");
-        }
+      const columns = new Map(); // column index -> [cells with text, cells with a number]
+      table.querySelectorAll("tbody tr").forEach((row) => {
+        Array.from(row.cells).forEach((cell) => {
+          const text = cell.textContent.trim();
+          if (!text || cell.tagName !== "TD") {
+            return;
+          }
+          const count = columns.get(cell.cellIndex) || [0, 0];
+          count[0] += 1;
+          if (NUMBER.test(text)) {
+            cell.classList.add("num");
+            count[1] += 1;
+          }
+          columns.set(cell.cellIndex, count);
+        });
       });
+      // The header of a column of numbers is aligned with them.
+      const head = table.querySelector("thead tr:last-child");
+      if (head) {
+        columns.forEach(([filled, numbers], index) => {
+          if (filled > 0 && numbers === filled && head.cells[index]) {
+            head.cells[index].classList.add("num");
+          }
+        });
+      }
     });
   }
 

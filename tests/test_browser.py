@@ -676,3 +676,113 @@ def test_figures_open_full_size_and_are_sharp(page: str, server: str, browser) -
     blurry = [name(f["src"]) for f in figures if f["src"].endswith(".png")
               and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])]
     assert not blurry, f"{page}: figures not drawn for high-density screens: {blurry[:5]}"
+
+
+_FOCUS_JS = r"""() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const cs = getComputedStyle(el);
+  const label = (el.getAttribute("aria-label") || el.getAttribute("title") ||
+                 el.getAttribute("data-bs-title") || el.textContent || "").trim().slice(0, 40);
+  return {label, cls: String(el.className),
+          header: !!el.closest(".bd-header-article, .bd-header, .search-button-field"),
+          outline: cs.outlineStyle !== "none" ? parseFloat(cs.outlineWidth) : 0,
+          shadow: cs.boxShadow !== "none"};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["phone", "desktop"])
+def test_keyboard_focus_is_visible_on_the_header_buttons(viewport, server: str, browser) -> None:
+    page = _chapters()[0]
+    tab = _open(browser, server, page, viewport)
+    try:
+        seen = []
+        for _ in range(80):  # through the sidebar's links on a desktop, to the article
+            tab.keyboard.press("Tab")
+            f = tab.evaluate(_FOCUS_JS)
+            if f and f["header"]:
+                seen.append(f)
+            if tab.evaluate("() => !!document.activeElement.closest('article.bd-article')"):
+                break
+    finally:
+        tab.close()
+    assert len(seen) >= 4, f"the keyboard reaches only {len(seen)} header buttons: {seen}"
+    invisible = [f["label"] or f["cls"] for f in seen if f["outline"] < 2 and not f["shadow"]]
+    assert not invisible, f"header buttons with no visible keyboard focus: {invisible}"
+    kinds = " ".join(f"{f['label']} {f['cls']}".lower() for f in seen)
+    for kind in ("toggle", "download", "search", "repository" if "repository" in kinds
+                 else "github"):
+        assert kind in kinds, f"the keyboard does not reach the {kind} button: {kinds}"
+
+
+_VISIBLE_SEARCH_JS = r"""() => Array.from(document.querySelectorAll(
+    ".search-button, .search-button-field, form.bd-search input"))
+  .filter(el => !el.closest("#pst-search-dialog"))
+  .filter(el => el.checkVisibility({checkVisibilityCSS: true, checkOpacity: true}))
+  .length"""
+
+
+def test_search_is_offered_once_on_a_phone(server: str, browser) -> None:
+    page = _chapters()[0]
+    tab = _open(browser, server, page, PHONE)
+    try:
+        closed = tab.evaluate(_VISIBLE_SEARCH_JS)
+        tab.locator(".bd-header-article .primary-toggle").click()
+        tab.locator("#pst-primary-sidebar-modal").locator(NAV_LINK).first.wait_for()
+        opened = tab.evaluate(_VISIBLE_SEARCH_JS)
+    finally:
+        tab.close()
+    assert closed == 1, f"{closed} search controls in a phone's header"
+    assert opened == 1, f"with the menu open, {opened} search controls show"
+
+
+def test_contents_drawer_closes_after_choosing_a_section(server: str, browser) -> None:
+    from playwright.sync_api import expect
+
+    page = _chapters()[2]
+    tab = _open(browser, server, page, PHONE)
+    try:
+        tab.locator(".bd-header-article .secondary-toggle").click()
+        dialog = tab.locator("#pst-secondary-sidebar-modal")
+        link = dialog.locator("a.nav-link:visible").nth(1)
+        link.wait_for()
+        target = link.get_attribute("href")
+        link.click()
+        expect(dialog, "the Contents drawer stays open after choosing a section")\
+            .not_to_have_attribute("open", "", timeout=3000)
+        tab.wait_for_timeout(500)
+        top = tab.evaluate(f"() => document.getElementById({target[1:]!r})"
+                           ".getBoundingClientRect().top")
+    finally:
+        tab.close()
+    assert -5 < top < PHONE["height"] / 2, f"the chosen section is not in view (top {top} px)"
+
+
+_LIGHT_PANELS_JS = r"""() => {
+  const lum = c => { const m = c.match(/[\d.]+/g); if (!m || (m.length > 3 && +m[3] === 0))
+                       return null; const [r, g, b] = m.slice(0, 3).map(Number);
+                     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+  const out = [];
+  document.querySelectorAll("article.bd-article *").forEach(el => {
+    const l = lum(getComputedStyle(el).backgroundColor);
+    if (l !== null && l > 0.6 && el.getBoundingClientRect().width > 40)
+      out.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ")[0]);
+  });
+  return Array.from(new Set(out)).slice(0, 10);
+}"""
+
+
+@pytest.mark.parametrize("page", [p for p in _chapters() if p.startswith("book/0")][:6])
+def test_dark_mode_has_no_light_panels(page: str, server: str, browser) -> None:
+    tab = browser.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    tab.add_init_script("localStorage.setItem('mode', 'dark'); "
+                        "localStorage.setItem('theme', 'dark');")
+    tab.set_viewport_size(WIDE)
+    try:
+        tab.goto(f"{server}/{page}", wait_until="load")
+        assert tab.evaluate("document.documentElement.dataset.theme") == "dark"
+        panels = tab.evaluate(_LIGHT_PANELS_JS)
+    finally:
+        tab.close()
+    assert not panels, f"{page}: light panels in dark mode: {panels}"
