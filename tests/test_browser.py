@@ -16,6 +16,14 @@ notebook can be downloaded, the citation note carries the package's version and 
 the References page lists every entry of ``references.bib``, and the MathJax copy holds only
 what the pages use.
 
+Reading on any screen (``_static/book.css``, ``_static/book.js``): no stderr output in any page
+(``ALLOWED_STDERR`` lists the exceptions: none); table cells padded, numbers right-aligned, a rule
+under the header; at 1366 px no code block scrolls sideways and display math wider than the
+column scrolls in its own box with its equation number in view; at 390 px no page is wider than
+the screen; figures open full size on a tap and are drawn at twice their size; keyboard focus
+is visible on the header's buttons; search is offered once on a phone; the Contents drawer closes
+after a section is chosen; dark mode puts nothing on a light panel.
+
 Run with ``make test`` (which builds the site first) or ``make site-test``.
 """
 
