@@ -33,25 +33,34 @@ from pathlib import Path
 #: Run in the page before printing (see the module docstring).
 PREPARE_JS = r"""() => {
   // Open every solution and dropdown (sphinx-exercise + sphinx-togglebutton, <details>).
-  document.querySelectorAll("details").forEach(d => { d.open = true; });
+  // (not the folded code cells, class "hide": their results are in the text)
+  document.querySelectorAll("details:not(.hide)").forEach(d => { d.open = true; });
   document.querySelectorAll(".solution.toggle-hidden, .solution .toggle-hidden, " +
                             ".dropdown.toggle-hidden, .dropdown .toggle-hidden")
     .forEach(el => el.classList.remove("toggle-hidden"));
   document.querySelectorAll(".solution button.toggle-button, .dropdown button.toggle-button")
     .forEach(b => b.remove());
   // Scale display math that is wider than the column, so that nothing is cut off on paper.
+  // The page is laid out at the width of the paper's text column (PAPER_PX), so what fits
+  // here fits on paper; the equation number keeps its room beside the equation.
   let scaled = 0;
   document.querySelectorAll('mjx-container[display="true"]').forEach(m => {
     m.style.overflow = "visible";
-    const box = m.parentElement.clientWidth;
-    const width = m.scrollWidth;
-    if (box > 0 && width > box) {
-      m.style.zoom = (box / width).toFixed(3);
+    const div = m.closest("div.math") || m.parentElement;
+    const number = div.querySelector(".eqno");
+    const room = div.clientWidth - (number ? number.getBoundingClientRect().width + 16 : 0);
+    const math = m.querySelector("mjx-math") || m;
+    const width = math.getBoundingClientRect().width;
+    if (room > 0 && width > room) {
+      m.style.zoom = (room / width).toFixed(3);
       scaled += 1;
     }
   });
   return scaled;
 }"""
+
+#: The width of the text on A4 paper with 14 mm margins, in CSS pixels (96 per inch).
+PAPER_PX = round((210 - 2 * 14) / 25.4 * 96)
 
 #: Print styles: no interface, the article at the full width of the paper.
 PRINT_CSS = """
@@ -82,6 +91,15 @@ def find_chromium() -> str | None:
     return None
 
 
+def _follow_redirect(page: Path) -> Path:
+    """Return the page a redirect page (jupyter-book's index.html) sends the browser to."""
+    import re
+
+    text = page.read_text(encoding="utf-8", errors="replace")[:2000]
+    found = re.search(r'http-equiv="Refresh" content="0;\s*url=([^"]+)"', text, re.I)
+    return (page.parent / found.group(1)).resolve() if found else page
+
+
 def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, float]:
     """Print ``page`` (an HTML file of the build) to ``output``; return what was measured."""
     from playwright.sync_api import sync_playwright
@@ -91,8 +109,15 @@ def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, f
         raise SystemExit(
             "make pdf needs Chromium: install it with `sudo apt-get install chromium` (Debian)."
         )
-    page = page.resolve()
-    handler = functools.partial(_QuietHandler, directory=str(page.parent))
+    root = page.resolve().parent  # the build's folder: pages refer to _static/ etc. in it
+    single = _follow_redirect(page.resolve())
+    # jupyter-book writes the single page as book/intro.html (after the root document) with
+    # links relative to the build's folder (_static/, _images/): it is printed from a copy
+    # placed there.
+    copy = root / "_print.html"
+    copy.write_bytes(single.read_bytes())
+    target = copy.name
+    handler = functools.partial(_QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     start = time.perf_counter()
@@ -102,19 +127,24 @@ def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, f
                 executable_path=chromium, headless=True,
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
-            tab = browser.new_page(viewport={"width": 1100, "height": 1400})
+            tab = browser.new_page(viewport={"width": PAPER_PX, "height": 1400})
             tab.set_default_timeout(timeout_s * 1000)
+            errors: list[str] = []
+            tab.on("pageerror", lambda e: errors.append(str(e)))
             # Nothing may leave the machine: the PDF is built offline.
             tab.route("**/*", lambda r: r.continue_()
                       if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
                       else r.abort())
             tab.emulate_media(media="print")
-            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/{page.name}",
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/{target}",
                      wait_until="load")
             if tab.evaluate("() => !!document.querySelector('.math')"):
                 tab.wait_for_function("() => window.MathJax && MathJax.startup "
-                                      "&& MathJax.startup.promise")
+                                      "&& MathJax.startup.promise", timeout=60_000)
                 tab.evaluate("() => MathJax.startup.promise")
+                typeset = tab.evaluate("() => document.querySelectorAll('mjx-container').length")
+                if typeset == 0:
+                    raise SystemExit(f"MathJax typeset nothing (page errors: {errors})")
             tab.add_style_tag(content=PRINT_CSS)
             scaled = tab.evaluate(PREPARE_JS)
             output.parent.mkdir(parents=True, exist_ok=True)
