@@ -665,7 +665,10 @@ _FIGURES_JS = r"""() => Array.from(document.querySelectorAll("article.bd-article
   .map(img => {
     const a = img.closest("a");
     return {src: img.getAttribute("src"), href: a ? a.getAttribute("href") : null,
-            natural: img.naturalWidth, layout: parseFloat(img.getAttribute("width")) || null};
+            natural: img.naturalWidth,
+            layout: parseFloat(img.style.width || img.getAttribute("width")) || null,
+            ratio: img.getBoundingClientRect().height / (img.getBoundingClientRect().width || 1),
+            naturalRatio: img.naturalHeight / (img.naturalWidth || 1)};
   })"""
 
 
@@ -684,6 +687,9 @@ def test_figures_open_full_size_and_are_sharp(page: str, server: str, browser) -
     blurry = [name(f["src"]) for f in figures if f["src"].endswith(".png")
               and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])]
     assert not blurry, f"{page}: figures not drawn for high-density screens: {blurry[:5]}"
+    squashed = [name(f["src"]) for f in figures
+                if f["natural"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02]
+    assert not squashed, f"{page}: figures shown out of proportion on a phone: {squashed[:5]}"
 
 
 _FOCUS_JS = r"""() => {
