@@ -202,6 +202,7 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+WIDE = {"width": 1366, "height": 900}  # the common laptop width the reading checks use
 NAV_LINK = "nav.bd-docs-nav a.reference"  # a link of the site navigation (primary sidebar)
 TOC_LINK = "nav.page-toc a, .bd-toc-nav a"  # a link of the page's table of contents
 
@@ -342,12 +343,12 @@ _FACTS_JS = r"""() => {
 
 @pytest.fixture(scope="module")
 def facts(server: str, browser) -> Callable[[str], dict]:
-    """What a page shows once MathJax has run (each page loaded once, at desktop size)."""
+    """What a page shows once MathJax has run (each page loaded once, at 1366 px)."""
     cache: dict[str, dict] = {}
 
     def get(page: str) -> dict:
         if page not in cache:
-            tab = _open(browser, server, page, DESKTOP, idle=True)
+            tab = _open(browser, server, page, WIDE, idle=True)
             try:
                 if tab.evaluate("() => !!document.querySelector('.math')"):
                     tab.wait_for_function(
@@ -357,6 +358,10 @@ def facts(server: str, browser) -> Callable[[str], dict]:
                     tab.evaluate("() => MathJax.startup.promise")
                 _settle(tab)
                 cache[page] = tab.evaluate(_FACTS_JS)
+                # what the reading checks below need, from the same load of the page
+                cache[page].update(stderr=tab.evaluate(_STDERR_JS),
+                                   tables=tab.evaluate(_TABLES_JS),
+                                   overflow=tab.evaluate(_OVERFLOW_JS))
             finally:
                 tab.close()
         return cache[page]
@@ -492,7 +497,9 @@ def test_citation_note_has_the_package_version_and_build_date() -> None:
     text = re.sub(r"<[^>]+>", "", intro.read_text(encoding="utf-8"))
     assert f"version {version}" in text, f"the citation note does not say version {version}"
     assert re.search(r"built on \d{4}-\d{2}-\d{2}", text), "the citation note has no build date"
-    assert "{{" not in text, "an unreplaced {{ substitution }} shows on the intro page"
+    unreplaced = re.findall(r"\{\{\s*\w+\s*\}\}", text)  # not BibTeX's {{Braced names}}
+    assert not unreplaced, f"unreplaced substitutions show on the intro page: {unreplaced}"
+    assert "@misc{" in text and f"version      = {{{version}}}" in text, "no BibTeX entry"
 
 
 def test_references_page_lists_every_bibliography_entry() -> None:
@@ -515,7 +522,6 @@ def test_mathjax_copy_holds_only_what_the_pages_use() -> None:
 
 # --- Reading on any screen: tables, boxes, phones, figures, focus, drawers, dark mode ----------
 
-WIDE = {"width": 1366, "height": 900}
 #: stderr output a page may show (page, pattern): a warning a chapter shows on purpose is printed
 #: by the chapter (standard output), so nothing is allowed at present.
 ALLOWED_STDERR: tuple[tuple[str, str], ...] = ()
@@ -526,12 +532,8 @@ _STDERR_JS = r"""() => Array.from(document.querySelectorAll(
 
 
 @pytest.mark.parametrize("page", toc_pages())
-def test_no_stray_stderr_output(page: str, server: str, browser) -> None:
-    tab = _open(browser, server, page, DESKTOP)
-    try:
-        blocks = tab.evaluate(_STDERR_JS)
-    finally:
-        tab.close()
+def test_no_stray_stderr_output(page: str, facts) -> None:
+    blocks = facts(page)["stderr"]
     stray = [b for b in blocks
              if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)]
     assert not stray, (
@@ -561,14 +563,8 @@ _TABLES_JS = r"""() => {
 
 
 @pytest.mark.parametrize("page", toc_pages())
-def test_tables_have_padding_aligned_numbers_and_a_header_rule(
-    page: str, server: str, browser
-) -> None:
-    tab = _open(browser, server, page, WIDE)
-    try:
-        tables = tab.evaluate(_TABLES_JS)
-    finally:
-        tab.close()
+def test_tables_have_padding_aligned_numbers_and_a_header_rule(page: str, facts) -> None:
+    tables = facts(page)["tables"]
     problems = []
     for t in tables:
         if t["minPad"] is not None and t["minPad"] < 6:
@@ -622,23 +618,31 @@ _OVERFLOW_JS = r"""() => {
 }"""
 
 
-def _overflow(browser, server: str, page: str, viewport: dict[str, int]) -> dict:
-    tab = _open(browser, server, page, viewport, idle=True)
-    try:
-        if tab.evaluate("() => !!document.querySelector('.math')"):
-            tab.wait_for_function("() => window.MathJax && MathJax.startup "
-                                  "&& MathJax.startup.promise", timeout=15000)
-            tab.evaluate("() => MathJax.startup.promise")
-        return tab.evaluate(_OVERFLOW_JS)
-    finally:
-        tab.close()
+@pytest.fixture(scope="module")
+def phone_facts(server: str, browser) -> Callable[[str], dict]:
+    """What a page shows on a 390 px phone once MathJax has run (each page loaded once)."""
+    cache: dict[str, dict] = {}
+
+    def get(page: str) -> dict:
+        if page not in cache:
+            tab = _open(browser, server, page, PHONE, idle=True)
+            try:
+                if tab.evaluate("() => !!document.querySelector('.math')"):
+                    tab.wait_for_function("() => window.MathJax && MathJax.startup "
+                                          "&& MathJax.startup.promise", timeout=15000)
+                    tab.evaluate("() => MathJax.startup.promise")
+                cache[page] = {"overflow": tab.evaluate(_OVERFLOW_JS),
+                               "figures": tab.evaluate(_FIGURES_JS)}
+            finally:
+                tab.close()
+        return cache[page]
+
+    return get
 
 
 @pytest.mark.parametrize("page", toc_pages())
-def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(
-    page: str, server: str, browser
-) -> None:
-    f = _overflow(browser, server, page, WIDE)
+def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(page: str, facts) -> None:
+    f = facts(page)["overflow"]
     assert not f["code"], f"{page}: code blocks scroll sideways at {WIDE['width']} px: {f['code']}"
     assert not f["math"], f"{page}: display math wider than the column, not in a scroll box: " \
         f"{f['math']}"
@@ -648,8 +652,8 @@ def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(
 
 
 @pytest.mark.parametrize("page", toc_pages())
-def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, server: str, browser) -> None:
-    f = _overflow(browser, server, page, PHONE)
+def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, phone_facts) -> None:
+    f = phone_facts(page)["overflow"]
     assert f["pageWidth"] <= PHONE["width"], (
         f"{page} is {f['pageWidth']} px wide on a {PHONE['width']} px phone; "
         f"too wide: {f['wide']}"
@@ -673,12 +677,8 @@ _FIGURES_JS = r"""() => Array.from(document.querySelectorAll("article.bd-article
 
 
 @pytest.mark.parametrize("page", _chapters())
-def test_figures_open_full_size_and_are_sharp(page: str, server: str, browser) -> None:
-    tab = _open(browser, server, page, PHONE, idle=True)
-    try:
-        figures = tab.evaluate(_FIGURES_JS)
-    finally:
-        tab.close()
+def test_figures_open_full_size_and_are_sharp(page: str, phone_facts) -> None:
+    figures = phone_facts(page)["figures"]
     name = lambda url: (url or "").rsplit("/", 1)[-1]  # noqa: E731
     not_linked = [f["src"] for f in figures if name(f["href"]) != name(f["src"])]
     assert not not_linked, f"{page}: figures that do not open full size on a tap: {not_linked}"
