@@ -502,6 +502,17 @@ def test_citation_note_has_the_package_version_and_build_date() -> None:
     assert "@misc{" in text and f"version      = {{{version}}}" in text, "no BibTeX entry"
 
 
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_page_carries_the_version_and_build_date(page: str) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    html = (HTML / page).read_text(encoding="utf-8")
+    stamp = re.search(r'<p class="book-page-stamp">(.*?)</p>', html, re.S)
+    assert stamp, f"{page}: no version and date in the footer (_ext/page_stamp.py)"
+    text = re.sub(r"<[^>]+>", "", stamp.group(1))
+    assert f"Version {version}, built " in text and re.search(r"\d{4}-\d{2}-\d{2}", text)
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"] in text
+
+
 def test_references_page_lists_every_bibliography_entry() -> None:
     keys = re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M)
     html = (HTML / "book" / "references.html").read_text(encoding="utf-8")
