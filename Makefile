@@ -11,10 +11,11 @@ JB     := $(BIN)/jupyter-book
 
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test unit notebooks site-test lint lock clean
+.PHONY: help venv book pdf test unit notebooks site-test lint lock clean
 
 help:
 	@echo "make book   build the executed website into _build/html"
+	@echo "make pdf    the whole book as one PDF file, _build/pdf/book.pdf (needs chromium)"
 	@echo "make test   lint, unit tests, every chapter under nbval, the strict build, browser test"
 	@echo "make lock   regenerate requirements.lock from pyproject.toml in a fresh environment"
 	@echo "make clean  remove _build (keeps .venv)"
@@ -35,6 +36,13 @@ book: $(STAMP)
 	$(JB) build . -W --keep-going
 	@echo
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html in a browser."
+
+# The whole book as one PDF, offline: the book as a single HTML page (same execution cache as
+# `make book`, so no chapter runs again if the site is built), printed by the system's Chromium
+# with solutions opened and wide equations fitted to the page (_ext/print_pdf.py).
+pdf: $(STAMP)
+	$(JB) build . --builder singlehtml -W --keep-going
+	$(BIN)/python _ext/print_pdf.py _build/singlehtml/index.html _build/pdf/book.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,9 @@ Adds MyST substitutions, computed when the book is built rather than typed:
 * ``{{ book_title }}`` and ``{{ book_authors }}``: ``title`` and ``author`` in ``_config.yml``;
 * ``{{ book_version }}``: ``project.version`` in ``pyproject.toml``;
 * ``{{ book_repository }}``: ``repository.url`` in ``_config.yml``, and
-  ``{{ book_repository_link }}`` the same as a link.
+  ``{{ book_repository_link }}`` the same as a link;
+* ``{{ book_bibtex }}``: a BibTeX entry for the book (title, authors, version, year of the
+  build, repository), as a code block; on a line of its own it is a block.
 
 The date of the build is MyST's built-in ``{sub-ref}`today``` (format: ``today_fmt`` in
 ``_config.yml``). A page is dated when it is read, and Sphinx reads only changed pages, so the
@@ -17,6 +19,7 @@ re-read every chapter every day.
 
 from __future__ import annotations
 
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -42,16 +45,45 @@ def _link(url: str) -> str:
     return f"[{text}]({text}/)"
 
 
+def bibtex_entry(title: str, authors: str, version: str, year: str, url: str) -> str:
+    """Return a BibTeX ``@misc`` entry for the book (fields every reference manager reads).
+
+    The authors are braced as one name (a collective author, not "Authors, The Mixed ...").
+    """
+    fields = [
+        ("author", f"{{{authors}}}"),
+        ("title", f"{{{title}}}"),
+        ("year", year),
+        ("version", version),
+        ("note", f"Version {version}, executable Jupyter Book"),
+    ]
+    if url:
+        fields.append(("howpublished", f"\\url{{{url.rstrip('/')}}}"))
+        fields.append(("url", url.rstrip("/")))
+    width = max(len(k) for k, _ in fields)
+    body = ",\n".join(f"  {k.ljust(width)} = {{{v}}}" for k, v in fields)
+    return f"@misc{{mixed_effects_book,\n{body}\n}}"
+
+
 def add_substitutions(app: Any, config: Any) -> None:
-    """Add the book's title, authors, version and repository to ``myst_substitutions``."""
+    """Add the book's title, authors, version, repository and BibTeX to ``myst_substitutions``.
+
+    The BibTeX entry carries the year of the build (a value that changes once a year, so
+    Sphinx re-reads the pages once a year for it, not every day).
+    """
     repository = (config.html_theme_options or {}).get("repository_url", "")
+    title = config.html_title or config.project  # jupyter-book: title -> html_title
+    version = _pyproject_version(Path(app.srcdir))
+    year = time.strftime("%Y")
+    bibtex = bibtex_entry(title, config.author, version, year, repository)
     substitutions = dict(config.myst_substitutions or {})
     substitutions.update(
-        book_title=config.html_title or config.project,  # jupyter-book: title -> html_title
+        book_title=title,
         book_authors=config.author,
-        book_version=_pyproject_version(Path(app.srcdir)),
+        book_version=version,
         book_repository=repository,
         book_repository_link=_link(repository),
+        book_bibtex=f"```bibtex\n{bibtex}\n```",
     )
     config.myst_substitutions = substitutions
 

@@ -12,6 +12,9 @@ nbval runs each notebook in a kernel started in the notebook's own folder, as th
 does (``run_in_temp: false`` in ``_config.yml``), so the outputs are the ones the build would
 have produced. Load it with ``-p nbval_cache`` and ``_ext`` on ``PYTHONPATH`` (the Makefile
 does).
+
+It also sets ``PYTENSOR_FLAGS`` for the kernels nbval starts, as ``_ext/quiet_kernels.py`` does
+for the book build, so that a chapter importing PyMC before the package prints no BLAS warning.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ CACHE_DIR = Path("_build") / ".jupyter_cache"
 _started: dict[str, float] = {}
 _failed: set[str] = set()
 _files: dict[str, object] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose PyTensor's BLAS in the environment the kernels inherit (analysis.book.quiet)."""
+    from analysis.book.quiet import configure_pytensor_blas
+
+    configure_pytensor_blas()
 
 
 def _is_nbval_cell(item: pytest.Item) -> bool:

@@ -16,6 +16,14 @@ notebook can be downloaded, the citation note carries the package's version and 
 the References page lists every entry of ``references.bib``, and the MathJax copy holds only
 what the pages use.
 
+Reading on any screen (``_static/book.css``, ``_static/book.js``): no stderr output in any page
+(``ALLOWED_STDERR`` lists the exceptions: none); table cells padded, numbers right-aligned, a rule
+under the header; at 1366 px no code block scrolls sideways and display math wider than the
+column scrolls in its own box with its equation number in view; at 390 px no page is wider than
+the screen; figures open full size on a tap and are drawn at twice their size; keyboard focus
+is visible on the header's buttons; search is offered once on a phone; the Contents drawer closes
+after a section is chosen; dark mode puts nothing on a light panel.
+
 Run with ``make test`` (which builds the site first) or ``make site-test``.
 """
 
@@ -194,6 +202,7 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+WIDE = {"width": 1366, "height": 900}  # the common laptop width the reading checks use
 NAV_LINK = "nav.bd-docs-nav a.reference"  # a link of the site navigation (primary sidebar)
 TOC_LINK = "nav.page-toc a, .bd-toc-nav a"  # a link of the page's table of contents
 
@@ -334,12 +343,12 @@ _FACTS_JS = r"""() => {
 
 @pytest.fixture(scope="module")
 def facts(server: str, browser) -> Callable[[str], dict]:
-    """What a page shows once MathJax has run (each page loaded once, at desktop size)."""
+    """What a page shows once MathJax has run (each page loaded once, at 1366 px)."""
     cache: dict[str, dict] = {}
 
     def get(page: str) -> dict:
         if page not in cache:
-            tab = _open(browser, server, page, DESKTOP, idle=True)
+            tab = _open(browser, server, page, WIDE, idle=True)
             try:
                 if tab.evaluate("() => !!document.querySelector('.math')"):
                     tab.wait_for_function(
@@ -349,6 +358,10 @@ def facts(server: str, browser) -> Callable[[str], dict]:
                     tab.evaluate("() => MathJax.startup.promise")
                 _settle(tab)
                 cache[page] = tab.evaluate(_FACTS_JS)
+                # what the reading checks below need, from the same load of the page
+                cache[page].update(stderr=tab.evaluate(_STDERR_JS),
+                                   tables=tab.evaluate(_TABLES_JS),
+                                   overflow=tab.evaluate(_OVERFLOW_JS))
             finally:
                 tab.close()
         return cache[page]
@@ -484,7 +497,20 @@ def test_citation_note_has_the_package_version_and_build_date() -> None:
     text = re.sub(r"<[^>]+>", "", intro.read_text(encoding="utf-8"))
     assert f"version {version}" in text, f"the citation note does not say version {version}"
     assert re.search(r"built on \d{4}-\d{2}-\d{2}", text), "the citation note has no build date"
-    assert "{{" not in text, "an unreplaced {{ substitution }} shows on the intro page"
+    unreplaced = re.findall(r"\{\{\s*\w+\s*\}\}", text)  # not BibTeX's {{Braced names}}
+    assert not unreplaced, f"unreplaced substitutions show on the intro page: {unreplaced}"
+    assert "@misc{" in text and f"version      = {{{version}}}" in text, "no BibTeX entry"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_page_carries_the_version_and_build_date(page: str) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    html = (HTML / page).read_text(encoding="utf-8")
+    stamp = re.search(r'<p class="book-page-stamp">(.*?)</p>', html, re.S)
+    assert stamp, f"{page}: no version and date in the footer (_ext/page_stamp.py)"
+    text = re.sub(r"<[^>]+>", "", stamp.group(1))
+    assert f"Version {version}, built " in text and re.search(r"\d{4}-\d{2}-\d{2}", text)
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"] in text
 
 
 def test_references_page_lists_every_bibliography_entry() -> None:
@@ -503,3 +529,285 @@ def test_mathjax_copy_holds_only_what_the_pages_use() -> None:
     assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
     size = sum(f.stat().st_size for f in mathjax.rglob("*") if f.is_file())
     assert size < 4_000_000, f"_static/mathjax holds {size:,} bytes (was 24 MB before trimming)"
+
+
+# --- Reading on any screen: tables, boxes, phones, figures, focus, drawers, dark mode ----------
+
+#: stderr output a page may show (page, pattern): a warning a chapter shows on purpose is printed
+#: by the chapter (standard output), so nothing is allowed at present.
+ALLOWED_STDERR: tuple[tuple[str, str], ...] = ()
+
+_STDERR_JS = r"""() => Array.from(document.querySelectorAll(
+    "article.bd-article .output.stderr, article.bd-article .stderr"))
+  .map(el => el.textContent.trim()).filter(t => t)"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_no_stray_stderr_output(page: str, facts) -> None:
+    blocks = facts(page)["stderr"]
+    stray = [b for b in blocks
+             if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)]
+    assert not stray, (
+        f"{page}: stderr output in the page (fix it at its cause, silence known noise in "
+        f"analysis/book/quiet.py, or show a deliberate warning with print): "
+        f"{[s[:200] for s in stray]}"
+    )
+
+
+_TABLES_JS = r"""() => {
+  const px = v => parseFloat(v) || 0;
+  const numeric =
+    /^(?=.*\d)[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+\u2212]?\d+)?$/;
+  return Array.from(document.querySelectorAll("article.bd-article table")).map((t, i) => {
+    const cells = Array.from(t.querySelectorAll("td"));
+    const pad = cells.map(c => Math.min(px(getComputedStyle(c).paddingLeft),
+                                        px(getComputedStyle(c).paddingRight)));
+    const misaligned = cells.filter(c => numeric.test(c.textContent.trim()))
+      .filter(c => !["right", "end"].includes(getComputedStyle(c).textAlign))
+      .map(c => c.textContent.trim()).slice(0, 5);
+    const head = t.querySelector("thead tr:last-child th, thead tr:last-child td");
+    const rule = head ? px(getComputedStyle(head).borderBottomWidth) : null;
+    return {i, minPad: pad.length ? Math.min(...pad) : null, misaligned, rule,
+            text: t.textContent.trim().slice(0, 60)};
+  });
+}"""
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_tables_have_padding_aligned_numbers_and_a_header_rule(page: str, facts) -> None:
+    tables = facts(page)["tables"]
+    problems = []
+    for t in tables:
+        if t["minPad"] is not None and t["minPad"] < 6:
+            problems.append(f"table {t['i']} ({t['text']!r}): cell padding {t['minPad']} px")
+        if t["misaligned"]:
+            problems.append(f"table {t['i']}: numbers not right-aligned: {t['misaligned']}")
+        if t["rule"] is not None and t["rule"] < 1:
+            problems.append(f"table {t['i']} ({t['text']!r}): no rule under the header")
+    assert not problems, f"{page}: " + "; ".join(problems)
+
+
+#: Elements that are wider than their box, unless they scroll in a box of their own.
+_OVERFLOW_JS = r"""() => {
+  const article = document.querySelector("article.bd-article");
+  const box = article.getBoundingClientRect();
+  const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const out = {code: [], math: [], numbers: [], wide: []};
+  // Code (cell inputs, code in the prose) must fit; an output wider than the column scrolls
+  // in its own box (checked below with everything else).
+  article.querySelectorAll("pre").forEach(pre => {
+    if (pre.closest(".cell_output")) return;
+    if (pre.scrollWidth > pre.clientWidth + 1 && pre.checkVisibility())
+      out.code.push({text: pre.textContent.split("\n").reduce((a, b) => a.length > b.length ? a : b)
+                              .slice(0, 100), over: pre.scrollWidth - pre.clientWidth});
+  });
+  article.querySelectorAll("div.math").forEach(div => {
+    const m = div.querySelector("mjx-container");
+    if (!m) return;
+    const r = m.getBoundingClientRect();
+    if ((m.scrollWidth > m.clientWidth + 1 && !scrolls(m)) || r.right > box.right + 1)
+      out.math.push(div.id || div.textContent.slice(0, 60));
+    const no = div.querySelector(".eqno");
+    if (no) {
+      const n = no.getBoundingClientRect();
+      if (n.right > box.right + 1 || n.left < box.left - 1 || n.width === 0)
+        out.numbers.push(no.textContent.trim());
+    }
+  });
+  article.querySelectorAll("*").forEach(el => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= box.right + 1) return;
+    if (el.closest("mjx-assistive-mml")) return;  // MathJax's copy for screen readers, clipped
+    for (let p = el.parentElement; p && p !== article; p = p.parentElement)
+      if (scrolls(p) && p.getBoundingClientRect().right <= box.right + 1) return;
+    if (scrolls(el) && r.right <= box.right + 1) return;
+    out.wide.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ")[0]);
+  });
+  out.wide = Array.from(new Set(out.wide)).slice(0, 10);
+  out.pageWidth = document.documentElement.scrollWidth;
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def phone_facts(server: str, browser) -> Callable[[str], dict]:
+    """What a page shows on a 390 px phone once MathJax has run (each page loaded once)."""
+    cache: dict[str, dict] = {}
+
+    def get(page: str) -> dict:
+        if page not in cache:
+            tab = _open(browser, server, page, PHONE, idle=True)
+            try:
+                if tab.evaluate("() => !!document.querySelector('.math')"):
+                    tab.wait_for_function("() => window.MathJax && MathJax.startup "
+                                          "&& MathJax.startup.promise", timeout=15000)
+                    tab.evaluate("() => MathJax.startup.promise")
+                cache[page] = {"overflow": tab.evaluate(_OVERFLOW_JS),
+                               "figures": tab.evaluate(_FIGURES_JS)}
+            finally:
+                tab.close()
+        return cache[page]
+
+    return get
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(page: str, facts) -> None:
+    f = facts(page)["overflow"]
+    assert not f["code"], f"{page}: code blocks scroll sideways at {WIDE['width']} px: {f['code']}"
+    assert not f["math"], f"{page}: display math wider than the column, not in a scroll box: " \
+        f"{f['math']}"
+    assert not f["numbers"], f"{page}: equation numbers out of view: {f['numbers']}"
+    assert not f["wide"], f"{page}: elements wider than the column: {f['wide']}"
+    assert f["pageWidth"] <= WIDE["width"], f"{page} is {f['pageWidth']} px wide"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, phone_facts) -> None:
+    f = phone_facts(page)["overflow"]
+    assert f["pageWidth"] <= PHONE["width"], (
+        f"{page} is {f['pageWidth']} px wide on a {PHONE['width']} px phone; "
+        f"too wide: {f['wide']}"
+    )
+    assert not f["wide"], f"{page}: elements wider than the phone's column: {f['wide']}"
+    assert not f["math"] and not f["numbers"], (
+        f"{page}: display math cut off on a phone: {f['math']}, numbers {f['numbers']}"
+    )
+
+
+_FIGURES_JS = r"""() => Array.from(document.querySelectorAll("article.bd-article img"))
+  .filter(img => img.closest("figure, .cell_output"))
+  .map(img => {
+    const a = img.closest("a");
+    return {src: img.getAttribute("src"), href: a ? a.getAttribute("href") : null,
+            natural: img.naturalWidth,
+            layout: parseFloat(img.style.width || img.getAttribute("width")) || null,
+            ratio: img.getBoundingClientRect().height / (img.getBoundingClientRect().width || 1),
+            naturalRatio: img.naturalHeight / (img.naturalWidth || 1)};
+  })"""
+
+
+@pytest.mark.parametrize("page", _chapters())
+def test_figures_open_full_size_and_are_sharp(page: str, phone_facts) -> None:
+    figures = phone_facts(page)["figures"]
+    name = lambda url: (url or "").rsplit("/", 1)[-1]  # noqa: E731
+    not_linked = [f["src"] for f in figures if name(f["href"]) != name(f["src"])]
+    assert not not_linked, f"{page}: figures that do not open full size on a tap: {not_linked}"
+    # Drawn at twice the size they are laid out at (retina PNG, analysis/plots/style.py), so
+    # they are sharp on high-density screens and when opened full size.
+    blurry = [name(f["src"]) for f in figures if f["src"].endswith(".png")
+              and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])]
+    assert not blurry, f"{page}: figures not drawn for high-density screens: {blurry[:5]}"
+    squashed = [name(f["src"]) for f in figures
+                if f["natural"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02]
+    assert not squashed, f"{page}: figures shown out of proportion on a phone: {squashed[:5]}"
+
+
+_FOCUS_JS = r"""() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const cs = getComputedStyle(el);
+  const label = (el.getAttribute("aria-label") || el.getAttribute("title") ||
+                 el.getAttribute("data-bs-title") || el.textContent || "").trim().slice(0, 40);
+  return {label, cls: String(el.className),
+          header: !!el.closest(".bd-header-article, .bd-header, .search-button-field"),
+          outline: cs.outlineStyle !== "none" ? parseFloat(cs.outlineWidth) : 0,
+          shadow: cs.boxShadow !== "none"};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["phone", "desktop"])
+def test_keyboard_focus_is_visible_on_the_header_buttons(viewport, server: str, browser) -> None:
+    page = _chapters()[0]
+    tab = _open(browser, server, page, viewport)
+    try:
+        seen = []
+        for _ in range(80):  # through the sidebar's links on a desktop, to the article
+            tab.keyboard.press("Tab")
+            f = tab.evaluate(_FOCUS_JS)
+            if f and f["header"]:
+                seen.append(f)
+            if tab.evaluate("() => !!document.activeElement.closest('article.bd-article')"):
+                break
+    finally:
+        tab.close()
+    assert len(seen) >= 4, f"the keyboard reaches only {len(seen)} header buttons: {seen}"
+    invisible = [f["label"] or f["cls"] for f in seen if f["outline"] < 2 and not f["shadow"]]
+    assert not invisible, f"header buttons with no visible keyboard focus: {invisible}"
+    kinds = " ".join(f"{f['label']} {f['cls']}".lower() for f in seen)
+    for kind in ("toggle", "download", "search", "repository" if "repository" in kinds
+                 else "github"):
+        assert kind in kinds, f"the keyboard does not reach the {kind} button: {kinds}"
+
+
+_VISIBLE_SEARCH_JS = r"""() => Array.from(document.querySelectorAll(
+    ".search-button, .search-button-field, form.bd-search input"))
+  .filter(el => !el.closest("#pst-search-dialog"))
+  .filter(el => el.checkVisibility({checkVisibilityCSS: true, checkOpacity: true}))
+  .length"""
+
+
+def test_search_is_offered_once_on_a_phone(server: str, browser) -> None:
+    page = _chapters()[0]
+    tab = _open(browser, server, page, PHONE)
+    try:
+        closed = tab.evaluate(_VISIBLE_SEARCH_JS)
+        tab.locator(".bd-header-article .primary-toggle").click()
+        tab.locator("#pst-primary-sidebar-modal").locator(NAV_LINK).first.wait_for()
+        opened = tab.evaluate(_VISIBLE_SEARCH_JS)
+    finally:
+        tab.close()
+    assert closed == 1, f"{closed} search controls in a phone's header"
+    assert opened == 1, f"with the menu open, {opened} search controls show"
+
+
+def test_contents_drawer_closes_after_choosing_a_section(server: str, browser) -> None:
+    from playwright.sync_api import expect
+
+    page = _chapters()[2]
+    tab = _open(browser, server, page, PHONE)
+    try:
+        tab.locator(".bd-header-article .secondary-toggle").click()
+        dialog = tab.locator("#pst-secondary-sidebar-modal")
+        link = dialog.locator("a.nav-link:visible").nth(1)
+        link.wait_for()
+        target = link.get_attribute("href")
+        link.click()
+        expect(dialog, "the Contents drawer stays open after choosing a section")\
+            .not_to_have_attribute("open", "", timeout=3000)
+        tab.wait_for_timeout(500)
+        top = tab.evaluate(f"() => document.getElementById({target[1:]!r})"
+                           ".getBoundingClientRect().top")
+    finally:
+        tab.close()
+    assert -5 < top < PHONE["height"] / 2, f"the chosen section is not in view (top {top} px)"
+
+
+_LIGHT_PANELS_JS = r"""() => {
+  const lum = c => { const m = c.match(/[\d.]+/g); if (!m || (m.length > 3 && +m[3] === 0))
+                       return null; const [r, g, b] = m.slice(0, 3).map(Number);
+                     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255; };
+  const out = [];
+  document.querySelectorAll("article.bd-article *").forEach(el => {
+    const l = lum(getComputedStyle(el).backgroundColor);
+    if (l !== null && l > 0.6 && el.getBoundingClientRect().width > 40)
+      out.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ")[0]);
+  });
+  return Array.from(new Set(out)).slice(0, 10);
+}"""
+
+
+@pytest.mark.parametrize("page", [p for p in _chapters() if p.startswith("book/0")][:6])
+def test_dark_mode_has_no_light_panels(page: str, server: str, browser) -> None:
+    tab = browser.new_page()
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
+    tab.add_init_script("localStorage.setItem('mode', 'dark'); "
+                        "localStorage.setItem('theme', 'dark');")
+    tab.set_viewport_size(WIDE)
+    try:
+        tab.goto(f"{server}/{page}", wait_until="load")
+        assert tab.evaluate("document.documentElement.dataset.theme") == "dark"
+        panels = tab.evaluate(_LIGHT_PANELS_JS)
+    finally:
+        tab.close()
+    assert not panels, f"{page}: light panels in dark mode: {panels}"

@@ -1,4 +1,8 @@
-"""Small helpers for the chapters themselves."""
+"""Small helpers for the chapters themselves.
+
+Importing this package first imports :mod:`analysis.book.quiet` (cheap: it imports nothing
+heavy), which silences the known-harmless build noise of PyTensor, PyMC and Dask at its source.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+import analysis.book.quiet  # noqa: F401  (before anything imports PyTensor)
+
 __all__ = ["glue", "glue_all", "format_number", "format_p_value", "show_table", "watermark"]
+
+#: The classes every table from :func:`show_table` carries: the theme's ``table`` (its borders
+#: and header rule) and ``book-table`` (``_static/book.css``: cell padding, right-aligned
+#: numbers, tabular figures, and a scroll box of its own when a table is wider than the page).
+TABLE_CLASSES = "table book-table"
 
 #: Column names read as p-values by :func:`show_table` (besides those it is told about).
 P_VALUE_COLUMNS = frozenset({"p", "p-value", "p_value", "P>|z|", "P>|t|", "Pr(>Chisq)", "pvalue"})
@@ -226,7 +237,16 @@ def show_table(
         elif pd.api.types.is_numeric_dtype(table[col]):
             d = digits.get(col, 4) if isinstance(digits, dict) else digits
             formatters[col] = lambda v, d=d: format_number(v, d)
-    styler = table.style.format(formatters)
+    styler = table.style.format(formatters).set_table_attributes(f'class="{TABLE_CLASSES}"')
+    # Numbers are right-aligned, so that their digits line up (the site's stylesheet,
+    # _static/book.css, aligns cells of class "num"; the header of a numeric column follows).
+    numeric = [j for j, col in enumerate(table.columns) if col in formatters]
+    if numeric:
+        styler = styler.set_table_styles(
+            [{"selector": f"td.col{j}, th.col_heading.col{j}", "props": "text-align: right;"}
+             for j in numeric],
+            overwrite=False,
+        )
     if caption:
         styler = styler.set_caption(caption)
     return styler

@@ -17,6 +17,9 @@ __all__ = ["plot_solver_convergence", "plot_scaling"]
 
 _COLORS = ("#2e86c1", "#b03a2e", "#27ae60", "#8e44ad")
 
+#: Ratio of rows between neighbouring "did not finish" markers (one marker width on the log axis).
+_FAILED_SPREAD = 1.45
+
 
 def plot_solver_convergence(
     histories: Mapping[str, Sequence[float]], *, ax: Axes | None = None
@@ -65,15 +68,21 @@ def plot_scaling(reml: pd.DataFrame, scale: pd.DataFrame) -> Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.3, 3.9), sharey=True,
                                       layout="constrained")
     top = float(np.nanmax([reml["wall_seconds"].max(), scale["fit_seconds"].max()])) * 3
+    status = reml.groupby("program", sort=False)["status"]
+    failing = [str(p) for p, st in status if (st != "ok").any()]
     for k, (program, runs) in enumerate(reml.groupby("program", sort=False)):
         colour = _COLORS[k % len(_COLORS)]
         done = runs[runs["status"] == "ok"]
         left.plot(done["rows"], done["wall_seconds"], "o-", color=colour, lw=2, ms=5,
                   label=str(program))
         failed = runs[runs["status"] != "ok"]
-        # side by side, so that programs failing at the same size do not hide each other
-        left.plot(failed["rows"] * 1.12**k, np.full(len(failed), top), "x", color=colour,
-                  ms=9, mew=2)
+        if failed.empty:
+            continue
+        # Side by side, a marker's width apart on the log axis, centred on the size at which
+        # they failed, so that programs failing at the same size do not hide each other.
+        shift = _FAILED_SPREAD ** (failing.index(str(program)) - (len(failing) - 1) / 2)
+        left.plot(failed["rows"] * shift, np.full(len(failed), top), "x", color=colour,
+                  ms=8, mew=2, clip_on=False)
     left.set_title("exact REML (whole process)")
     for k, (workers, runs) in enumerate(scale.groupby("workers")):
         done = runs[runs["status"] == "ok"].sort_values("rows")
@@ -92,4 +101,11 @@ def plot_scaling(reml: pd.DataFrame, scale: pd.DataFrame) -> Figure:
         ax.set_xlabel("rows")
         ax.legend(frameon=False, fontsize=8, loc="upper left")
     left.set_ylabel("seconds (x: did not finish)")
+    if failing:
+        bottom = left.get_ylim()[0]
+        left.set_ylim(bottom, top * 2.5)  # the markers sit inside the panel, not on its edge
+        first = float(reml.loc[reml["status"] != "ok", "rows"].min())
+        left.annotate("did not finish", (first / _FAILED_SPREAD ** (len(failing) / 2), top),
+                      xytext=(-4, 0), textcoords="offset points", ha="right", va="center",
+                      fontsize=8)
     return fig
