@@ -33,8 +33,8 @@ _files: dict[str, object] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Choose PyTensor's BLAS in the environment the kernels inherit (analysis.book.quiet)."""
-    from analysis.book.quiet import configure_pytensor_blas
+    """Choose PyTensor's BLAS in the environment the kernels inherit (analysis.quiet)."""
+    from analysis.quiet import configure_pytensor_blas
 
     configure_pytensor_blas()
 

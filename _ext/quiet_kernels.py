@@ -1,6 +1,6 @@
 """Sphinx extension: the chapters' kernels inherit the book's choice of BLAS for PyTensor.
 
-:mod:`analysis.book.quiet` points PyTensor at the system BLAS (so that it does not print
+:mod:`analysis.quiet` points PyTensor at the system BLAS (so that it does not print
 "could not link to a BLAS installation", with the build's paths) by setting ``PYTENSOR_FLAGS``
 before PyTensor is imported. A chapter that imports PyMC, Bambi or ArviZ before the package
 (third-party imports come first) would import PyTensor too early for that, so the same
@@ -16,7 +16,7 @@ from typing import Any
 
 def configure_environment(*_: Any) -> None:
     """Set ``PYTENSOR_FLAGS`` in this process's environment (see the module docstring)."""
-    from analysis.book.quiet import configure_pytensor_blas
+    from analysis.quiet import configure_pytensor_blas
 
     configure_pytensor_blas()  # idempotent: a second call sees the flag and leaves it
 

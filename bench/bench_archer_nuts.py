@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import bayes  # noqa: I001  (imports analysis.book.quiet before PyMC)
+from analysis import bayes  # noqa: I001  (imports analysis.quiet before PyMC)
 from analysis.book.reproducibility import machine_info
 from analysis.datasets.archers import fifty_archers
 

@@ -16,18 +16,22 @@ to ``bench/results/slopes_forms.csv``, which chapter 6c reads.
 
 from __future__ import annotations
 
+import analysis.quiet  # noqa: F401  (before PyMC and PyTensor are imported)
+
+# isort: split
+
 import argparse
 import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 
-from analysis import bayes  # noqa: I001  (imports analysis.book.quiet before PyMC)
+from analysis import bayes
 from analysis.book.reproducibility import machine_info
 from analysis.datasets.files import data_dir
 
-pm = bayes.pm  # PyMC, imported after analysis.book.quiet
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALARS = ["Intercept", "Days", "sigma", "1|Subject_sigma", "Days|Subject_sigma", "rho"]
 

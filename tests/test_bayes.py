@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import bayes
+from analysis import bayes, quiet
 from analysis.bayes import sampling
-from analysis.book import quiet
 from analysis.datasets.archers import simulate_archers
 from analysis.plots import bayes as bplots
 
@@ -138,7 +137,7 @@ def test_every_name_the_repository_reads_from_the_package_exists():
 
 @pytest.mark.parametrize("name", ["__init__", *CONCEPT_MODULES])
 def test_each_module_silences_pytensor_before_importing_it(name):
-    """Each module imports analysis.book.quiet before any of PyMC, PyTensor, ArviZ, nutpie."""
+    """Each module imports analysis.quiet before any of PyMC, PyTensor, ArviZ, nutpie."""
     import ast
 
     path = Path(bayes.__file__).with_name(f"{name}.py")
@@ -148,7 +147,7 @@ def test_each_module_silences_pytensor_before_importing_it(name):
             imported += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
             imported.append(node.module or "")
-    assert imported and imported[0] == "analysis.book.quiet", imported
+    assert imported and imported[0] == "analysis.quiet", imported
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -434,7 +433,7 @@ def test_without_a_system_blas_the_choice_is_explicit_and_silent():
         "os.environ.pop('PYTENSOR_FLAGS', None)\n"
         "os.environ['PYTENSORRC'] = os.devnull\n"
         "ctypes.util.find_library = lambda name: None\n"
-        "import analysis.book.quiet as q\n"
+        "import analysis.quiet as q\n"
         "assert q.BLAS_LDFLAGS == '', q.BLAS_LDFLAGS\n"
         "import numpy as np, pytensor, pytensor.tensor as pt\n"
         "assert pytensor.config.blas__ldflags == ''\n"
@@ -450,7 +449,7 @@ def test_a_users_own_blas_choice_is_left_alone():
     code = (
         "import os\n"
         "os.environ['PYTENSOR_FLAGS'] = 'blas__ldflags='\n"
-        "import analysis.book.quiet as q\n"
+        "import analysis.quiet as q\n"
         "assert q.BLAS_LDFLAGS is None\n"
         "assert os.environ['PYTENSOR_FLAGS'] == 'blas__ldflags='\n"
     )

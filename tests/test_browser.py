@@ -549,7 +549,7 @@ def test_no_stray_stderr_output(page: str, facts) -> None:
              if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)]
     assert not stray, (
         f"{page}: stderr output in the page (fix it at its cause, silence known noise in "
-        f"analysis/book/quiet.py, or show a deliberate warning with print): "
+        f"analysis/quiet.py, or show a deliberate warning with print): "
         f"{[s[:200] for s in stray]}"
     )
 

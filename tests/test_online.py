@@ -562,7 +562,7 @@ def _chapter_model_builder():
     """Execute chapter 7's cell that defines ``one_way_model`` and return the function."""
     import nbformat
 
-    from analysis.book.quiet import configure_pytensor_blas  # noqa: F401  (before PyMC)
+    from analysis.quiet import configure_pytensor_blas  # noqa: F401  (before PyMC)
 
     path = Path(__file__).resolve().parents[1] / "book" / "07_online_prediction.ipynb"
     cells = [

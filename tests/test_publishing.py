@@ -147,11 +147,11 @@ def test_make_pdf_is_a_target():
     assert re.search(r"^pdf:", makefile, re.M) and "_ext/print_pdf.py" in makefile
 
 
-# --- Build noise: silenced in one place, narrowly (analysis/book/quiet.py) ------------------
+# --- Build noise: silenced in one place, narrowly (analysis/quiet.py) ------------------
 
 
 def test_dask_shuffle_bookkeeping_is_dropped_and_real_warnings_kept(caplog):
-    import analysis.book.quiet as quiet
+    import analysis.quiet as quiet
 
     quiet.quiet_dask_shuffle_logs()
     quiet.quiet_dask_shuffle_logs()  # idempotent
@@ -173,7 +173,7 @@ def test_dask_shuffle_bookkeeping_is_dropped_and_real_warnings_kept(caplog):
 def test_the_silenced_messages_are_the_ones_dask_writes():
     source = Path(__import__("distributed.shuffle._scheduler_plugin").__file__).parent
     text = (source / "shuffle" / "_scheduler_plugin.py").read_text()
-    import analysis.book.quiet as quiet
+    import analysis.quiet as quiet
 
     for message in quiet.ROUTINE_SHUFFLE_MESSAGES:
         assert f'"{message}"' in text, f"distributed no longer logs {message!r}: update quiet.py"

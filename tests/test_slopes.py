@@ -9,6 +9,7 @@ import matplotlib
 import mixedlm
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 from scipy import stats
 
@@ -463,7 +464,7 @@ def test_chapter_6c_model_is_the_random_slopes_builder():
 
     sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
     priors = bayes.Priors.from_data(sleep, response="Reaction", slope="Days")
-    namespace = {"pm": bayes.pm, "np": np, "pd": pd, "sleep": sleep, "priors": priors,
+    namespace = {"pm": pm, "np": np, "pd": pd, "sleep": sleep, "priors": priors,
                  "print": lambda *args, **kwargs: None}
     exec(_chapter_cell(CHAPTER_6C, "as slope_model:"), namespace)  # noqa: S102
     chapter = namespace["slope_model"]

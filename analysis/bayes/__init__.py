@@ -29,14 +29,14 @@ The InstEval models are in :mod:`analysis.bayes.crossed`, the online-experiment 
 :mod:`analysis.bayes.one_way`, and :mod:`analysis.bayes.equivalence` checks that two PyMC models
 are the same model.
 
-Importing this package first imports :mod:`analysis.book.quiet`, which silences the
+Importing this package first imports :mod:`analysis.quiet`, which silences the
 known-harmless start-up noise of PyTensor and PyMC (see there for exactly what and why); each
 module of the package imports it first too, before PyMC.
 """
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

@@ -52,7 +52,7 @@ Variable names: ``beta`` (dims ``term``), ``sigma_e``, ``sigma_<group>`` for eac
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

@@ -7,7 +7,7 @@ test call :func:`assert_same_model` so that the two cannot drift apart.
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

@@ -5,7 +5,7 @@ Chapter 6 compares it with NUTS: see :func:`gibbs_mixed_model`.
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

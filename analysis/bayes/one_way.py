@@ -12,7 +12,7 @@ model and :func:`one_way_pymc_model` have the same free variables and log densit
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

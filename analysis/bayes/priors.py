@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

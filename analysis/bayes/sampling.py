@@ -9,7 +9,7 @@ compiled model is cached per :class:`pymc.Model`, so sampling the same model aga
 
 from __future__ import annotations
 
-import analysis.book.quiet  # noqa: F401  (must run before PyTensor is imported)
+import analysis.quiet  # noqa: F401  (must run before PyTensor is imported)
 
 # isort: split
 

@@ -1,6 +1,6 @@
 """Small helpers for the chapters themselves.
 
-Importing this package first imports :mod:`analysis.book.quiet` (cheap: it imports nothing
+Importing this package first imports :mod:`analysis.quiet` (cheap: it imports nothing
 heavy), which silences the known-harmless build noise of PyTensor, PyMC and Dask at its source.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-import analysis.book.quiet  # noqa: F401  (before anything imports PyTensor)
+import analysis.quiet  # noqa: F401  (before anything imports PyTensor)
 
 __all__ = ["glue", "glue_all", "format_number", "format_p_value", "show_table", "watermark"]
 
