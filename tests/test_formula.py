@@ -63,7 +63,7 @@ def test_fixed_columns_are_named_and_ordered_as_r(small, formula):
 def test_every_reference_formula_gives_lme4s_fixed_names():
     ref = json.loads(REFERENCE.read_text())
     for key, fit in ref.items():
-        if isinstance(fit, dict):
+        if isinstance(fit, dict) and "formula" in fit:
             data = pd.read_csv(ROOT / "data" / fit["file"])
             assert build_design(fit["formula"], data).fixed_names == fit["fixed"]["term"], key
 
