@@ -263,3 +263,14 @@ def test_simulated_hit_rates_follow_distance_and_bow():
 def test_simulator_validates_its_arguments(kwargs):
     with pytest.raises(ValueError):
         simulate_hits(**kwargs)
+
+
+def test_a_variance_on_its_boundary_is_a_singular_fit_with_a_warning():
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"y": rng.poisson(2, 300), "x": rng.normal(size=300),
+                         "g": rng.integers(0, 10, 300)})
+    with pytest.warns(UserWarning, match="singular"):
+        fit = fit_glmer("y ~ x + (1 | g)", data, "poisson")
+    assert fit.singular and fit.varcorr["sdcor"].iloc[0] == 0.0
+    assert np.all(np.isfinite(fit.fixed["std_error"]))
+    assert fit.to_dict()["singular"] is True

@@ -875,7 +875,9 @@ def _theta_from_mixedlm(fit: Any, design: Design) -> np.ndarray:
         tri = np.tril_indices(k)
         order = np.lexsort((tri[0], tri[1]))
         theta.extend(lower[tri[0][order], tri[1][order]])
-    return np.asarray(theta, dtype=float)
+    out = np.asarray(theta, dtype=float)
+    out[np.abs(out) < 1e-12] = 0.0  # a variance on its boundary
+    return out
 
 
 def fit_glmer(
