@@ -695,7 +695,7 @@ class GlmerFit:
     polish_gain
         How much the guard lowered mixedlm's deviance (0: mixedlm was at the optimum).
     engine
-        ``"mixedlm"`` or ``"mixedlm + own Laplace (negative binomial)"``.
+        Which fitter and guard produced the estimates (see the module's docstring).
     messages
         Warnings the fit raised (also issued as warnings).
     fit_seconds
@@ -1027,7 +1027,9 @@ def _fit_glmer(formula: str, data: pd.DataFrame, family: str, nagq: int) -> Glme
         None,
         separated,
         gain,
-        "mixedlm",
+        "mixedlm nAGQ=0 start + Newton on the Laplace deviance"
+        if nagq == 1
+        else f"mixedlm nAGQ={nagq} + Newton on its quadrature deviance",
         messages,
         started,
     )
