@@ -19,7 +19,7 @@ recorded as such. VerbAgg is run ``--repeats`` times (medians); the large design
 
 The machine is shared (2 cores, other jobs): the load average before and after each design is
 recorded with the CPU model, and timings vary from run to run. Results go to
-``bench/results/glmer.csv`` (VerbAgg) and ``bench/results/glmer_large.csv``.
+``bench/results/glmer.csv`` (VerbAgg) and ``bench/results/glmer_binary_<rows>.csv``.
 
 Run: ``.venv/bin/python bench/bench_glmer.py [--repeats N] [--rows N] [--limit S]
 [--mixedlm-limit S] [--skip-large] [--skip-verbagg]``.
@@ -173,7 +173,7 @@ def main() -> None:
             simulate_binary_crossed(args.rows).to_csv(csv, index=False)
             frame = run_design(f"simulated binary ({args.rows:,} rows, 2,000 x 500)", csv,
                                LARGE_FORMULA, ["a", "b"], 1, args.limit, args.mixedlm_limit)
-        frame.to_csv(RESULTS / "glmer_large.csv", index=False)
+        frame.to_csv(RESULTS / f"glmer_binary_{args.rows}.csv", index=False)
         print(frame.to_string(index=False))
 
 

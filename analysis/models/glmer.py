@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, special, stats
+from scipy import linalg, optimize, sparse, special, stats
 
 from analysis.models.formula import Design, build_design
 from analysis.validation import SINGULAR_TOL
@@ -278,8 +278,16 @@ class _System:
                         col0=terms[t].offset - self.q1,
                     )
             d = np.triu(d) + np.triu(d, 1).T
-            self.p = self._a_solve(self.b)  # A^-1 B
-            s = d - self.b.T @ self.p
+            self.p: Any
+            if k1 == 1 and np.count_nonzero(self.b) < 0.25 * self.b.size:
+                # crossed factors seen in few combinations: B is sparse, and B' A^-1 B costs
+                # its nonzeros, not q1 * qr^2
+                b_sparse = sparse.csr_matrix(self.b)
+                self.p = sparse.csr_matrix(b_sparse.multiply(self.a_inv[:, 0, :]))
+                s = d - (b_sparse.T @ self.p).toarray()
+            else:
+                self.p = self._a_solve(self.b)  # A^-1 B
+                s = d - self.b.T @ self.p
             self.chol_s = np.linalg.cholesky(s)
             self.logdet += 2.0 * float(np.sum(np.log(np.diag(self.chol_s))))
 
@@ -335,8 +343,12 @@ class _System:
             if offset < self.q1:
                 blocks = self.a_inv.copy()
                 if self.qr:
-                    pj = self.p.reshape(n, k, self.qr)
-                    blocks += np.einsum("jar,rs,jbs->jab", pj, s_inv, pj)
+                    if sparse.issparse(self.p):  # k == 1
+                        ps = np.asarray(self.p @ s_inv)
+                        blocks += np.asarray(self.p.multiply(ps).sum(axis=1)).reshape(n, 1, 1)
+                    else:
+                        pj = self.p.reshape(n, k, self.qr)
+                        blocks += np.einsum("jar,rs,jbs->jab", pj, s_inv, pj)
             else:
                 at = offset - self.q1
                 sub = s_inv[at : at + n * k, at : at + n * k]
