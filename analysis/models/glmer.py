@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, sparse, special, stats
+from scipy import linalg, optimize, sparse, special
 
 from analysis.models.formula import Design, build_design
 from analysis.validation import SINGULAR_TOL
@@ -1210,7 +1210,7 @@ def _finish(
             "estimate": beta,
             "std_error": se,
             "z_value": z,
-            "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+            "p_value": 2.0 * special.ndtr(-np.abs(z)),
         }
     )
     diag = [i for i, lo in enumerate(lap.theta_lower()) if lo is not None]
