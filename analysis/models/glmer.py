@@ -641,7 +641,7 @@ def _refine(
             break
         x, value = trial, trial_value
         new_free = x - lo > 10 * HESSIAN_STEP
-        if np.any(new_free != free) or np.max(np.abs(x - hess_at)) > 0.05:
+        if np.any(new_free != free) or np.max(np.abs(x - hess_at)) > 0.25:
             free = new_free
             value, grad, hess = _derivatives(dev, x, free, value)
             hess_at = x.copy()
