@@ -263,3 +263,32 @@ def test_simulated_hit_rates_follow_distance_and_bow():
 def test_simulator_validates_its_arguments(kwargs):
     with pytest.raises(ValueError):
         simulate_hits(**kwargs)
+
+
+def test_a_variance_on_its_boundary_is_a_singular_fit_with_a_warning():
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"y": rng.poisson(2, 300), "x": rng.normal(size=300),
+                         "g": rng.integers(0, 10, 300)})
+    with pytest.warns(UserWarning, match="singular"):
+        fit = fit_glmer("y ~ x + (1 | g)", data, "poisson")
+    assert fit.singular and fit.varcorr["sdcor"].iloc[0] == 0.0
+    assert np.all(np.isfinite(fit.fixed["std_error"]))
+    assert fit.to_dict()["singular"] is True
+
+
+def test_guard_recovers_from_a_start_short_of_the_optimum(fits):
+    """The issue's case: a start 0.245 low in the intercept (2.514 against 2.759)."""
+    from analysis.models.glmer import _refine
+
+    ref = REFS["archers_hits"]
+    design = build_design(ref["formula"], _data("archers_hits"))
+    lap = _Laplace(design, "binomial")
+    best = fits["archers_hits"]
+    sd_int, sd_bow, rho = best.varcorr["sdcor"]
+    theta = np.array([sd_int, rho * sd_bow, sd_bow * np.sqrt(1 - rho**2)])
+    start = np.r_[theta * 0.7, best.fixed["estimate"].to_numpy() - [0.245, 0.1, 0.0]]
+    start_loglik = -0.5 * lap.deviance(start[:3], start[3:])
+    assert start_loglik < best.loglik - 0.5
+    x, value, *_ = _refine(lambda v: lap.deviance(v[:3], v[3:]), start, lap.theta_lower())
+    assert -0.5 * value == pytest.approx(best.loglik, abs=1e-4)
+    np.testing.assert_allclose(x[3:], ref["fixed"]["estimate"], atol=TOL)

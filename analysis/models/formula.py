@@ -19,6 +19,18 @@ levels under lme4's names). Both serve ``lmer`` (ignore ``trials``) and ``glmer`
 an equivalent formula in the subset of the syntax that mixedlm's own parser accepts (no
 ``cbind``, ``I()`` or transformations), which is how :mod:`analysis.models.glmer` feeds it.
 
+Serving ``lmer`` as well (for the coordinator's switch of :mod:`analysis.models.lmer`)::
+
+    design = build_design(formula, data)          # refuses bad formulas and data, one line
+    frame, plain, names = design.frame()          # y, x0.., z0_0.., g0.. and their formula
+    fit = mixedlm.lmer(plain, frame, REML=reml)   # mixedlm never parses the user's text
+    # names["x1"] == "BowSouthwood", names["g0"] == "Name" (lme4's names, levels as lme4's)
+
+``design.random[t].group`` and ``.levels`` already carry lme4's names for nested factors
+(``b:a``, levels ``bLevel:aLevel``), which :mod:`analysis.models.lmer` now rebuilds with
+regular expressions; ``design.columns`` lists the data columns used (for missing-value and
+scale checks).
+
 What the language covers
 ------------------------
 * Response: a column, a transformation such as ``log(y)``, or ``cbind(successes,

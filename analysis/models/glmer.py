@@ -17,19 +17,32 @@ evaluated natively). mixedlm 1.3.0 was checked against lme4 1.1.31 on every refe
    columns and ``y ~ 0 + x0 + ... + (0 + z0_0 + ... | g0)``; a ``cbind`` response becomes
    the proportion of successes with the trials as prior weights (mixedlm's binomial then has
    lme4's likelihood, binomial constants included).
-2. **Stopping short of the optimum.** Its joint (theta, beta) optimisation (L-BFGS-B on a
-   finite-difference gradient) can stop early; the issue that started this module saw it stop
-   0.78 log-likelihood units below lme4 on a random-slope logistic model. On the references
-   its optimum differs from lme4's by up to about 1e-3 in the fixed effects. Guard,
-   :func:`_polish`: from mixedlm's optimum a second optimiser (Powell, then Nelder--Mead,
-   derivative-free) minimises mixedlm's own joint deviance function, and the better point is
-   kept; the fit records how much it gained (``GlmerFit.polish_gain``).
+2. **Stopping short of the optimum, slowly.** Its second stage, the joint (theta, beta)
+   optimisation of the Laplace deviance (COBYQA or L-BFGS-B on finite differences), can stop
+   early: the issue that started this module saw it stop 0.78 log-likelihood units below
+   lme4 on a random-slope logistic model; on the references here it stops within about 1e-3
+   of the optimum in the fixed effects, and it costs 2.4 times its first stage (VerbAgg:
+   6.4 s against 2.7 s on the loaded 2-core benchmark machine). Guard, :func:`_refine`: the
+   fit takes mixedlm's first stage (``nAGQ = 0``: theta optimised with beta inside PIRLS,
+   lme4's first stage too) as the start, and Newton steps on the exact Laplace deviance
+   (:class:`_Laplace`, which equals mixedlm's deviance function to 1e-9 and lme4's to
+   1e-3) replace the second stage; a Hessian that is not positive definite (a start far from
+   the optimum) sends it through L-BFGS-B first. The gain over the start is recorded
+   (``GlmerFit.polish_gain``); on every reference the result's log-likelihood is at least
+   lme4's (minus 1e-4).
 3. **Standard errors.** mixedlm's ``vcov`` is the conditional one (beta given theta, from
    the penalised least-squares system); lme4 (``use.hessian = TRUE``) inverts the numerical
    Hessian of the deviance in (theta, beta) and reports its beta block, which also carries
    the uncertainty of theta. The two differ by up to 3% (grouseticks' intercept: 0.1904
-   against 0.1964). Guard, :func:`_hessian_vcov`: the same central-difference Hessian on
-   mixedlm's deviance function.
+   against 0.1964). Guard, :func:`_derivatives` and :func:`_vcov_beta`: the same
+   central-difference Hessian, on the exact Laplace deviance (on mixedlm's own deviance
+   function for ``nagq`` > 1). Its step is 1e-3: with lme4's 1e-4 the rounding of the modes
+   swamps the mixed second differences of grouseticks' observation-level model. One gap
+   remains and is lme4's: its deviance function (``devFunOnly``) is not the exact Laplace
+   deviance (its PIRLS stops at a relative change of 1e-7 and takes the log-determinant
+   from the previous iterate's weights), above it by 4e-4 to 7e-4 on cbpp, by an amount
+   that moves with the parameters; its Hessian, and so its SEs, differ from the exact ones
+   by up to 5.4e-3 on cbpp (every other reference: below 1e-3).
 4. **The log-likelihood with nAGQ > 1.** lme4's ``logLik`` of a quadrature fit omits the
    saturated model's constant (cbpp: -50.005 with ``nAGQ = 9`` against -92.03 by Laplace),
    mixedlm's includes it. The fit reports lme4's value as ``loglik`` and the comparable one
@@ -38,12 +51,12 @@ evaluated natively). mixedlm 1.3.0 was checked against lme4 1.1.31 on every refe
    (1 by default) instead of estimating it as ``glmer.nb`` does, and its NB path is not native:
    one fit of grouseticks (403 rows) took 12--21 s, so a profile over the shape by refits
    would take minutes. No guard reaches lme4's optimum in reasonable time, so this module
-   evaluates the NB Laplace deviance itself (:class:`_Laplace`: penalised iteratively
-   reweighted least squares for the modes with Fisher weights, as lme4, on a sparse
-   ``Z Lambda``) and maximises it over (theta, beta, log shape) jointly, starting from
-   mixedlm's Poisson fit. The shape's profile is flat near the optimum, so the joint
-   optimum is lme4's (``glmer.nb`` optimises the shape by ``optimize()`` over refits).
-   Its SEs are those of the Hessian in (theta, beta) at the estimated shape, as lme4's.
+   evaluates the NB Laplace deviance itself (:class:`_Laplace`, penalised iteratively
+   reweighted least squares for the modes with Fisher weights, as lme4's) and maximises it
+   over (theta, beta, log shape) jointly, starting from mixedlm's Poisson first stage
+   (L-BFGS-B, then the Newton guard). ``glmer.nb`` optimises the shape by ``optimize()``
+   over refits; both reach the same maximum (shape 2.0522 on grouseticks, lme4 2.0522).
+   The SEs are those of the Hessian in (theta, beta) at the estimated shape, as lme4's.
 
 These are the reports to send upstream (mixedlm): cbind/I() in the parser, the joint
 optimiser's stopping rule, the Hessian-based vcov, the quadrature log-likelihood constant,
@@ -70,7 +83,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, special, stats
+from scipy import linalg, optimize, sparse, special
 
 from analysis.models.formula import Design, build_design
 from analysis.validation import SINGULAR_TOL
@@ -136,6 +149,35 @@ def check_response(design: Design, family: str) -> None:
         raise ValueError(f"the {family} response {name!r} has non-integer counts")
 
 
+def _glm_diverges(x: np.ndarray, y: np.ndarray, trials: np.ndarray) -> bool:
+    """Return whether the fixed-effects logistic fit (IRLS) fails to settle (a separation sign).
+
+    The fit of ``y`` successes out of ``trials`` on ``x`` converges (relative change of the
+    deviance below 1e-10, linear predictor within +-25) unless the data are separated, when
+    the estimates grow without bound.
+    """
+    beta = np.zeros(x.shape[1])
+    previous = np.inf
+    for _ in range(40):
+        eta = x @ beta
+        mu = special.expit(eta)
+        w = trials * mu * (1 - mu) + 1e-12
+        z = eta + (y - trials * mu) / w
+        xw = x * w[:, None]
+        try:
+            beta = np.linalg.solve(x.T @ xw, xw.T @ z)
+        except np.linalg.LinAlgError:
+            return True
+        eta = x @ beta
+        deviance = -2.0 * float(
+            np.sum(-y * np.logaddexp(0.0, -eta) - (trials - y) * np.logaddexp(0.0, eta))
+        )
+        if abs(previous - deviance) < 1e-10 * (1.0 + abs(deviance)):
+            return bool(np.max(np.abs(eta)) > 25)
+        previous = deviance
+    return True
+
+
 def _separation(design: Design, family: str) -> list[str]:
     """Return the fixed-effect names in a direction of (quasi-)complete separation, if any.
 
@@ -148,6 +190,8 @@ def _separation(design: Design, family: str) -> list[str]:
         return []
     x = design.X
     trials = design.trials if design.trials is not None else np.ones_like(design.y)
+    if not _glm_diverges(x, design.y, trials):
+        return []  # the fixed-effects logistic fit converges: no separation, no LP needed
     has_success = design.y > 0
     has_failure = (trials - design.y) > 0
     sign = has_success.astype(float) - has_failure.astype(float)  # +1, -1 or 0 (both)
@@ -234,8 +278,16 @@ class _System:
                         col0=terms[t].offset - self.q1,
                     )
             d = np.triu(d) + np.triu(d, 1).T
-            self.p = self._a_solve(self.b)  # A^-1 B
-            s = d - self.b.T @ self.p
+            self.p: Any
+            if k1 == 1 and np.count_nonzero(self.b) < 0.25 * self.b.size:
+                # crossed factors seen in few combinations: B is sparse, and B' A^-1 B costs
+                # its nonzeros, not q1 * qr^2
+                b_sparse = sparse.csr_matrix(self.b)
+                self.p = sparse.csr_matrix(b_sparse.multiply(self.a_inv[:, 0, :]))
+                s = d - (b_sparse.T @ self.p).toarray()
+            else:
+                self.p = self._a_solve(self.b)  # A^-1 B
+                s = d - self.b.T @ self.p
             self.chol_s = np.linalg.cholesky(s)
             self.logdet += 2.0 * float(np.sum(np.log(np.diag(self.chol_s))))
 
@@ -291,8 +343,12 @@ class _System:
             if offset < self.q1:
                 blocks = self.a_inv.copy()
                 if self.qr:
-                    pj = self.p.reshape(n, k, self.qr)
-                    blocks += np.einsum("jar,rs,jbs->jab", pj, s_inv, pj)
+                    if sparse.issparse(self.p):  # k == 1
+                        ps = np.asarray(self.p @ s_inv)
+                        blocks += np.asarray(self.p.multiply(ps).sum(axis=1)).reshape(n, 1, 1)
+                    else:
+                        pj = self.p.reshape(n, k, self.qr)
+                        blocks += np.einsum("jar,rs,jbs->jab", pj, s_inv, pj)
             else:
                 at = offset - self.q1
                 sub = s_inv[at : at + n * k, at : at + n * k]
@@ -585,7 +641,7 @@ def _refine(
             break
         x, value = trial, trial_value
         new_free = x - lo > 10 * HESSIAN_STEP
-        if np.any(new_free != free) or np.max(np.abs(x - hess_at)) > 0.05:
+        if np.any(new_free != free) or np.max(np.abs(x - hess_at)) > 0.25:
             free = new_free
             value, grad, hess = _derivatives(dev, x, free, value)
             hess_at = x.copy()
@@ -651,7 +707,7 @@ class GlmerFit:
     polish_gain
         How much the guard lowered mixedlm's deviance (0: mixedlm was at the optimum).
     engine
-        ``"mixedlm"`` or ``"mixedlm + own Laplace (negative binomial)"``.
+        Which fitter and guard produced the estimates (see the module's docstring).
     messages
         Warnings the fit raised (also issued as warnings).
     fit_seconds
@@ -831,7 +887,9 @@ def _theta_from_mixedlm(fit: Any, design: Design) -> np.ndarray:
         tri = np.tril_indices(k)
         order = np.lexsort((tri[0], tri[1]))
         theta.extend(lower[tri[0][order], tri[1][order]])
-    return np.asarray(theta, dtype=float)
+    out = np.asarray(theta, dtype=float)
+    out[np.abs(out) < 1e-12] = 0.0  # a variance on its boundary
+    return out
 
 
 def fit_glmer(
@@ -981,7 +1039,9 @@ def _fit_glmer(formula: str, data: pd.DataFrame, family: str, nagq: int) -> Glme
         None,
         separated,
         gain,
-        "mixedlm",
+        "mixedlm nAGQ=0 start + Newton on the Laplace deviance"
+        if nagq == 1
+        else f"mixedlm nAGQ={nagq} + Newton on its quadrature deviance",
         messages,
         started,
     )
@@ -1150,7 +1210,7 @@ def _finish(
             "estimate": beta,
             "std_error": se,
             "z_value": z,
-            "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+            "p_value": 2.0 * special.ndtr(-np.abs(z)),
         }
     )
     diag = [i for i, lo in enumerate(lap.theta_lower()) if lo is not None]
