@@ -32,12 +32,18 @@ def run(*argv: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
     if "stdout" not in kwargs and "stderr" not in kwargs:
         kwargs["capture_output"] = True
-    return subprocess.run([sys.executable, "-m", "analysis", *argv], cwd=cwd, env=env,
-                          text=True, timeout=300, check=False, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *argv],
+        cwd=cwd,
+        env=env,
+        text=True,
+        timeout=300,
+        check=False,
+        **kwargs,
+    )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, command: str,
-                          *words: str) -> str:
+def assert_one_line_error(result: subprocess.CompletedProcess, command: str, *words: str) -> str:
     """Check an error: status 2, nothing on stdout, one line on stderr holding ``words``."""
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert result.stdout == ""
@@ -60,11 +66,16 @@ def archers(tmp_path_factory) -> Path:
     names = np.repeat([f"a{i:02d}" for i in range(12)], 8)
     bow = np.tile(["North", "South"], 48)
     skill = dict(zip(sorted(set(names)), rng.normal(0, 20, 12), strict=True))
-    distance = (160 + np.array([skill[n] for n in names]) - 8 * (bow == "South")
-                + rng.normal(0, 5, names.size))
+    distance = (
+        160
+        + np.array([skill[n] for n in names])
+        - 8 * (bow == "South")
+        + rng.normal(0, 5, names.size)
+    )
     folder = tmp_path_factory.mktemp("archers")
     pd.DataFrame({"Distance": distance.round(2), "Bow": bow, "Name": names}).to_csv(
-        folder / "archers.csv", index=False)
+        folder / "archers.csv", index=False
+    )
     return folder
 
 
@@ -96,7 +107,8 @@ def test_fit_mixed_blups_scale_exactly_at_1e80(archers):
 def test_lmer_json_stays_json_for_a_rank_deficient_design(tmp_path):
     ref = REFERENCE["rank_deficient"]
     reference_frame("rank_deficient").drop(columns=["f", "k"], errors="ignore").to_csv(
-        tmp_path / "rank.csv", index=False)
+        tmp_path / "rank.csv", index=False
+    )
     result = run("lmer", "rank.csv", "--formula", "y ~ x + x2 + (1 | g)", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)  # nothing but the document on stdout
@@ -159,8 +171,7 @@ def test_fit_large_refuses_float_codes_in_the_second_parquet_file(tmp_path):
     second = data.iloc[120:].astype({"user": float})
     second.iloc[0, second.columns.get_loc("user")] = 3.5
     second.to_parquet(folder / "b.parquet")
-    result = run("fit-large", "parts", "--response", "y", "--groups", "user", "item",
-                 cwd=tmp_path)
+    result = run("fit-large", "parts", "--response", "y", "--groups", "user", "item", cwd=tmp_path)
     assert_one_line_error(result, "fit-large", "'user'", "3.5")
 
 
@@ -184,8 +195,18 @@ def test_fit_large_recodes_sparse_and_huge_codes_densely(tmp_path):
 
 def test_fit_large_workers_are_bounded_by_the_machine(tmp_path):
     crossed_frame(3).to_parquet(tmp_path / "d.parquet")
-    result = run("fit-large", "d.parquet", "--response", "y", "--groups", "user", "item",
-                 "--workers", "1000000", cwd=tmp_path)
+    result = run(
+        "fit-large",
+        "d.parquet",
+        "--response",
+        "y",
+        "--groups",
+        "user",
+        "item",
+        "--workers",
+        "1000000",
+        cwd=tmp_path,
+    )
     assert_one_line_error(result, "fit-large", "--workers", "cores")
 
 
@@ -247,8 +268,9 @@ def test_lmer_profiles_a_singular_fit_as_lme4(tmp_path):
     ref = REFERENCE["singular_profile"]
     assert ref["singular"] is True
     reference_frame("singular_profile").to_csv(tmp_path / "sing.csv", index=False)
-    result = run("lmer", "sing.csv", "--formula", "y ~ x + (1 | g)", "--profile", "--json",
-                 cwd=tmp_path)
+    result = run(
+        "lmer", "sing.csv", "--formula", "y ~ x + (1 | g)", "--profile", "--json", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["singular"] is True
@@ -302,14 +324,16 @@ def test_an_infinite_fixed_effect_value_is_one_error_line(archers, command, opti
     data["x"] = np.linspace(0, 1, len(data))
     data.loc[5, "x"] = np.inf
     data.to_csv(archers / "inf.csv", index=False)
-    assert_one_line_error(run(command, "inf.csv", *options, cwd=archers), command, "'x'",
-                          "infinite")
+    assert_one_line_error(
+        run(command, "inf.csv", *options, cwd=archers), command, "'x'", "infinite"
+    )
 
 
 def test_a_full_disk_is_one_error_line(archers):
     with open("/dev/full", "w") as full:
-        result = run("fit-mixed", "archers.csv", "--json", cwd=archers, stdout=full,
-                     stderr=subprocess.PIPE)
+        result = run(
+            "fit-mixed", "archers.csv", "--json", cwd=archers, stdout=full, stderr=subprocess.PIPE
+        )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fit-mixed: error: could not write")
@@ -320,8 +344,14 @@ def test_a_closed_pipe_is_one_error_line(archers, json_output):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader has gone, as after `| head -c 100`
     try:
-        result = run("fit-mixed", "archers.csv", *(["--json"] if json_output else []),
-                     cwd=archers, stdout=write_end, stderr=subprocess.PIPE)
+        result = run(
+            "fit-mixed",
+            "archers.csv",
+            *(["--json"] if json_output else []),
+            cwd=archers,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
     finally:
         os.close(write_end)
     assert result.returncode == 2
@@ -331,9 +361,17 @@ def test_a_closed_pipe_is_one_error_line(archers, json_output):
 
 def test_a_closed_stdout_is_an_error_not_silence(archers):
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
-    result = subprocess.run(f"'{sys.executable}' -m analysis fit-mixed archers.csv >&-",
-                            shell=True, cwd=archers, env=env, capture_output=False,
-                            stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        f"'{sys.executable}' -m analysis fit-mixed archers.csv >&-",
+        shell=True,
+        cwd=archers,
+        env=env,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("fit-mixed: error: standard output is closed")
 
@@ -361,8 +399,18 @@ def test_fit_mixed_names_a_numeric_intercept_column(archers):
     data.to_csv(archers / "icpt.csv", index=False)
     result = run("fit-mixed", "icpt.csv", "--fixed", "Intercept", cwd=archers)
     assert_one_line_error(result, "fit-mixed", "'Intercept'", "rename")
-    crossed = run("fit-crossed", "icpt.csv", "--response", "Distance", "--fixed", "Intercept",
-                  "--groups", "Name", "--json", cwd=archers)
+    crossed = run(
+        "fit-crossed",
+        "icpt.csv",
+        "--response",
+        "Distance",
+        "--fixed",
+        "Intercept",
+        "--groups",
+        "Name",
+        "--json",
+        cwd=archers,
+    )
     assert crossed.returncode == 0
     assert json.loads(crossed.stdout)["fixed"]["term"] == ["(Intercept)", "Intercept"]
 
@@ -382,21 +430,34 @@ def test_lmer_warns_of_a_constant_random_slope_as_lme4_does(tmp_path):
         ("fit-mixed", ["--response", "y", "--fixed", "u", "--group", "g"]),
     ],
 )
-def test_a_text_column_of_identifiers_is_named_not_blamed_on_the_scale(
-    tmp_path, command, options
-):
+def test_a_text_column_of_identifiers_is_named_not_blamed_on_the_scale(tmp_path, command, options):
     rng = np.random.default_rng(8)
-    pd.DataFrame({"y": rng.normal(size=30), "g": np.repeat(["a", "b", "c"], 10),
-                  "u": [f"id{i}" for i in range(30)]}).to_csv(tmp_path / "ids.csv", index=False)
-    line = assert_one_line_error(run(command, "ids.csv", *options, cwd=tmp_path), command,
-                                 "'u'")
+    pd.DataFrame(
+        {
+            "y": rng.normal(size=30),
+            "g": np.repeat(["a", "b", "c"], 10),
+            "u": [f"id{i}" for i in range(30)],
+        }
+    ).to_csv(tmp_path / "ids.csv", index=False)
+    line = assert_one_line_error(run(command, "ids.csv", *options, cwd=tmp_path), command, "'u'")
     assert "scale" not in line and "division" not in line
 
 
 def test_fit_large_on_dask_workers_writes_no_log_lines(tmp_path):
     crossed_frame(5).to_parquet(tmp_path / "d.parquet")
-    result = run("fit-large", "d.parquet", "--response", "y", "--groups", "user", "item",
-                 "--workers", "1", "--json", cwd=tmp_path)
+    result = run(
+        "fit-large",
+        "d.parquet",
+        "--response",
+        "y",
+        "--groups",
+        "user",
+        "item",
+        "--workers",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     json.loads(result.stdout)
@@ -409,8 +470,18 @@ def test_fit_crossed_on_a_wide_file_raises_no_performance_warning(tmp_path):
     columns.update({f"x{k}": rng.integers(0, 2, n) for k in range(110)})
     pd.DataFrame(columns).to_csv(tmp_path / "wide.csv", index=False)
     fixed = [f"x{k}" for k in range(110)]
-    result = run("fit-crossed", "wide.csv", "--response", "y", "--groups", "g", "--fixed",
-                 *fixed, "--json", cwd=tmp_path)
+    result = run(
+        "fit-crossed",
+        "wide.csv",
+        "--response",
+        "y",
+        "--groups",
+        "g",
+        "--fixed",
+        *fixed,
+        "--json",
+        cwd=tmp_path,
+    )
     assert "fragmented" not in result.stderr and "PerformanceWarning" not in result.stderr
 
 
@@ -440,3 +511,82 @@ def test_fit_ols_refuses_a_formula_that_would_run_python():
     for formula in ("y ~ I(__import__('os').getcwd())", "y ~ x.real", "y ~ x[0]", "y ~ z"):
         with pytest.raises(ValueError, match="formula"):
             fit_ols(data, formula)
+
+
+# --- The formula front end that lmer shares with glmer (issue 25, smaller points) -------------
+
+
+@pytest.fixture(scope="module")
+def sleep_csv(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sleep")
+    data = pd.read_csv(TESTS.parent / "data" / "sleepstudy.csv")
+    path = folder / "sleep.csv"
+    data.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("size", [4_000, 8_000])
+def test_a_long_malformed_formula_fails_at_once(sleep_csv, size):
+    import time
+
+    formula = "Reaction ~ Days + " + "(" * (size // 2) + "Days" + " + x" * (size // 8)
+    tick = time.perf_counter()
+    result = run("lmer", str(sleep_csv), "--formula", formula, cwd=sleep_csv.parent)
+    assert time.perf_counter() - tick < 30  # a process start, not a regex's backtracking
+    assert_one_line_error(result, "lmer", "parenthes")
+
+
+def test_an_unclosed_parenthesis_is_named_as_such(sleep_csv):
+    result = run(
+        "lmer",
+        str(sleep_csv),
+        "--formula",
+        "Reaction ~ Days + (Days | Subject",
+        cwd=sleep_csv.parent,
+    )
+    assert_one_line_error(result, "lmer", "unclosed parenthesis")
+
+
+def test_lmer_fits_transformations_as_lme4_does(sleep_csv, tmp_path):
+    data = pd.read_csv(sleep_csv)
+    data["logReaction"] = np.log(data["Reaction"])
+    data["logDays1"] = np.log(data["Days"] + 1)
+    plain_csv = tmp_path / "plain.csv"
+    data.to_csv(plain_csv, index=False)
+
+    def fit(path: Path, formula: str) -> dict:
+        result = run("lmer", str(path), "--formula", formula, "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    for transformed, plain in [
+        ("log(Reaction) ~ Days + (Days | Subject)", "logReaction ~ Days + (Days | Subject)"),
+        ("Reaction ~ log(Days + 1) + (1 | Subject)", "Reaction ~ logDays1 + (1 | Subject)"),
+    ]:
+        a, b = fit(sleep_csv, transformed), fit(plain_csv, plain)
+        assert a["formula"] == transformed
+        assert a["reml_criterion"] == pytest.approx(b["reml_criterion"], abs=1e-6)
+        np.testing.assert_allclose(
+            [r["estimate"] for r in a["fixed"]], [r["estimate"] for r in b["fixed"]], atol=1e-6
+        )
+    terms = [r["term"] for r in fit(sleep_csv, "Reaction ~ log(Days + 1) + (1 | Subject)")["fixed"]]
+    assert terms == ["(Intercept)", "log(Days + 1)"]  # lme4's name of the column
+
+
+def test_lmer_takes_the_fast_path_for_crossed_intercepts(tmp_path):
+    data = pd.read_csv(TESTS.parent / "data" / "penicillin.csv")
+    path = tmp_path / "penicillin.csv"
+    data.to_csv(path, index=False)
+    formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    result = run("lmer", str(path), "--formula", formula, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    fast = json.loads(result.stdout)
+    assert fast["engine"].startswith("analysis.models.crossed")
+    profiled = run("lmer", str(path), "--formula", formula, "--json", "--profile", cwd=tmp_path)
+    slow = json.loads(profiled.stdout)  # --profile stays with mixedlm, which profiles
+    assert "engine" not in slow and "profile" in slow
+    assert fast["reml_criterion"] == pytest.approx(slow["reml_criterion"], abs=1e-4)
+    for a, b in zip(
+        fast["varcorr"], sorted(slow["varcorr"], key=lambda r: r["grp"] == "Residual"), strict=True
+    ):
+        assert a["grp"] == b["grp"] and a["sdcor"] == pytest.approx(b["sdcor"], rel=1e-4)

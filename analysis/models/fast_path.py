@@ -67,8 +67,8 @@ def crossed_route(formula: str, data: pd.DataFrame) -> CrossedRoute | None:
     -------
     CrossedRoute or None
         ``None`` unless the formula has an intercept, at least one random term, every random
-        term is ``(1 | g)`` for a distinct grouping factor, the response is not a ``cbind``
-        and there is no offset.
+        term is ``(1 | g)`` for a distinct grouping factor, the response is not a ``cbind``,
+        there is no offset and the fixed-effect columns are linearly independent.
 
     Raises
     ------
@@ -84,6 +84,8 @@ def crossed_route(formula: str, data: pd.DataFrame) -> CrossedRoute | None:
         or design.fixed_names[0] != "(Intercept)"
     ):
         return None
+    if design.X.shape[1] >= design.n_obs or np.linalg.matrix_rank(design.X) < design.X.shape[1]:
+        return None  # rank deficient: mixedlm drops the columns lme4 drops, and says so
     seen: set[str] = set()
     for term in design.random:
         if term.names != ["(Intercept)"] or term.group in seen:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 
+from analysis.models.formula import Formula, Node, build_design, parse_formula
 from analysis.validation import (
     SINGULAR_TOL,
     check_fixed_dimension,
@@ -101,7 +102,33 @@ def grouping_columns(formula: str) -> list[str]:
     ValueError
         If ``formula`` is not an lme4 formula with a random-effect term.
     """
+    parsed = parse_formula(formula)  # linear time; says what is wrong and where
+    if _needs_front_end(parsed):
+        return list(dict.fromkeys(name for bar in parsed.random for name in bar.grouping))
     return _formula_columns(formula)[2]
+
+
+def _needs_front_end(parsed: Formula) -> bool:
+    """Whether a formula uses more than column names: a transformation, ``I()``, arithmetic.
+
+    Such formulas are evaluated by :func:`analysis.models.formula.build_design` (the front end
+    ``glmer`` shares) and handed to mixedlm as plain numeric columns.
+    """
+
+    def plain(node: Node) -> bool:
+        if node.kind == "name":
+            return True
+        if node.kind == "paren":
+            return all(plain(a) for a in node.args)
+        if node.kind == "binary" and node.value in ("+", ":", "*", "/", "-"):
+            return all(plain(a) for a in node.args)
+        return node.kind == "number" and node.value in ("0", "1")
+
+    if parsed.response.kind != "name" or parsed.offsets:
+        return True
+    if any(not plain(v) for term in parsed.fixed for v in term):
+        return True
+    return any(not plain(bar.expr) for bar in parsed.random)
 
 
 def _slope_columns(formula: str) -> list[str]:
@@ -182,6 +209,9 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
         raise ValueError(f"reml must be True or False, got {reml!r}")
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    parsed = parse_formula(formula)  # linear time; says what is wrong and where
+    if _needs_front_end(parsed):
+        return _fit_lmer_design(formula, data, reml=reml)
     response, columns, _ = _formula_columns(formula)
     missing = [c for c in columns if c not in data.columns]
     if missing:
@@ -218,8 +248,11 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
                 raise ValueError(f"column {col!r} has infinite values")
             n_coef = 1
         else:  # a factor: lme4's contrasts need two levels
-            levels = (column.cat.remove_unused_categories().cat.categories
-                      if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
+            levels = (
+                column.cat.remove_unused_categories().cat.categories
+                if isinstance(column.dtype, pd.CategoricalDtype)
+                else pd.unique(column)
+            )
             check_fixed_factor_levels(col, list(levels))
             n_coef = len(levels) - 1
         if col in fixed_part:
@@ -231,8 +264,10 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
         "intercept and the fit cannot tell the two apart (lme4 warns that it is unable to "
         "evaluate the scaled gradient)"
         for col in _slope_columns(formula)
-        if col in used and pd.api.types.is_numeric_dtype(used[col])
-        and not pd.api.types.is_bool_dtype(used[col]) and np.ptp(used[col].to_numpy(float)) == 0
+        if col in used
+        and pd.api.types.is_numeric_dtype(used[col])
+        and not pd.api.types.is_bool_dtype(used[col])
+        and np.ptp(used[col].to_numpy(float)) == 0
     ]
     frame = used.copy()
     for col in frame.columns:
@@ -269,6 +304,71 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     fit._analysis_formula = formula
     fit._analysis_dropped = dropped
     return fit
+
+
+def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
+    """Fit a formula with transformations through the shared front end (log(y), I(x - 40))."""
+    import mixedlm
+
+    design = build_design(formula, data)
+    if design.trials is not None:
+        raise ValueError("a cbind(successes, failures) response is binomial: use glmer")
+    if design.offset is not None:
+        raise ValueError(
+            "offset() terms are not supported by lmer here; subtract the offset "
+            "from the response instead"
+        )
+    y = np.asarray(design.y, dtype=float)
+    name = design.response_name
+    check_response_scale(name, float(np.max(np.abs(y))) if y.size else 0.0)
+    if y.size and np.ptp(y) == 0:
+        raise ValueError(
+            f"the response {name!r} is constant (every value is {y[0]:g}): the "
+            "residual SD is 0 and the REML criterion -Inf, so there is nothing to fit"
+        )
+    for term in design.random:
+        check_grouping_levels(term.group, term.n_levels, design.n_obs, kind="grouping factor")
+    frame, safe_formula, names = design.frame()
+    control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
+    try:
+        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
+            warnings.simplefilter("always")
+            fit = mixedlm.lmer(safe_formula, frame, REML=reml, control=control)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
+        raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
+    kept = set(fit.getME("fixef_names"))
+    dropped = [names[c] for c in names if c.startswith("x") and c not in kept]
+    for w in caught:
+        message = str(w.message)
+        if "rank deficient" in message:
+            warnings.warn(
+                f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+                f"column(s): {dropped}",
+                UserWarning,
+                stacklevel=2,
+            )
+        elif "singular" not in message.lower():
+            warnings.warn(f"mixedlm: {message}", RuntimeWarning, stacklevel=2)
+    if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
+        raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
+    if bool(fit.isSingular()):
+        warnings.warn("boundary (singular) fit: see help('isSingular')", UserWarning, stacklevel=2)
+    fit._analysis_data = data  # for refits (profiles refit by ML through the same route)
+    fit._analysis_terms = names  # the safe column names mixedlm saw, to lme4's names
+    fit._analysis_groups = {
+        safe: (lme4_name, False) for safe, lme4_name in names.items() if safe.startswith("g")
+    }
+    fit._analysis_formula = formula
+    fit._analysis_dropped = dropped
+    return fit
+
+
+def _term_name(fit: Any, name: str, data: pd.DataFrame | None) -> str:
+    """lme4's name of a term of ``fit`` (the front end's name where it built the columns)."""
+    terms = getattr(fit, "_analysis_terms", None)
+    if terms is not None and name in terms:
+        return terms[name]
+    return lme4_term_name(name, data)
 
 
 def _independent_columns(x: np.ndarray, tol: float = 1e-7) -> list[int]:
@@ -370,7 +470,7 @@ def fixef_frame(fit: Any) -> pd.DataFrame:
     se = np.sqrt(np.diag(np.asarray(fit.vcov(), dtype=float)))
     return pd.DataFrame(
         {
-            "term": [lme4_term_name(n, _data(fit)) for n in names],
+            "term": [_term_name(fit, n, _data(fit)) for n in names],
             "estimate": beta,
             "std_error": se,
             "t_value": beta / se,
@@ -387,7 +487,7 @@ def varcorr_frame(fit: Any) -> pd.DataFrame:
     rows = []
     data = _data(fit)
     for group in fit.VarCorr().groups.values():
-        names = [lme4_term_name(n, data) for n in group.term_names]
+        names = [_term_name(fit, n, data) for n in group.term_names]
         grp = _group_name(fit, group.name)
         cov = np.asarray(group.cov, dtype=float)
         sd = np.sqrt(np.diag(cov))
@@ -415,7 +515,7 @@ def ranef_frame(fit: Any) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "grpvar": [_group_name(fit, g) for g in groups],
-            "term": [lme4_term_name(str(t), data) for t in tidy["term"]],
+            "term": [_term_name(fit, str(t), data) for t in tidy["term"]],
             "grp": [
                 _level_label(fit, g, str(level))
                 for g, level in zip(groups, tidy["level"], strict=True)
@@ -732,7 +832,18 @@ def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
             rows.append((lme4_term_name(name, data), float(prof.ci_lower), float(prof.ci_upper)))
     except (ValueError, RuntimeError, KeyError) as err:  # pragma: no cover - mixedlm failure
         warnings.warn(f"mixedlm could not profile the fixed effects: {err}", stacklevel=2)
-    return pd.DataFrame(rows, columns=["parm", "lower", "upper"])
+    table = pd.DataFrame(rows, columns=["parm", "lower", "upper"])
+    terms = getattr(fit, "_analysis_terms", None)
+    if terms:  # the front end's safe column names, back to lme4's
+        table["parm"] = [
+            re.sub(
+                r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])",
+                lambda m: terms.get(m.group(0), m.group(0)),
+                p,
+            )
+            for p in table["parm"]
+        ]
+    return table
 
 
 def lrt(null_fit: Any, alt_fit: Any) -> dict[str, float]:
@@ -762,16 +873,21 @@ def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dic
     """Return everything the ``lmer`` command prints, as JSON-ready plain objects."""
     loglik = fit.logLik()
     out: dict[str, Any] = {
-        "formula": str(fit.formula() if callable(fit.formula) else fit.formula),
+        "formula": str(
+            getattr(fit, "_analysis_formula", None)
+            or (fit.formula() if callable(fit.formula) else fit.formula)
+        ),
         "method": "REML" if fit.REML else "ML",
         "n_obs": int(fit.getME("n")),
-        "n_groups": {str(k): int(v) for k, v in fit.ngrps().items()},
+        "n_groups": {_group_name(fit, str(k)): int(v) for k, v in fit.ngrps().items()},
         "fixed": fixef_frame(fit).to_dict(orient="records"),
         "dropped_columns": list(getattr(fit, "_analysis_dropped", [])),
         "varcorr": [
             # a correlation of two zero SDs is undefined: lme4 prints NaN, JSON null
-            {k: (None if k == "sdcor" and row["var2"] and not np.isfinite(v) else v)
-             for k, v in row.items()}
+            {
+                k: (None if k == "sdcor" and row["var2"] and not np.isfinite(v) else v)
+                for k, v in row.items()
+            }
             for row in varcorr_frame(fit).to_dict(orient="records")
         ],
         "sigma": float(fit.sigma),
