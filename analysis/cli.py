@@ -733,11 +733,18 @@ def _lmer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="add profile-likelihood 95%% intervals"
     )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "mixedlm"),
+        default="auto",
+        help="auto (default): crossed or nested random intercepts by the package's own sparse "
+        "REML fitter, everything else by mixedlm; mixedlm: always mixedlm",
+    )
     _add_json(parser)
 
 
 def _fit_lmer(args: argparse.Namespace) -> _Output:
-    """Run ``lmer``: any lme4 formula, fitted by mixedlm; text columns are factors."""
+    """Run ``lmer``: any lme4 formula (crossed intercepts by the fast path); text is factors."""
     from analysis.models.fast_path import crossed_route, fit_crossed_route, lmer_document
     from analysis.models.lmer import fit_lmer, grouping_columns, summary_dict
 
@@ -752,7 +759,8 @@ def _fit_lmer(args: argparse.Namespace) -> _Output:
     # One pipeline: crossed or nested random intercepts only go to the package's own sparse
     # REML fitter (same optimum as mixedlm, several times faster); everything else to mixedlm.
     try:
-        route = None if args.profile else crossed_route(args.formula, data)
+        fast = not args.profile and args.engine == "auto"
+        route = crossed_route(args.formula, data) if fast else None
     except ValueError:  # the full path below reports what is wrong with the input
         route = None
     if route is not None:
