@@ -46,7 +46,7 @@ pdf: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check book
+	$(BIN)/ruff format --check .
 
 # Unit tests on both cores (pytest-xdist).
 unit: $(STAMP)

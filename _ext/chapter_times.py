@@ -75,8 +75,7 @@ def make_table(env: Any, parent: str, exec_data: dict[str, dict]) -> nodes.table
     group += nodes.colspec(colwidth=20)
     head = nodes.thead()
     group += head
-    head += _row([nodes.paragraph(text="Chapter"), nodes.paragraph(text="Seconds")],
-                 ("", "num"))
+    head += _row([nodes.paragraph(text="Chapter"), nodes.paragraph(text="Seconds")], ("", "num"))
     body = nodes.tbody()
     group += body
     total = 0.0
@@ -94,10 +93,10 @@ def make_table(env: Any, parent: str, exec_data: dict[str, dict]) -> nodes.table
         link += nodes.inline(text=chapter_label(env, docname))
         seconds = "not recorded" if runtime is None else f"{runtime:.1f}"
         total += runtime or 0.0
-        body += _row([nodes.paragraph("", "", link), nodes.paragraph(text=seconds)],
-                     ("", "num"))
-    body += _row([nodes.paragraph(text="All chapters"), nodes.paragraph(text=f"{total:.1f}")],
-                 ("", "num"))
+        body += _row([nodes.paragraph("", "", link), nodes.paragraph(text=seconds)], ("", "num"))
+    body += _row(
+        [nodes.paragraph(text="All chapters"), nodes.paragraph(text=f"{total:.1f}")], ("", "num")
+    )
     return table
 
 

@@ -124,7 +124,8 @@ def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, f
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path=chromium, headless=True,
+                executable_path=chromium,
+                headless=True,
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
             )
             tab = browser.new_page(viewport={"width": PAPER_PX, "height": 1400})
@@ -132,15 +133,21 @@ def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, f
             errors: list[str] = []
             tab.on("pageerror", lambda e: errors.append(str(e)))
             # Nothing may leave the machine: the PDF is built offline.
-            tab.route("**/*", lambda r: r.continue_()
-                      if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
-                      else r.abort())
+            tab.route(
+                "**/*",
+                lambda r: (
+                    r.continue_()
+                    if r.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                    else r.abort()
+                ),
+            )
             tab.emulate_media(media="print")
-            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/{target}",
-                     wait_until="load")
+            tab.goto(f"http://127.0.0.1:{httpd.server_address[1]}/{target}", wait_until="load")
             if tab.evaluate("() => !!document.querySelector('.math')"):
-                tab.wait_for_function("() => window.MathJax && MathJax.startup "
-                                      "&& MathJax.startup.promise", timeout=60_000)
+                tab.wait_for_function(
+                    "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                    timeout=60_000,
+                )
                 tab.evaluate("() => MathJax.startup.promise")
                 typeset = tab.evaluate("() => document.querySelectorAll('mjx-container').length")
                 if typeset == 0:
@@ -148,17 +155,25 @@ def print_pdf(page: Path, output: Path, timeout_s: float = 300.0) -> dict[str, f
             tab.add_style_tag(content=PRINT_CSS)
             scaled = tab.evaluate(PREPARE_JS)
             output.parent.mkdir(parents=True, exist_ok=True)
-            tab.pdf(path=str(output), format="A4", print_background=True,
-                    display_header_footer=True, header_template="<span></span>",
-                    footer_template='<div style="font-size:8px;width:100%;text-align:center">'
-                    '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
-                    margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
+            tab.pdf(
+                path=str(output),
+                format="A4",
+                print_background=True,
+                display_header_footer=True,
+                header_template="<span></span>",
+                footer_template='<div style="font-size:8px;width:100%;text-align:center">'
+                '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+                margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"},
+            )
             browser.close()
     finally:
         httpd.shutdown()
         httpd.server_close()
-    return {"seconds": time.perf_counter() - start, "equations_scaled": float(scaled),
-            "bytes": float(output.stat().st_size)}
+    return {
+        "seconds": time.perf_counter() - start,
+        "equations_scaled": float(scaled),
+        "bytes": float(output.stat().st_size),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,12 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="the PDF file to write")
     args = parser.parse_args(argv)
     if not args.page.is_file():
-        print(f"{args.page} does not exist: build the single page first (make pdf does)",
-              file=sys.stderr)
+        print(
+            f"{args.page} does not exist: build the single page first (make pdf does)",
+            file=sys.stderr,
+        )
         return 2
     facts = print_pdf(args.page, args.output)
-    print(f"Wrote {args.output} ({facts['bytes'] / 1e6:.1f} MB) in {facts['seconds']:.0f} s; "
-          f"{facts['equations_scaled']:.0f} wide equations scaled to the page width.")
+    print(
+        f"Wrote {args.output} ({facts['bytes'] / 1e6:.1f} MB) in {facts['seconds']:.0f} s; "
+        f"{facts['equations_scaled']:.0f} wide equations scaled to the page width."
+    )
     return 0
 
 

@@ -150,11 +150,13 @@ def _add_common_arguments(
         parser.add_argument("--response", required=True, help="numeric response column")
     else:
         parser.add_argument("--response", default=response, help="numeric response column")
-    parser.add_argument("--fixed", nargs="*", default=list(fixed), metavar="COLUMN",
-                        help=fixed_help)
+    parser.add_argument(
+        "--fixed", nargs="*", default=list(fixed), metavar="COLUMN", help=fixed_help
+    )
     if groups_help is not None:
-        parser.add_argument("--groups", nargs="+", required=True, metavar="COLUMN",
-                            help=groups_help)
+        parser.add_argument(
+            "--groups", nargs="+", required=True, metavar="COLUMN", help=groups_help
+        )
 
 
 def _add_ml(parser: argparse.ArgumentParser) -> None:
@@ -170,7 +172,8 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 def _add_timings(parser: argparse.ArgumentParser) -> None:
     """Add ``--timings`` (put the fit's wall time, ``fit_seconds``, in the JSON document)."""
     parser.add_argument(
-        "--timings", action="store_true",
+        "--timings",
+        action="store_true",
         help="add the fit's wall time (fit_seconds) to the JSON document; without it two runs "
         "on the same data print the same document, byte for byte",
     )
@@ -212,8 +215,9 @@ def _read_csv(path: str, text_columns: Iterable[str] = ()) -> Any:
     import pandas as pd
 
     try:
-        data = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str),
-                           compression=_compression(path))
+        data = pd.read_csv(
+            path, dtype=dict.fromkeys(text_columns, str), compression=_compression(path)
+        )
     except FileNotFoundError:
         raise CommandError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -421,8 +425,9 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
     import numpy as np
 
     if not _stdout_is_open():
-        return _error(command.name, "standard output is closed: there is nowhere to write "
-                                    "the result")
+        return _error(
+            command.name, "standard output is closed: there is nowhere to write the result"
+        )
     chatter = io.StringIO()
     try:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
@@ -485,7 +490,10 @@ def _print_estimates(fit: Any) -> None:
 def _mixed_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fit-mixed``."""
     _add_common_arguments(
-        parser, data="path", response="Distance", fixed=["Bow"],
+        parser,
+        data="path",
+        response="Distance",
+        fixed=["Bow"],
         fixed_help="fixed-effect columns (none for an intercept only; default: Bow)",
     )
     parser.add_argument("--group", default="Name", help="grouping column (random intercepts)")
@@ -552,8 +560,7 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
         print(lme4_summary(fit))
         print()
         print(f"Wald {args.level:.0%} intervals of the fixed effects:")
-        print(fit.fixed.loc[:, ["ci_low", "ci_high"]].to_string(
-            float_format=lambda v: f"{v:.4f}"))
+        print(fit.fixed.loc[:, ["ci_low", "ci_high"]].to_string(float_format=lambda v: f"{v:.4f}"))
         print()
         print(f"Profile-likelihood {args.level:.0%} intervals (ML deviance, as lme4's confint):")
         print(ci.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -575,7 +582,10 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
         groups_help="grouping columns, each with its own random intercept",
     )
     parser.add_argument(
-        "--factors", nargs="*", default=None, metavar="COLUMN",
+        "--factors",
+        nargs="*",
+        default=None,
+        metavar="COLUMN",
         help="numeric fixed-effect columns to treat as factors (default: any fixed column "
         "holding only 0/1 values is treated as a factor, as InstEval's service is in lme4)",
     )
@@ -583,7 +593,10 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
     _add_json(parser)
     _add_timings(parser)
     parser.add_argument(
-        "--top", type=int, default=5, metavar="K",
+        "--top",
+        type=int,
+        default=5,
+        metavar="K",
         help="without --json, how many levels per group to show at each end (default 5)",
     )
 
@@ -603,8 +616,7 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
         factors = [
             c
             for c in args.fixed
-            if pd.api.types.is_numeric_dtype(data[c])
-            and set(pd.unique(data[c].dropna())) <= {0, 1}
+            if pd.api.types.is_numeric_dtype(data[c]) and set(pd.unique(data[c].dropna())) <= {0, 1}
         ]
     for col in factors:
         if col not in args.fixed:
@@ -645,19 +657,35 @@ def _print_crossed(fit: Any, top: int) -> None:
 def _large_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fit-large``."""
     _add_common_arguments(
-        parser, data="data", data_help="Parquet file or folder, or CSV file",
+        parser,
+        data="data",
+        data_help="Parquet file or folder, or CSV file",
         fixed_help="numeric fixed-effect columns (an intercept is always included)",
         groups_help="grouping columns (integer codes in Parquet input)",
     )
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
-                        help="run on a local Dask cluster of N worker processes (default: "
-                             "Dask's threaded scheduler)")
-    parser.add_argument("--solver", choices=["cg", "backfitting"], default="cg",
-                        help="conjugate gradients (default) or backfitting")
-    parser.add_argument("--tol", type=float, default=1e-8,
-                        help="tolerance (cg: relative residual; backfitting: change per sweep)")
-    parser.add_argument("--max-sweeps", type=int, default=2000,
-                        help="iteration limit (one pass over the data each)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (default: "
+        "Dask's threaded scheduler)",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=["cg", "backfitting"],
+        default="cg",
+        help="conjugate gradients (default) or backfitting",
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-8,
+        help="tolerance (cg: relative residual; backfitting: change per sweep)",
+    )
+    parser.add_argument(
+        "--max-sweeps", type=int, default=2000, help="iteration limit (one pass over the data each)"
+    )
     _add_json(parser)
     _add_timings(parser)
 
@@ -679,8 +707,11 @@ def _fit_large(args: argparse.Namespace) -> _Output:
     path = Path(args.data)
     if not path.exists():
         raise CommandError(f"no such file or folder: {args.data}")
-    data = (_read_csv(args.data, text_columns=args.groups) if _is_csv(args.data)
-            else _read_parquet(args.data))
+    data = (
+        _read_csv(args.data, text_columns=args.groups)
+        if _is_csv(args.data)
+        else _read_parquet(args.data)
+    )
     _require_columns(data, args.data, [args.response, *args.fixed, *args.groups])
     client = None
     try:
@@ -690,21 +721,33 @@ def _fit_large(args: argparse.Namespace) -> _Output:
             from dask.distributed import Client, LocalCluster
 
             # no dashboard, and no log lines: a failure reaches the user as one error line
-            client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                         dashboard_address=":0",
-                                         silence_logs=logging.CRITICAL))
-        fit = fit_large(data, args.response, args.fixed, args.groups, tol=args.tol,
-                        max_sweeps=args.max_sweeps, solver=args.solver)
+            client = Client(
+                LocalCluster(
+                    n_workers=args.workers,
+                    threads_per_worker=1,
+                    dashboard_address=":0",
+                    silence_logs=logging.CRITICAL,
+                )
+            )
+        fit = fit_large(
+            data,
+            args.response,
+            args.fixed,
+            args.groups,
+            tol=args.tol,
+            max_sweeps=args.max_sweeps,
+            solver=args.solver,
+        )
     finally:
         if client is not None:
             client.close()
-    notes = () if fit.converged else (
-        f"{args.solver} did not converge in {fit.sweeps} iterations",
-    )
+    notes = () if fit.converged else (f"{args.solver} did not converge in {fit.sweeps} iterations",)
 
     def report() -> None:
-        print(f"Crossed random intercepts by {fit.method}: {fit.n_obs} rows, response "
-              f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s")
+        print(
+            f"Crossed random intercepts by {fit.method}: {fit.n_obs} rows, response "
+            f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s"
+        )
         _print_estimates(fit)
 
     return _Output(_timed(fit.to_dict(), args.timings), report, notes)
@@ -810,14 +853,24 @@ def _glmer_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``glmer``."""
     parser.add_argument("csv", help="CSV file with a header row")
     parser.add_argument(
-        "--formula", required=True,
+        "--formula",
+        required=True,
         help='lme4 formula, e.g. "cbind(hits, shots - hits) ~ Bow + I(distance - 40) + (1 | Name)"',
     )
-    parser.add_argument("--family", required=True, metavar="FAMILY",
-                        help="binomial (logit link), poisson or negbin (log link)")
-    parser.add_argument("--nagq", type=int, default=1, metavar="N",
-                        help="1 for the Laplace approximation (default); more for adaptive "
-                             "Gauss-Hermite quadrature with one scalar random effect")
+    parser.add_argument(
+        "--family",
+        required=True,
+        metavar="FAMILY",
+        help="binomial (logit link), poisson or negbin (log link)",
+    )
+    parser.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        metavar="N",
+        help="1 for the Laplace approximation (default); more for adaptive "
+        "Gauss-Hermite quadrature with one scalar random effect",
+    )
     _add_json(parser)
 
 
@@ -834,8 +887,10 @@ def _fit_glmer(args: argparse.Namespace) -> _Output:
     def report() -> None:
         print(f"Generalized linear mixed model fit by maximum likelihood ({document['method']})")
         print(f"Family: {fit.family} ({document['link']})   Formula: {fit.formula}")
-        print(f"logLik {fit.loglik:.4f}   deviance {fit.deviance:.4f}   AIC {fit.aic:.2f}"
-              f"   BIC {fit.bic:.2f}")
+        print(
+            f"logLik {fit.loglik:.4f}   deviance {fit.deviance:.4f}   AIC {fit.aic:.2f}"
+            f"   BIC {fit.bic:.2f}"
+        )
         if fit.nb_shape is not None:
             print(f"negative binomial shape (theta): {fit.nb_shape:.6g}")
         print("\nRandom effects:")

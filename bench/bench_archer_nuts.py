@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Run the benchmark and write the CSV; return the results table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--engines", nargs="+", default=["nutpie", "pymc"],
-                        choices=["nutpie", "pymc"])
+    parser.add_argument(
+        "--engines", nargs="+", default=["nutpie", "pymc"], choices=["nutpie", "pymc"]
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "archer_nuts.csv")
     args = parser.parse_args(argv)
 

@@ -73,8 +73,12 @@ def time_chapter(path: Path, timeout: int = 1800) -> tuple[float, dict[str, str]
         The seconds it took, and the values it glued (see :func:`glued_values`).
     """
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start, glued_values(nb)
@@ -85,8 +89,20 @@ def environment() -> pd.DataFrame:
     from importlib import metadata
 
     rows = [{"package": "python", "version": sys.version.split()[0]}]
-    for name in ("numpy", "scipy", "pandas", "statsmodels", "pymc", "pytensor", "arviz",
-                 "nutpie", "numba", "bambi", "mixedlm", "jupyter-book"):
+    for name in (
+        "numpy",
+        "scipy",
+        "pandas",
+        "statsmodels",
+        "pymc",
+        "pytensor",
+        "arviz",
+        "nutpie",
+        "numba",
+        "bambi",
+        "mixedlm",
+        "jupyter-book",
+    ):
         try:
             rows.append({"package": name, "version": metadata.version(name)})
         except metadata.PackageNotFoundError:
@@ -98,7 +114,10 @@ def _build(root: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
         [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "--keep-going"],
-        cwd=root, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return time.perf_counter() - start
 
@@ -108,8 +127,9 @@ def time_builds() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "book"
-        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True,
-                                 capture_output=True, text=True).stdout.split()
+        tracked = subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
         for name in tracked:
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
@@ -128,14 +148,24 @@ def main() -> None:
     """Run the benchmark, print the table and write the CSV."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-build", action="store_true", help="time chapters only")
-    parser.add_argument("--root", type=Path, default=ROOT,
-                        help="checkout whose chapters to run (default: this one)")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="checkout whose chapters to run (default: this one)"
+    )
     parser.add_argument("--label", default="", help="suffix of the result files")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS,
-                        help="folder for the result files (default: bench/results)")
-    parser.add_argument("--exclude", nargs="*", default=[], metavar="STEM",
-                        help="chapters to leave out, e.g. appendix_reproducibility (which "
-                             "reads the files a stack comparison is writing)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=RESULTS,
+        help="folder for the result files (default: bench/results)",
+    )
+    parser.add_argument(
+        "--exclude",
+        nargs="*",
+        default=[],
+        metavar="STEM",
+        help="chapters to leave out, e.g. appendix_reproducibility (which "
+        "reads the files a stack comparison is writing)",
+    )
     args = parser.parse_args()
     machine = machine_info()
     rows: list[dict[str, object]] = []
@@ -160,7 +190,8 @@ def main() -> None:
     suffix = f"_{args.label}" if args.label else ""
     table.to_csv(out / f"book{suffix}.csv", index=False)
     pd.DataFrame(glued, columns=["chapter", "name", "value"]).to_csv(
-        out / f"glued{suffix}.csv", index=False)
+        out / f"glued{suffix}.csv", index=False
+    )
     environment().to_csv(out / f"environment{suffix}.csv", index=False)
     print(f"written to {out / f'book{suffix}.csv'}, glued{suffix}.csv, environment{suffix}.csv")
 

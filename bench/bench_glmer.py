@@ -101,19 +101,35 @@ def simulate_binary_crossed(
 def commands(csv: Path, formula: str, groups: list[str]) -> dict[str, list[str]]:
     """The three programs' command lines for one design."""
     runs = {
-        OWN: [sys.executable, "-m", "analysis", "glmer", str(csv), "--formula", formula,
-              "--family", "binomial", "--json"],
+        OWN: [
+            sys.executable,
+            "-m",
+            "analysis",
+            "glmer",
+            str(csv),
+            "--formula",
+            formula,
+            "--family",
+            "binomial",
+            "--json",
+        ],
     }
     lme4 = rscript_with_lme4()
     if lme4:
         runs["lme4 glmer"] = [lme4, "-e", R_FIT, str(csv), formula, ",".join(groups)]
-    runs["mixedlm glmer"] = [sys.executable, "-c", MIXEDLM_FIT, str(csv), formula,
-                             ",".join(groups)]
+    runs["mixedlm glmer"] = [sys.executable, "-c", MIXEDLM_FIT, str(csv), formula, ",".join(groups)]
     return runs
 
 
-def run_design(name: str, csv: Path, formula: str, groups: list[str], repeats: int,
-               limit: float, mixedlm_limit: float | None = None) -> pd.DataFrame:
+def run_design(
+    name: str,
+    csv: Path,
+    formula: str,
+    groups: list[str],
+    repeats: int,
+    limit: float,
+    mixedlm_limit: float | None = None,
+) -> pd.DataFrame:
     """Time every program on one design; one row per program (medians over repeats)."""
     rows = []
     load_before = os.getloadavg()[0]
@@ -127,17 +143,19 @@ def run_design(name: str, csv: Path, formula: str, groups: list[str], repeats: i
         if program == OWN and ok:
             fixed = out.get("fixed", [{}])
             intercept = fixed[0].get("estimate") if fixed else None
-        rows.append({
-            "design": name,
-            "program": program,
-            "status": "ok" if len(ok) == len(runs) else runs[-1]["status"],
-            "repeats": len(runs),
-            "wall_seconds": statistics.median(r["wall_seconds"] for r in ok) if ok else np.nan,
-            "wall_seconds_all": " ".join(f"{r['wall_seconds']:.2f}" for r in runs),
-            "peak_mb": statistics.median(r["peak_mb"] for r in ok) if ok else np.nan,
-            "loglik": loglik,
-            "intercept": intercept,
-        })
+        rows.append(
+            {
+                "design": name,
+                "program": program,
+                "status": "ok" if len(ok) == len(runs) else runs[-1]["status"],
+                "repeats": len(runs),
+                "wall_seconds": statistics.median(r["wall_seconds"] for r in ok) if ok else np.nan,
+                "wall_seconds_all": " ".join(f"{r['wall_seconds']:.2f}" for r in runs),
+                "peak_mb": statistics.median(r["peak_mb"] for r in ok) if ok else np.nan,
+                "loglik": loglik,
+                "intercept": intercept,
+            }
+        )
         print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     lme4 = frame.loc[frame["program"] == "lme4 glmer", "wall_seconds"]
@@ -156,23 +174,40 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--limit", type=float, default=2400.0, help="seconds per run")
-    parser.add_argument("--mixedlm-limit", type=float, default=None,
-                        help="seconds per mixedlm run (default: --limit)")
+    parser.add_argument(
+        "--mixedlm-limit",
+        type=float,
+        default=None,
+        help="seconds per mixedlm run (default: --limit)",
+    )
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-verbagg", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.skip_verbagg:
-        frame = run_design("VerbAgg (7,584 rows, 316 x 24)", VERBAGG, VERBAGG_FORMULA,
-                           ["id", "item"], args.repeats, args.limit)
+        frame = run_design(
+            "VerbAgg (7,584 rows, 316 x 24)",
+            VERBAGG,
+            VERBAGG_FORMULA,
+            ["id", "item"],
+            args.repeats,
+            args.limit,
+        )
         frame.to_csv(RESULTS / "glmer.csv", index=False)
         print(frame.to_string(index=False))
     if not args.skip_large:
         with tempfile.TemporaryDirectory() as tmp:
             csv = Path(tmp) / "binary_crossed.csv"
             simulate_binary_crossed(args.rows).to_csv(csv, index=False)
-            frame = run_design(f"simulated binary ({args.rows:,} rows, 2,000 x 500)", csv,
-                               LARGE_FORMULA, ["a", "b"], 1, args.limit, args.mixedlm_limit)
+            frame = run_design(
+                f"simulated binary ({args.rows:,} rows, 2,000 x 500)",
+                csv,
+                LARGE_FORMULA,
+                ["a", "b"],
+                1,
+                args.limit,
+                args.mixedlm_limit,
+            )
         frame.to_csv(RESULTS / f"glmer_binary_{args.rows}.csv", index=False)
         print(frame.to_string(index=False))
 

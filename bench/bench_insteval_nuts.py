@@ -82,8 +82,9 @@ def run(kind: str, prep: ib.CrossedData, seed: int, settings: bayes.SamplerSetti
     }
 
 
-def seed_margin(prep: ib.CrossedData, seeds: list[int],
-                settings: bayes.SamplerSettings) -> pd.DataFrame:
+def seed_margin(
+    prep: ib.CrossedData, seeds: list[int], settings: bayes.SamplerSettings
+) -> pd.DataFrame:
     """Sample the marginalised model once per seed; write and return the diagnostics."""
     model = ib.marginal_model(prep)
     machine = machine_info()
@@ -92,17 +93,21 @@ def seed_margin(prep: ib.CrossedData, seeds: list[int],
         idata = bayes.sample(model, seed=seed, settings=settings)
         ib.recover_effects(prep, idata, seed=seed + 1)  # beta is drawn after sampling
         hyper = bayes.diagnostics(idata, ib.hyperparameters(prep))
-        rows.append({
-            "seed": seed, "chains": settings.chains, "draws": settings.draws,
-            "tune": settings.tune,
-            "sampling_s": float(idata.posterior.attrs["sampling_seconds"]),
-            "min_ess_bulk": float(hyper["ess_bulk"].min()),
-            "min_ess_variable": str(hyper["ess_bulk"].idxmin()),
-            "max_r_hat": float(hyper["r_hat"].max()),
-            "max_r_hat_variable": str(hyper["r_hat"].idxmax()),
-            "divergences": bayes.count_divergences(idata),
-            "machine": f"{machine['cpu_count']} CPUs, {machine['cpu']}",
-        })
+        rows.append(
+            {
+                "seed": seed,
+                "chains": settings.chains,
+                "draws": settings.draws,
+                "tune": settings.tune,
+                "sampling_s": float(idata.posterior.attrs["sampling_seconds"]),
+                "min_ess_bulk": float(hyper["ess_bulk"].min()),
+                "min_ess_variable": str(hyper["ess_bulk"].idxmin()),
+                "max_r_hat": float(hyper["r_hat"].max()),
+                "max_r_hat_variable": str(hyper["r_hat"].idxmax()),
+                "divergences": bayes.count_divergences(idata),
+                "machine": f"{machine['cpu_count']} CPUs, {machine['cpu']}",
+            }
+        )
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     table["date"] = dt.date.today().isoformat()

@@ -57,8 +57,20 @@ def time_python(csv: Path, limit: float) -> dict[str, object]:
     start = time.perf_counter()
     fit = fit_crossed(data, "y", ["service"], GROUPS)
     fit_s = time.perf_counter() - start
-    cmd = [sys.executable, "-m", "analysis", "fit-crossed", str(csv), "--response", "y",
-           "--fixed", "service", "--groups", *GROUPS, "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "analysis",
+        "fit-crossed",
+        str(csv),
+        "--response",
+        "y",
+        "--fixed",
+        "service",
+        "--groups",
+        *GROUPS,
+        "--json",
+    ]
     run = timed(cmd, limit)
     out = last_json(str(run["stdout"]))
     return {
@@ -84,8 +96,21 @@ def time_mixedlm(csv: Path, limit: float) -> dict[str, object]:
     fit = fit_lmer(formula, data)
     fit_s = time.perf_counter() - start
     sds = varcorr_frame(fit).set_index("grp")["sdcor"]
-    run = timed([sys.executable, "-m", "analysis", "lmer", str(csv), "--formula", formula,
-                 "--engine", "mixedlm", "--json"], limit)
+    run = timed(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "lmer",
+            str(csv),
+            "--formula",
+            formula,
+            "--engine",
+            "mixedlm",
+            "--json",
+        ],
+        limit,
+    )
     return {
         "status": run["status"],
         "fit_s": fit_s,
@@ -100,8 +125,9 @@ def time_mixedlm(csv: Path, limit: float) -> dict[str, object]:
 def time_lmer_command(csv: Path, limit: float) -> dict[str, object]:
     """Time the ``lmer`` command with lme4's formula: the fast path a user gets by default."""
     formula = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
-    run = timed([sys.executable, "-m", "analysis", "lmer", str(csv), "--formula", formula,
-                 "--json"], limit)
+    run = timed(
+        [sys.executable, "-m", "analysis", "lmer", str(csv), "--formula", formula, "--json"], limit
+    )
     out = last_json(str(run["stdout"]))
     sds = {r["grp"]: r["sdcor"] for r in out.get("varcorr", [])}
     return {
@@ -117,8 +143,22 @@ def time_lmer_command(csv: Path, limit: float) -> dict[str, object]:
 
 def time_statsmodels(csv: Path, limit: float, memory_gb: float) -> dict[str, object]:
     """Run statsmodels' MixedLM (variance components) in a fresh, memory-limited process."""
-    run = timed([sys.executable, str(STATSMODELS), str(csv), "--response", "y", "--fixed",
-                 "service", "--groups", *GROUPS, "--memory-gb", str(memory_gb)], limit)
+    run = timed(
+        [
+            sys.executable,
+            str(STATSMODELS),
+            str(csv),
+            "--response",
+            "y",
+            "--fixed",
+            "service",
+            "--groups",
+            *GROUPS,
+            "--memory-gb",
+            str(memory_gb),
+        ],
+        limit,
+    )
     out = last_json(str(run["stdout"]))
     status = str(out.get("status", run["status"]))
     ok = status == "ok"
@@ -155,10 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=insteval_path())
     parser.add_argument("--repeats", type=int, default=1, help="runs of each (default 1)")
     parser.add_argument("--no-r", action="store_true", help="skip lme4")
-    parser.add_argument("--limit", type=float, default=600.0,
-                        help="wall-time limit of each process, seconds (default 600)")
-    parser.add_argument("--statsmodels-gb", type=float, default=10.0,
-                        help="address-space limit of the statsmodels process (default 10 GB)")
+    parser.add_argument(
+        "--limit",
+        type=float,
+        default=600.0,
+        help="wall-time limit of each process, seconds (default 600)",
+    )
+    parser.add_argument(
+        "--statsmodels-gb",
+        type=float,
+        default=10.0,
+        help="address-space limit of the statsmodels process (default 10 GB)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "insteval_reml.csv")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -170,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeats):
         rows.append({"method": OWN, "repeat": rep, **time_python(args.csv, args.limit)})
         rows.append({"method": "mixedlm", "repeat": rep, **time_mixedlm(args.csv, args.limit)})
-        rows.append({"method": "lmer command", "repeat": rep,
-                     **time_lmer_command(args.csv, args.limit)})
-        rows.append({"method": "statsmodels", "repeat": rep,
-                     **time_statsmodels(args.csv, args.limit, args.statsmodels_gb)})
+        rows.append(
+            {"method": "lmer command", "repeat": rep, **time_lmer_command(args.csv, args.limit)}
+        )
+        rows.append(
+            {
+                "method": "statsmodels",
+                "repeat": rep,
+                **time_statsmodels(args.csv, args.limit, args.statsmodels_gb),
+            }
+        )
         if run_r:
             rows.append({"method": "lme4", "repeat": rep, **time_lme4(args.csv, args.limit)})
     load_after = os.getloadavg()[0]
@@ -193,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"Data: {args.csv} ; model y ~ service + (1|s) + (1|d) + (1|dept), REML\n")
     summary = table.groupby("method", sort=False)[
-        ["fit_s", "command_s", "peak_mb", "n_evals", "criterion"]].median()
+        ["fit_s", "command_s", "peak_mb", "n_evals", "criterion"]
+    ].median()
     summary["status"] = table.groupby("method", sort=False)["status"].last()
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     if run_r:

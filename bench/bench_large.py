@@ -72,19 +72,31 @@ def timed(cmd: list[str], limit: float) -> dict[str, object]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         # A session of its own, so that a run over the limit is stopped with everything it
         # started (R, worker processes), not just the `time` process around it.
-        proc = subprocess.Popen([TIME, "-f", "%e %M", "-o", out.name, *cmd],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            [TIME, "-f", "%e %M", "-o", out.name, *cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         try:
             stdout, stderr = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return {"status": f"not finished in {limit:.0f} s", "wall_seconds": float("nan"),
-                    "peak_mb": float("nan"), "stdout": ""}
+            return {
+                "status": f"not finished in {limit:.0f} s",
+                "wall_seconds": float("nan"),
+                "peak_mb": float("nan"),
+                "stdout": "",
+            }
         fields = out.read().split()
-    wall, rss = (float(fields[-2]), float(fields[-1]) / 1024) if len(fields) >= 2 else (
-        float("nan"), float("nan"))
+    wall, rss = (
+        (float(fields[-2]), float(fields[-1]) / 1024)
+        if len(fields) >= 2
+        else (float("nan"), float("nan"))
+    )
     last = (stderr.strip().splitlines() or [""])[-1]  # the commands' one-line error message
     status = "ok" if proc.returncode == 0 else f"failed ({last[-300:]})"
     return {"status": status, "wall_seconds": wall, "peak_mb": rss, "stdout": stdout}
@@ -107,8 +119,18 @@ def exact_runs(csv: Path, groups: list[str]) -> dict[str, list[str]]:
     py = [sys.executable, "-m", "analysis"]
     terms = " + ".join(f"(1 | {g})" for g in groups)
     runs = {
-        "package (fit-crossed)": [*py, "fit-crossed", str(csv), "--response", "y", "--fixed",
-                                  "x", "--groups", *groups, "--json"],
+        "package (fit-crossed)": [
+            *py,
+            "fit-crossed",
+            str(csv),
+            "--response",
+            "y",
+            "--fixed",
+            "x",
+            "--groups",
+            *groups,
+            "--json",
+        ],
         "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula", f"y ~ x + {terms}", "--json"],
     }
     lme4 = rscript_with_lme4()
@@ -124,17 +146,30 @@ def bench_reml(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
         users, items = n // 10, n // 200
         csv = data_dir / f"reml_{n}.csv"
         if not csv.exists():
-            truth = write_crossed_parquet(data_dir / f"reml_{n}.parquet", n, seed=20_000 + n,
-                                          n_users=users, n_items=items)
+            truth = write_crossed_parquet(
+                data_dir / f"reml_{n}.parquet", n, seed=20_000 + n, n_users=users, n_items=items
+            )
             pd.read_parquet(truth.path).to_csv(csv, index=False)
         for program, cmd in exact_runs(csv, ["user", "item"]).items():
             result = timed(cmd, limit)
             fit_s = last_json(str(result["stdout"])).get("fit_seconds", float("nan"))
-            rows.append({"rows": n, "users": users, "items": items, "program": program,
-                         "status": result["status"], "wall_seconds": result["wall_seconds"],
-                         "fit_seconds": fit_s, "peak_mb": result["peak_mb"]})
-            print(f"  REML {n:>9,} rows  {program:<22} {result['status']:<8} "
-                  f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB", flush=True)
+            rows.append(
+                {
+                    "rows": n,
+                    "users": users,
+                    "items": items,
+                    "program": program,
+                    "status": result["status"],
+                    "wall_seconds": result["wall_seconds"],
+                    "fit_seconds": fit_s,
+                    "peak_mb": result["peak_mb"],
+                }
+            )
+            print(
+                f"  REML {n:>9,} rows  {program:<22} {result['status']:<8} "
+                f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -146,25 +181,46 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
         if not path.exists():
             write_crossed_parquet(path, n, seed=30_000, chunk_rows=1_000_000)
         for workers in (1, 2):
-            cmd = [sys.executable, "-m", "analysis", "fit-large", str(path), "--response", "y",
-                   "--fixed", "x", "--groups", "user", "item", "--workers", str(workers),
-                   "--json"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "analysis",
+                "fit-large",
+                str(path),
+                "--response",
+                "y",
+                "--fixed",
+                "x",
+                "--groups",
+                "user",
+                "item",
+                "--workers",
+                str(workers),
+                "--json",
+            ]
             result = timed(cmd, limit)
             fit = last_json(str(result["stdout"]))
             sds = fit.get("sds", {})
-            rows.append({
-                "rows": n, "workers": workers, "status": result["status"],
-                "wall_seconds": result["wall_seconds"],
-                "fit_seconds": fit.get("fit_seconds", float("nan")),
-                "iterations": fit.get("sweeps", float("nan")),
-                "peak_mb": result["peak_mb"],
-                "user_sd": sds.get("user", float("nan")),
-                "item_sd": sds.get("item", float("nan")),
-                "residual_sd": sds.get("Residual", float("nan")),
-            })
-            print(f"  moments+CG {n:>12,} rows  {workers} worker(s)  {result['status']:<8} "
-                  f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB  "
-                  f"{fit.get('sweeps', '?')} iterations", flush=True)
+            rows.append(
+                {
+                    "rows": n,
+                    "workers": workers,
+                    "status": result["status"],
+                    "wall_seconds": result["wall_seconds"],
+                    "fit_seconds": fit.get("fit_seconds", float("nan")),
+                    "iterations": fit.get("sweeps", float("nan")),
+                    "peak_mb": result["peak_mb"],
+                    "user_sd": sds.get("user", float("nan")),
+                    "item_sd": sds.get("item", float("nan")),
+                    "residual_sd": sds.get("Residual", float("nan")),
+                }
+            )
+            print(
+                f"  moments+CG {n:>12,} rows  {workers} worker(s)  {result['status']:<8} "
+                f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB  "
+                f"{fit.get('sweeps', '?')} iterations",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
@@ -172,8 +228,9 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
 THREE_FACTORS = {"rows": 200_000, "levels": (10_000, 5_000, 2_000)}
 
 
-def bench_three_factors(data_dir: Path, limit: float,
-                        only: list[str] | None = None) -> pd.DataFrame:
+def bench_three_factors(
+    data_dir: Path, limit: float, only: list[str] | None = None
+) -> pd.DataFrame:
     """Exact REML by four programs, and moments + CG, on 10,000 x 5,000 x 2,000 crossed levels.
 
     statsmodels' ``MixedLM`` fits crossed factors as variance components of one group with
@@ -198,11 +255,30 @@ def bench_three_factors(data_dir: Path, limit: float,
     groups = ["g1", "g2", "g3"]
     runs = exact_runs(csv, groups)
     runs["statsmodels (MixedLM, variance components)"] = [
-        sys.executable, str(ROOT / "bench" / "statsmodels_crossed.py"), str(csv), "--response",
-        "y", "--fixed", "x", "--groups", *groups]
+        sys.executable,
+        str(ROOT / "bench" / "statsmodels_crossed.py"),
+        str(csv),
+        "--response",
+        "y",
+        "--fixed",
+        "x",
+        "--groups",
+        *groups,
+    ]
     runs["package (fit-large, moments + CG)"] = [
-        sys.executable, "-m", "analysis", "fit-large", str(csv), "--response", "y", "--fixed",
-        "x", "--groups", *groups, "--json"]
+        sys.executable,
+        "-m",
+        "analysis",
+        "fit-large",
+        str(csv),
+        "--response",
+        "y",
+        "--fixed",
+        "x",
+        "--groups",
+        *groups,
+        "--json",
+    ]
     if only:
         runs = {p: c for p, c in runs.items() if any(o in p for o in only)}
     rows = []
@@ -211,11 +287,21 @@ def bench_three_factors(data_dir: Path, limit: float,
         note = last_json(str(result["stdout"])).get("status")
         if note and note != "ok":
             result["status"] = f"failed ({note})"
-        rows.append({"rows": n, "levels": " x ".join(f"{q:,}" for q in levels),
-                     "program": program, "status": result["status"],
-                     "wall_seconds": result["wall_seconds"], "peak_mb": result["peak_mb"]})
-        print(f"  three factors {program:<34} {result['status'][:60]:<8} "
-              f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB", flush=True)
+        rows.append(
+            {
+                "rows": n,
+                "levels": " x ".join(f"{q:,}" for q in levels),
+                "program": program,
+                "status": result["status"],
+                "wall_seconds": result["wall_seconds"],
+                "peak_mb": result["peak_mb"],
+            }
+        )
+        print(
+            f"  three factors {program:<34} {result['status'][:60]:<8} "
+            f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB",
+            flush=True,
+        )
     return pd.DataFrame(rows)
 
 
@@ -232,17 +318,28 @@ def bench_moments(data_dir: Path, replications: int) -> pd.DataFrame:
     design = dict(MILLION_DESIGN)
     n_rows = design.pop("n_rows")
     for rep in range(replications):
-        truth = write_crossed_parquet(data_dir / "million_rep.parquet", n_rows,
-                                      seed=40_000 + rep, **design)
+        truth = write_crossed_parquet(
+            data_dir / "million_rep.parquet", n_rows, seed=40_000 + rep, **design
+        )
         frame = pd.read_parquet(truth.path)
         reml = fit_crossed(frame, "y", ["x"], ["user", "item"]).sds
         moments = moment_estimates(frame, "y", ["x"], ["user", "item"])
         for group in reml.index:
-            rows.append({"replication": rep, "group": group, "reml": float(reml[group]),
-                         "moments": float(moments[group]), "truth": truth.sds[group]})
+            rows.append(
+                {
+                    "replication": rep,
+                    "group": group,
+                    "reml": float(reml[group]),
+                    "moments": float(moments[group]),
+                    "truth": truth.sds[group],
+                }
+            )
     table = pd.DataFrame(rows)
-    spread = table.assign(diff=table["moments"] - table["reml"]).groupby("group").agg(
-        reml_sd=("reml", "std"), moments_sd=("moments", "std"), diff_sd=("diff", "std"))
+    spread = (
+        table.assign(diff=table["moments"] - table["reml"])
+        .groupby("group")
+        .agg(reml_sd=("reml", "std"), moments_sd=("moments", "std"), diff_sd=("diff", "std"))
+    )
     print("  REML and moments over", replications, "replications of", f"{n_rows:,} rows:")
     print(spread.to_string(float_format=lambda v: f"{v:.4f}"))
     return table
@@ -256,13 +353,25 @@ def main() -> None:
     parser.add_argument("--scale-limit", type=float, default=3600, help="seconds per run")
     parser.add_argument("--skip-reml", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
-    parser.add_argument("--three-factors", action="store_true",
-                        help="also the 200,000-row 10,000 x 5,000 x 2,000 design (slow)")
-    parser.add_argument("--only", nargs="*", default=None, metavar="PROGRAM",
-                        help="three-factor design: run only these programs (substrings of "
-                             "their labels) and replace their rows in the results")
-    parser.add_argument("--replications", type=int, default=20,
-                        help="replications of the million-rating design (0: skip)")
+    parser.add_argument(
+        "--three-factors",
+        action="store_true",
+        help="also the 200,000-row 10,000 x 5,000 x 2,000 design (slow)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        metavar="PROGRAM",
+        help="three-factor design: run only these programs (substrings of "
+        "their labels) and replace their rows in the results",
+    )
+    parser.add_argument(
+        "--replications",
+        type=int,
+        default=20,
+        help="replications of the million-rating design (0: skip)",
+    )
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     info = machine_info()
@@ -272,21 +381,23 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.skip_reml:
         reml = bench_reml(args.data_dir, args.reml_limit, int(args.max_rows))
-        reml.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_reml.csv",
-                                                        index=False)
+        reml.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_reml.csv", index=False)
     if args.three_factors:
         three = bench_three_factors(args.data_dir, args.reml_limit, args.only).assign(
-            date=stamp, machine=machine)
+            date=stamp, machine=machine
+        )
         path = RESULTS / "large_three_factors.csv"
         if args.only and path.exists():
             kept = pd.read_csv(path)
-            three = pd.concat([kept[~kept["program"].isin(three["program"])], three],
-                              ignore_index=True)
+            three = pd.concat(
+                [kept[~kept["program"].isin(three["program"])], three], ignore_index=True
+            )
         three.to_csv(path, index=False)
     if args.replications > 0:
         moments = bench_moments(args.data_dir, args.replications)
-        moments.assign(date=stamp, machine=machine).to_csv(RESULTS / "large_moments.csv",
-                                                           index=False)
+        moments.assign(date=stamp, machine=machine).to_csv(
+            RESULTS / "large_moments.csv", index=False
+        )
     if not args.skip_scale:
         scale = bench_scale(args.data_dir, args.scale_limit, int(args.max_rows))
         defaults = inspect.signature(write_crossed_parquet).parameters
@@ -299,8 +410,10 @@ def main() -> None:
         ).to_csv(RESULTS / "large_scale.csv", index=False)
         two = scale[scale["workers"] == 2].set_index("rows")["wall_seconds"]
         if len(two) > 1:
-            print("seconds per million rows (2 workers):",
-                  ", ".join(f"{n:,}: {1e6 * s / n:.2f}" for n, s in two.items()))
+            print(
+                "seconds per million rows (2 workers):",
+                ", ".join(f"{n:,}: {1e6 * s / n:.2f}" for n, s in two.items()),
+            )
 
 
 if __name__ == "__main__":

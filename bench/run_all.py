@@ -25,8 +25,13 @@ from pathlib import Path
 from analysis.book.reproducibility import machine_info, read_benchmarks
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_book.py", "bench_archer_nuts.py", "bench_insteval_reml.py",
-           "bench_insteval_nuts.py", "bench_large.py"]
+SCRIPTS = [
+    "bench_book.py",
+    "bench_archer_nuts.py",
+    "bench_insteval_reml.py",
+    "bench_insteval_nuts.py",
+    "bench_large.py",
+]
 #: Arguments per script: chapter 9 quotes both InstEval NUTS models, so time both.
 ARGUMENTS = {"bench_insteval_nuts.py": ["--full"]}
 
@@ -48,8 +53,9 @@ def main(argv: list[str]) -> int:
             continue
         print(f"== {script}", flush=True)
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, str(path), *ARGUMENTS.get(script, [])],
-                                cwd=HERE.parent)
+        result = subprocess.run(
+            [sys.executable, str(path), *ARGUMENTS.get(script, [])], cwd=HERE.parent
+        )
         print(f"== {script}: exit {result.returncode} after {time.perf_counter() - start:.0f} s")
         status = status or result.returncode
     for name, table in read_benchmarks(HERE / "results").items():

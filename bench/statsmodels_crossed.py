@@ -29,8 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--response", required=True)
     parser.add_argument("--fixed", nargs="*", default=[])
     parser.add_argument("--groups", nargs="+", required=True)
-    parser.add_argument("--memory-gb", type=float, default=10.0,
-                        help="address-space limit of this process (default 10 GB)")
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        default=10.0,
+        help="address-space limit of this process (default 10 GB)",
+    )
     args = parser.parse_args(argv)
     limit = int(args.memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -47,20 +51,36 @@ def main(argv: list[str] | None = None) -> int:
     vc = {g: f"0 + C({g})" for g in args.groups}
     start = time.perf_counter()
     try:
-        model = smf.mixedlm(f"{args.response} ~ {rhs}", data, groups="one_group",
-                            re_formula="0", vc_formula=vc)
+        model = smf.mixedlm(
+            f"{args.response} ~ {rhs}", data, groups="one_group", re_formula="0", vc_formula=vc
+        )
         result = model.fit(reml=True)
     except MemoryError:
-        print(json.dumps({"status": f"MemoryError under a {args.memory_gb:g} GB limit",
-                          "seconds": time.perf_counter() - start}))
+        print(
+            json.dumps(
+                {
+                    "status": f"MemoryError under a {args.memory_gb:g} GB limit",
+                    "seconds": time.perf_counter() - start,
+                }
+            )
+        )
         return 3
     seconds = time.perf_counter() - start
-    sds = {name: float(np.sqrt(v)) for name, v in zip(model.exog_vc.names, result.vcomp,
-                                                        strict=True)}
+    sds = {
+        name: float(np.sqrt(v)) for name, v in zip(model.exog_vc.names, result.vcomp, strict=True)
+    }
     sds["Residual"] = float(np.sqrt(result.scale))
-    print(json.dumps({"status": "ok", "seconds": seconds, "sds": sds,
-                      "reml_criterion": float(-2 * result.llf),
-                      "converged": bool(result.converged)}))
+    print(
+        json.dumps(
+            {
+                "status": "ok",
+                "seconds": seconds,
+                "sds": sds,
+                "reml_criterion": float(-2 * result.llf),
+                "converged": bool(result.converged),
+            }
+        )
+    )
     return 0
 
 

@@ -184,8 +184,9 @@ def test_page_renders_offline(page: str, server: str, browser) -> None:  # noqa:
     )
     raw_glue = tab.evaluate("() => document.body.innerText.includes('{glue')")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")),
-                   full_page=True)
+    tab.screenshot(
+        path=str(SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")), full_page=True
+    )
     tab.close()
 
     assert not outside, f"{page}: requests left 127.0.0.1: {outside}"
@@ -359,9 +360,11 @@ def facts(server: str, browser) -> Callable[[str], dict]:
                 _settle(tab)
                 cache[page] = tab.evaluate(_FACTS_JS)
                 # what the reading checks below need, from the same load of the page
-                cache[page].update(stderr=tab.evaluate(_STDERR_JS),
-                                   tables=tab.evaluate(_TABLES_JS),
-                                   overflow=tab.evaluate(_OVERFLOW_JS))
+                cache[page].update(
+                    stderr=tab.evaluate(_STDERR_JS),
+                    tables=tab.evaluate(_TABLES_JS),
+                    overflow=tab.evaluate(_OVERFLOW_JS),
+                )
             finally:
                 tab.close()
         return cache[page]
@@ -545,8 +548,9 @@ _STDERR_JS = r"""() => Array.from(document.querySelectorAll(
 @pytest.mark.parametrize("page", toc_pages())
 def test_no_stray_stderr_output(page: str, facts) -> None:
     blocks = facts(page)["stderr"]
-    stray = [b for b in blocks
-             if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)]
+    stray = [
+        b for b in blocks if not any(p == page and re.search(rx, b) for p, rx in ALLOWED_STDERR)
+    ]
     assert not stray, (
         f"{page}: stderr output in the page (fix it at its cause, silence known noise in "
         f"analysis/quiet.py, or show a deliberate warning with print): "
@@ -639,11 +643,15 @@ def phone_facts(server: str, browser) -> Callable[[str], dict]:
             tab = _open(browser, server, page, PHONE, idle=True)
             try:
                 if tab.evaluate("() => !!document.querySelector('.math')"):
-                    tab.wait_for_function("() => window.MathJax && MathJax.startup "
-                                          "&& MathJax.startup.promise", timeout=15000)
+                    tab.wait_for_function(
+                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                        timeout=15000,
+                    )
                     tab.evaluate("() => MathJax.startup.promise")
-                cache[page] = {"overflow": tab.evaluate(_OVERFLOW_JS),
-                               "figures": tab.evaluate(_FIGURES_JS)}
+                cache[page] = {
+                    "overflow": tab.evaluate(_OVERFLOW_JS),
+                    "figures": tab.evaluate(_FIGURES_JS),
+                }
             finally:
                 tab.close()
         return cache[page]
@@ -655,8 +663,9 @@ def phone_facts(server: str, browser) -> Callable[[str], dict]:
 def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(page: str, facts) -> None:
     f = facts(page)["overflow"]
     assert not f["code"], f"{page}: code blocks scroll sideways at {WIDE['width']} px: {f['code']}"
-    assert not f["math"], f"{page}: display math wider than the column, not in a scroll box: " \
-        f"{f['math']}"
+    assert not f["math"], (
+        f"{page}: display math wider than the column, not in a scroll box: {f['math']}"
+    )
     assert not f["numbers"], f"{page}: equation numbers out of view: {f['numbers']}"
     assert not f["wide"], f"{page}: elements wider than the column: {f['wide']}"
     assert f["pageWidth"] <= WIDE["width"], f"{page} is {f['pageWidth']} px wide"
@@ -666,8 +675,7 @@ def test_on_a_desktop_code_fits_and_wide_math_scrolls_in_its_own_box(page: str, 
 def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, phone_facts) -> None:
     f = phone_facts(page)["overflow"]
     assert f["pageWidth"] <= PHONE["width"], (
-        f"{page} is {f['pageWidth']} px wide on a {PHONE['width']} px phone; "
-        f"too wide: {f['wide']}"
+        f"{page} is {f['pageWidth']} px wide on a {PHONE['width']} px phone; too wide: {f['wide']}"
     )
     assert not f["wide"], f"{page}: elements wider than the phone's column: {f['wide']}"
     assert not f["math"] and not f["numbers"], (
@@ -695,11 +703,17 @@ def test_figures_open_full_size_and_are_sharp(page: str, phone_facts) -> None:
     assert not not_linked, f"{page}: figures that do not open full size on a tap: {not_linked}"
     # Drawn at twice the size they are laid out at (retina PNG, analysis/plots/style.py), so
     # they are sharp on high-density screens and when opened full size.
-    blurry = [name(f["src"]) for f in figures if f["src"].endswith(".png")
-              and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])]
+    blurry = [
+        name(f["src"])
+        for f in figures
+        if f["src"].endswith(".png") and not (f["layout"] and f["natural"] >= 1.9 * f["layout"])
+    ]
     assert not blurry, f"{page}: figures not drawn for high-density screens: {blurry[:5]}"
-    squashed = [name(f["src"]) for f in figures
-                if f["natural"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02]
+    squashed = [
+        name(f["src"])
+        for f in figures
+        if f["natural"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02
+    ]
     assert not squashed, f"{page}: figures shown out of proportion on a phone: {squashed[:5]}"
 
 
@@ -735,8 +749,12 @@ def test_keyboard_focus_is_visible_on_the_header_buttons(viewport, server: str, 
     invisible = [f["label"] or f["cls"] for f in seen if f["outline"] < 2 and not f["shadow"]]
     assert not invisible, f"header buttons with no visible keyboard focus: {invisible}"
     kinds = " ".join(f"{f['label']} {f['cls']}".lower() for f in seen)
-    for kind in ("toggle", "download", "search", "repository" if "repository" in kinds
-                 else "github"):
+    for kind in (
+        "toggle",
+        "download",
+        "search",
+        "repository" if "repository" in kinds else "github",
+    ):
         assert kind in kinds, f"the keyboard does not reach the {kind} button: {kinds}"
 
 
@@ -773,11 +791,13 @@ def test_contents_drawer_closes_after_choosing_a_section(server: str, browser) -
         link.wait_for()
         target = link.get_attribute("href")
         link.click()
-        expect(dialog, "the Contents drawer stays open after choosing a section")\
-            .not_to_have_attribute("open", "", timeout=3000)
+        expect(
+            dialog, "the Contents drawer stays open after choosing a section"
+        ).not_to_have_attribute("open", "", timeout=3000)
         tab.wait_for_timeout(500)
-        top = tab.evaluate(f"() => document.getElementById({target[1:]!r})"
-                           ".getBoundingClientRect().top")
+        top = tab.evaluate(
+            f"() => document.getElementById({target[1:]!r}).getBoundingClientRect().top"
+        )
     finally:
         tab.close()
     assert -5 < top < PHONE["height"] / 2, f"the chosen section is not in view (top {top} px)"
@@ -801,8 +821,9 @@ _LIGHT_PANELS_JS = r"""() => {
 def test_dark_mode_has_no_light_panels(page: str, server: str, browser) -> None:
     tab = browser.new_page()
     tab.set_default_timeout(PAGE_TIMEOUT_MS)
-    tab.add_init_script("localStorage.setItem('mode', 'dark'); "
-                        "localStorage.setItem('theme', 'dark');")
+    tab.add_init_script(
+        "localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');"
+    )
     tab.set_viewport_size(WIDE)
     try:
         tab.goto(f"{server}/{page}", wait_until="load")

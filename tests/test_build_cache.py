@@ -22,15 +22,22 @@ def test_rebuild_of_an_unchanged_book_executes_nothing():
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", ".", "-W", "--keep-going"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     log = result.stdout + result.stderr
     assert "Executing notebook" not in log, "an unchanged chapter was executed again"
 
 
-WARNING_NAMES = ("DeprecationWarning", "FutureWarning", "PendingDeprecationWarning",
-                 "MigrationWarning")
+WARNING_NAMES = (
+    "DeprecationWarning",
+    "FutureWarning",
+    "PendingDeprecationWarning",
+    "MigrationWarning",
+)
 
 
 def test_no_chapter_output_carries_a_deprecation_warning():

@@ -342,8 +342,11 @@ def test_predict_accepts_genuinely_new_levels_of_another_type():
     data = _small()
     fit = fit_crossed(data, "y", ["service"], ["s", "d"])
     new = data.head(3).assign(s="a new student")
-    assert np.allclose(fit.predict(new), fit.predict(new, include_random=False)
-                       + fit.ranef["d"]["mode"].reindex(new["d"]).to_numpy())
+    assert np.allclose(
+        fit.predict(new),
+        fit.predict(new, include_random=False)
+        + fit.ranef["d"]["mode"].reindex(new["d"]).to_numpy(),
+    )
 
 
 def test_a_design_too_large_for_memory_is_refused_before_allocating():

@@ -157,8 +157,9 @@ def test_cli_fails_cleanly_on_a_response_that_overflows(tmp_path, capsys):
     data = simulate_crossed(seed=3, n_students=30, n_instructors=10, per_student=4)
     path = tmp_path / "huge.csv"
     data.assign(y=data["y"] * 1e298).to_csv(path, index=False)
-    status = run_cli([str(path), "--response", "y", "--fixed", "service", "--groups", "s", "d",
-                      "--json"])
+    status = run_cli(
+        [str(path), "--response", "y", "--fixed", "service", "--groups", "s", "d", "--json"]
+    )
     out, err = capsys.readouterr()
     assert status == 2 and "fit-crossed: error:" in err
     assert "NaN" not in out and out.strip() == ""

@@ -83,7 +83,11 @@ def test_fit_ols_rejects_bad_input():
 def test_power_is_a_rate_and_no_effect_gives_about_alpha():
     power = bow_test_power(
         ["Distance ~ Bow", "Distance ~ Bow + Name"],
-        n_experiments=300, n_archers=3, shots=5, seed=1, bow_effect=0.0,
+        n_experiments=300,
+        n_archers=3,
+        shots=5,
+        seed=1,
+        bow_effect=0.0,
     )
     assert isinstance(power, pd.DataFrame)
     assert list(power.index) == ["Distance ~ Bow", "Distance ~ Bow + Name"]

@@ -47,8 +47,15 @@ def fits() -> dict:
 
 def test_every_reference_is_covered():
     assert set(MODELS) == {
-        "archers_hits", "archers_trials", "archers_trials_agq", "cbpp", "cbpp_agq",
-        "grouseticks", "grouseticks_nested", "grouseticks_nb", "verbagg",
+        "archers_hits",
+        "archers_trials",
+        "archers_trials_agq",
+        "cbpp",
+        "cbpp_agq",
+        "grouseticks",
+        "grouseticks_nested",
+        "grouseticks_nb",
+        "verbagg",
     }
     assert {REFS[m]["family"] for m in MODELS} == set(FAMILIES)
 
@@ -93,8 +100,9 @@ def test_conditional_modes_and_sds_match_lme4(fits, name):
 
 
 def test_negative_binomial_shape_matches_glmer_nb(fits):
-    assert fits["grouseticks_nb"].nb_shape == pytest.approx(REFS["grouseticks_nb"]["theta"],
-                                                            abs=1e-3)
+    assert fits["grouseticks_nb"].nb_shape == pytest.approx(
+        REFS["grouseticks_nb"]["theta"], abs=1e-3
+    )
 
 
 def test_quadrature_loglik_follows_lme4_and_keeps_the_normalised_one(fits):
@@ -109,8 +117,7 @@ def test_cbpp_se_gap_is_lme4s_inexact_deviance():
     check = REFS["cbpp_devfun"]
     design = build_design(REFS["cbpp"]["formula"], _data("cbpp"))
     lap = _Laplace(design, "binomial")
-    ours = np.array([lap.deviance(np.array(p[:1]), np.array(p[1:]))
-                     for p in check["parameters"]])
+    ours = np.array([lap.deviance(np.array(p[:1]), np.array(p[1:])) for p in check["parameters"]])
     gap = np.asarray(check["deviance"]) - ours
     assert np.all(gap > 0)  # lme4's modes and log-determinant are not the optimum's
     assert np.ptp(gap) > 1e-4  # and the gap moves with the parameters: a different Hessian
@@ -131,8 +138,10 @@ def test_mixedlm_parser_refuses_cbind_and_I():
     from mixedlm.families.binomial import Binomial
 
     data = _data("archers_trials")
-    for formula in ("cbind(hits, shots - hits) ~ Bow + (1 | Name)",
-                    "hits ~ Bow + I(distance - 40) + (1 | Name)"):
+    for formula in (
+        "cbind(hits, shots - hits) ~ Bow + (1 | Name)",
+        "hits ~ Bow + I(distance - 40) + (1 | Name)",
+    ):
         with pytest.raises(Exception):  # noqa: B017 - any refusal
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -167,8 +176,15 @@ def counts_csv(tmp_path):
     path = tmp_path / "counts.csv"
     rng = np.random.default_rng(1)
     g = np.repeat(np.arange(8), 10)
-    pd.DataFrame({"y": rng.poisson(3, 80), "x": rng.normal(size=80), "g": g,
-                  "n": 10, "p": rng.uniform(size=80)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "y": rng.poisson(3, 80),
+            "x": rng.normal(size=80),
+            "g": g,
+            "n": 10,
+            "p": rng.uniform(size=80),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -195,8 +211,10 @@ def test_bad_input_is_one_line_and_exit_2(capsys, counts_csv, formula, family, m
 
 
 def test_quadrature_needs_one_scalar_random_effect(capsys, counts_csv):
-    code, _, err = _run(capsys, [str(counts_csv), "--formula", "y ~ x + (1 + x | g)",
-                                 "--family", "poisson", "--nagq", "9"])
+    code, _, err = _run(
+        capsys,
+        [str(counts_csv), "--formula", "y ~ x + (1 + x | g)", "--family", "poisson", "--nagq", "9"],
+    )
     assert code == 2 and "single scalar random effect" in err
 
 
@@ -206,8 +224,9 @@ def test_perfect_separation_warns_and_flags_with_finite_estimates(capsys, tmp_pa
     data = pd.DataFrame({"y": (x > 0).astype(int), "x": x, "g": np.repeat(np.arange(12), 10)})
     path = tmp_path / "separated.csv"
     data.to_csv(path, index=False)
-    code, out, err = _run(capsys, [str(path), "--formula", "y ~ x + (1 | g)",
-                                   "--family", "binomial", "--json"])
+    code, out, err = _run(
+        capsys, [str(path), "--formula", "y ~ x + (1 | g)", "--family", "binomial", "--json"]
+    )
     assert code == 0
     assert "glmer: warning: perfect separation" in err
     doc = json.loads(out)
@@ -217,12 +236,25 @@ def test_perfect_separation_warns_and_flags_with_finite_estimates(capsys, tmp_pa
 
 def test_json_has_the_lmer_layout(capsys):
     path = ROOT / "data" / "cbpp.csv"
-    code, out, _ = _run(capsys, [str(path), "--formula", REFS["cbpp"]["formula"],
-                                 "--family", "binomial", "--json"])
+    code, out, _ = _run(
+        capsys, [str(path), "--formula", REFS["cbpp"]["formula"], "--family", "binomial", "--json"]
+    )
     assert code == 0
     doc = json.loads(out)
-    for key in ("fixed", "varcorr", "ranef", "loglik", "deviance", "AIC", "BIC", "singular",
-                "converged", "n_obs", "n_groups", "separation"):
+    for key in (
+        "fixed",
+        "varcorr",
+        "ranef",
+        "loglik",
+        "deviance",
+        "AIC",
+        "BIC",
+        "singular",
+        "converged",
+        "n_obs",
+        "n_groups",
+        "separation",
+    ):
         assert key in doc
     assert set(doc["fixed"][0]) == {"term", "estimate", "std_error", "z_value", "p_value"}
     assert set(doc["varcorr"][0]) == {"grp", "var1", "var2", "vcov", "sdcor"}
@@ -231,8 +263,16 @@ def test_json_has_the_lmer_layout(capsys):
 
 
 def test_text_report(capsys):
-    code, out, _ = _run(capsys, [str(ROOT / "data" / "grouseticks.csv"), "--formula",
-                                 REFS["grouseticks_nb"]["formula"], "--family", "negbin"])
+    code, out, _ = _run(
+        capsys,
+        [
+            str(ROOT / "data" / "grouseticks.csv"),
+            "--formula",
+            REFS["grouseticks_nb"]["formula"],
+            "--family",
+            "negbin",
+        ],
+    )
     assert code == 0 and "negative binomial shape" in out and "Fixed effects" in out
 
 
@@ -257,8 +297,15 @@ def test_simulated_hit_rates_follow_distance_and_bow():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_archers": 0}, {"shots": 1.5}, {"seed": -1}, {"archer_sd": -1.0},
-     {"skill_bow_corr": 1.5}, {"distances": []}, {"intercept": float("nan")}],
+    [
+        {"n_archers": 0},
+        {"shots": 1.5},
+        {"seed": -1},
+        {"archer_sd": -1.0},
+        {"skill_bow_corr": 1.5},
+        {"distances": []},
+        {"intercept": float("nan")},
+    ],
 )
 def test_simulator_validates_its_arguments(kwargs):
     with pytest.raises(ValueError):
@@ -267,8 +314,9 @@ def test_simulator_validates_its_arguments(kwargs):
 
 def test_a_variance_on_its_boundary_is_a_singular_fit_with_a_warning():
     rng = np.random.default_rng(5)
-    data = pd.DataFrame({"y": rng.poisson(2, 300), "x": rng.normal(size=300),
-                         "g": rng.integers(0, 10, 300)})
+    data = pd.DataFrame(
+        {"y": rng.poisson(2, 300), "x": rng.normal(size=300), "g": rng.integers(0, 10, 300)}
+    )
     with pytest.warns(UserWarning, match="singular"):
         fit = fit_glmer("y ~ x + (1 | g)", data, "poisson")
     assert fit.singular and fit.varcorr["sdcor"].iloc[0] == 0.0

@@ -22,16 +22,18 @@ def design() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def reml(design: pd.DataFrame):
-    return fit_crossed(design.assign(service=design["service"].astype("category")), "y",
-                       ["service"], GROUPS)
+    return fit_crossed(
+        design.assign(service=design["service"].astype("category")), "y", ["service"], GROUPS
+    )
 
 
 @pytest.mark.parametrize(("solver", "tol"), [("backfitting", 1e-11), ("cg", 1e-12)])
 def test_both_solvers_at_reml_sds_reproduce_the_reml_fit(design, reml, solver, tol):
     fit = backfit(design, "y", ["service"], GROUPS, reml.sds, tol=tol, solver=solver)
     assert fit.converged and fit.method == f"given+{solver}"
-    assert np.max(np.abs(fit.fixed["estimate"].to_numpy()
-                         - reml.fixed["estimate"].to_numpy())) < 1e-6
+    assert (
+        np.max(np.abs(fit.fixed["estimate"].to_numpy() - reml.fixed["estimate"].to_numpy())) < 1e-6
+    )
     for g in GROUPS:
         modes = reml.ranef[g]["mode"]
         ours = fit.ranef[g]["mode"].reindex(modes.index)
@@ -42,8 +44,9 @@ def test_both_solvers_at_reml_sds_reproduce_the_reml_fit(design, reml, solver, t
 def test_conjugate_gradients_need_far_fewer_passes_than_backfitting(tmp_path):
     from analysis.datasets.large import write_crossed_parquet
 
-    truth = write_crossed_parquet(tmp_path / "h.parquet", 100_000, seed=8, n_users=2_000,
-                                  n_items=400)
+    truth = write_crossed_parquet(
+        tmp_path / "h.parquet", 100_000, seed=8, n_users=2_000, n_items=400
+    )
     data = pd.read_parquet(truth.path)
     sds = pd.Series(truth.sds)
     exact = backfit(data, "y", ["x"], ["user", "item"], sds, tol=1e-13, solver="cg")
@@ -78,8 +81,12 @@ def test_moments_recover_the_truth_on_a_large_design():
     weight = np.exp(rng.normal(0.0, 1.5, n_i))  # heavy-tailed item popularity
     i = rng.choice(n_i, size=n, p=weight / weight.sum())
     truth = {"u": 0.6, "i": 0.9, "Residual": 1.2}
-    y = (2.0 + rng.normal(0, truth["u"], n_u)[u] + rng.normal(0, truth["i"], n_i)[i]
-         + rng.normal(0, truth["Residual"], n))
+    y = (
+        2.0
+        + rng.normal(0, truth["u"], n_u)[u]
+        + rng.normal(0, truth["i"], n_i)[i]
+        + rng.normal(0, truth["Residual"], n)
+    )
     sds = moment_estimates(pd.DataFrame({"y": y, "u": u, "i": i}), "y", [], ["u", "i"])
     for name, value in truth.items():
         assert sds[name] == pytest.approx(value, rel=0.05), name
@@ -89,8 +96,14 @@ def test_dask_and_pandas_give_the_same_fit(design):
     dd = pytest.importorskip("dask.dataframe")
     # The same iterates, partition by partition: thirty sweeps are enough to compare.
     ours = fit_large(design, "y", ["service"], GROUPS, max_sweeps=30, solver="backfitting")
-    theirs = fit_large(dd.from_pandas(design, npartitions=3), "y", ["service"], GROUPS,
-                       max_sweeps=30, solver="backfitting")
+    theirs = fit_large(
+        dd.from_pandas(design, npartitions=3),
+        "y",
+        ["service"],
+        GROUPS,
+        max_sweeps=30,
+        solver="backfitting",
+    )
     assert ours.method == "moments+backfitting" and ours.sweeps == theirs.sweeps == 30
     pd.testing.assert_series_equal(ours.sds, theirs.sds, rtol=1e-10)
     assert np.allclose(ours.fixed["estimate"], theirs.fixed["estimate"], atol=1e-10)
@@ -100,8 +113,7 @@ def test_dask_and_pandas_give_the_same_fit(design):
     assert set(ours.to_dict()) >= {"method", "fixed", "sds", "ranef", "converged"}
     # conjugate gradients: the same solution, whatever the partitioning
     cg_pandas = fit_large(design, "y", ["service"], GROUPS, tol=1e-12)
-    cg_dask = fit_large(dd.from_pandas(design, npartitions=3), "y", ["service"], GROUPS,
-                        tol=1e-12)
+    cg_dask = fit_large(dd.from_pandas(design, npartitions=3), "y", ["service"], GROUPS, tol=1e-12)
     assert cg_pandas.converged and cg_dask.converged
     assert np.allclose(cg_pandas.fixed["estimate"], cg_dask.fixed["estimate"], atol=1e-9)
 
@@ -132,9 +144,15 @@ def test_bad_input_is_refused_clearly(design):
     with pytest.raises(ValueError, match="pandas or Dask"):
         moment_estimates({"y": [1.0]}, "y", [], GROUPS)
     for solver in ("cg", "backfitting"):
-        fit = backfit(design, "y", ["service"], GROUPS,
-                      pd.Series({"s": 0.5, "d": 0.8, "dept": 0.3, "Residual": 1.0}),
-                      max_sweeps=2, solver=solver)
+        fit = backfit(
+            design,
+            "y",
+            ["service"],
+            GROUPS,
+            pd.Series({"s": 0.5, "d": 0.8, "dept": 0.3, "Residual": 1.0}),
+            max_sweeps=2,
+            solver=solver,
+        )
         assert not fit.converged and fit.sweeps == 2, solver
 
 
@@ -142,10 +160,12 @@ def test_generator_is_deterministic_whatever_the_chunking_and_fits_back(tmp_path
     pytest.importorskip("pyarrow")
     from analysis.datasets.large import write_crossed_parquet
 
-    a = write_crossed_parquet(tmp_path / "a.parquet", 150_000, seed=3, n_users=3_000,
-                              n_items=800, chunk_rows=40_000)
-    b = write_crossed_parquet(tmp_path / "b.parquet", 150_000, seed=3, n_users=3_000,
-                              n_items=800, chunk_rows=1_000_000)
+    a = write_crossed_parquet(
+        tmp_path / "a.parquet", 150_000, seed=3, n_users=3_000, n_items=800, chunk_rows=40_000
+    )
+    b = write_crossed_parquet(
+        tmp_path / "b.parquet", 150_000, seed=3, n_users=3_000, n_items=800, chunk_rows=1_000_000
+    )
     assert not list(tmp_path.glob("*.partial"))  # written under a temporary name, renamed
     left, right = pd.read_parquet(a.path), pd.read_parquet(b.path)
     pd.testing.assert_frame_equal(left, right)
@@ -168,14 +188,28 @@ def test_fit_large_command(tmp_path, capsys):
     data = simulate_crossed(seed=5, n_students=200, n_instructors=40, per_student=8)
     path = tmp_path / "d.csv"
     data.assign(service=data["service"].astype(int)).to_csv(path, index=False)
-    status = main(["fit-large", str(path), "--response", "y", "--fixed", "service",
-                   "--groups", "s", "d", "--json"])
+    status = main(
+        [
+            "fit-large",
+            str(path),
+            "--response",
+            "y",
+            "--fixed",
+            "service",
+            "--groups",
+            "s",
+            "d",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["method"] == "moments+cg" and out["converged"]
     assert set(out["sds"]) == {"s", "d", "Residual"}
     assert out["n_obs"] == len(data) and "n" not in out  # the name every command uses
-    assert main(["fit-large", str(tmp_path / "missing.parquet"), "--response", "y",
-                 "--groups", "s"]) == 2
+    assert (
+        main(["fit-large", str(tmp_path / "missing.parquet"), "--response", "y", "--groups", "s"])
+        == 2
+    )
     assert "fit-large: error: no such file or folder" in capsys.readouterr().err
     assert main(["fit-large", str(path), "--response", "nope", "--groups", "s"]) == 2
     assert f"fit-large: error: {path} has no column(s) ['nope']" in capsys.readouterr().err

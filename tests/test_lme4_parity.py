@@ -123,8 +123,9 @@ def test_r_script_reproduces_committed_reference(tmp_path, reference):
     exe = rscript_with_lme4()
     if exe is None:
         pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
-    run = subprocess.run([exe, str(SCRIPT), str(tmp_path)], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run(
+        [exe, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     fresh = _load(tmp_path / "archers_lme4.json")
     for key in DATASETS:

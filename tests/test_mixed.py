@@ -94,8 +94,9 @@ def test_unbalanced_shrinkage_per_group(unbalanced):
 
 def test_blup_sd_matches_statsmodels(unbalanced):
     _, fit = unbalanced
-    sm = pd.Series({str(k): float(np.asarray(v)[0, 0])
-                    for k, v in fit.result.random_effects_cov.items()})
+    sm = pd.Series(
+        {str(k): float(np.asarray(v)[0, 0]) for k, v in fit.result.random_effects_cov.items()}
+    )
     np.testing.assert_allclose(fit.blup_sd**2, sm.loc[fit.blup_sd.index], rtol=1e-6)
 
 
@@ -146,8 +147,13 @@ def test_zero_archer_variance_is_a_boundary_fit():
 def test_works_with_other_column_names():
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(20), 6)
-    df = pd.DataFrame({"score": 3 + rng.normal(0, 2, 20)[g] + rng.normal(0, 1, g.size),
-                       "dose": rng.uniform(0, 1, g.size), "clinic id": g})
+    df = pd.DataFrame(
+        {
+            "score": 3 + rng.normal(0, 2, 20)[g] + rng.normal(0, 1, g.size),
+            "dose": rng.uniform(0, 1, g.size),
+            "clinic id": g,
+        }
+    )
     fit = fit_random_intercept(df, response="score", fixed=["dose"], group="clinic id")
     assert list(fit.fixed.index) == ["Intercept", "dose"]
     fit0 = fit_random_intercept(df, response="score", fixed=(), group="clinic id")
@@ -212,8 +218,12 @@ def test_figures(unbalanced):
     figs = [
         plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
         plot_shrinkage(table, label_top=2),
-        plot_caterpillar(fit.blups, fit.blup_sd, sizes=fit.group_sizes,
-                         truth=exp.archer_effects.rename(index=str)),
+        plot_caterpillar(
+            fit.blups,
+            fit.blup_sd,
+            sizes=fit.group_sizes,
+            truth=exp.archer_effects.rename(index=str),
+        ),
         plot_blups_vs_fixed(fixed_group_estimates(fit, exp.data), fit.blups),
     ]
     assert all(isinstance(f, Figure) for f in figs)
@@ -246,11 +256,13 @@ def test_boundary_fit_is_exact_flagged_and_quiet():
     rng = np.random.default_rng(4)
     d = rng.normal(0.0, 5.0, (8, 2))
     shots = np.column_stack([d[:, 0], -10 + d[:, 1], -d[:, 0], -10 - d[:, 1]]) + 150.0
-    data = pd.DataFrame({
-        "Distance": shots.ravel(),
-        "Bow": np.tile(["Northwood", "Southwood"], 16),
-        "Name": np.repeat([f"a{i}" for i in range(8)], 4),
-    })
+    data = pd.DataFrame(
+        {
+            "Distance": shots.ravel(),
+            "Bow": np.tile(["Northwood", "Southwood"], 16),
+            "Name": np.repeat([f"a{i}" for i in range(8)], 4),
+        }
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_random_intercept(data)

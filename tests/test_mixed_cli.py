@@ -25,21 +25,26 @@ def fresh_csv(tmp_path_factory) -> Path:
     rng = np.random.default_rng(42)
     school = np.repeat([f"s{i:02d}" for i in range(12)], 8)
     effect = dict(zip(sorted(set(school)), rng.normal(0, 5, 12), strict=True))
-    df = pd.DataFrame({
-        "score": 50 + np.array([effect[s] for s in school]) + rng.normal(0, 2, school.size),
-        "arm": np.tile(["control", "treated"], school.size // 2),
-        "school": school,
-    })
+    df = pd.DataFrame(
+        {
+            "score": 50 + np.array([effect[s] for s in school]) + rng.normal(0, 2, school.size),
+            "arm": np.tile(["control", "treated"], school.size // 2),
+            "school": school,
+        }
+    )
     path = tmp_path_factory.mktemp("cli") / "schools.csv"
     df.to_csv(path, index=False)
     return path
 
 
 def test_registering_imports_nothing_heavy_and_parses_the_options():
-    code = ("import sys; from analysis.cli import build_parser; build_parser(); "
-            "print([m for m in ('statsmodels', 'pandas', 'numpy') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    code = (
+        "import sys; from analysis.cli import build_parser; build_parser(); "
+        "print([m for m in ('statsmodels', 'pandas', 'numpy') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert out.stdout.strip() == "[]"
     args = build_parser().parse_args(["fit-mixed", "x.csv", "--fixed", "a", "b", "--group", "g"])
     assert args.command == "fit-mixed" and args.path == "x.csv"
@@ -50,8 +55,9 @@ def test_registering_imports_nothing_heavy_and_parses_the_options():
 
 
 def test_json_output_on_a_fresh_csv(fresh_csv, capsys):
-    status = fit_mixed(str(fresh_csv), "--response", "score", "--fixed", "arm",
-                       "--group", "school", "--json")
+    status = fit_mixed(
+        str(fresh_csv), "--response", "score", "--fixed", "arm", "--group", "school", "--json"
+    )
     assert status == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_obs"] == 96 and out["n_groups"] == 12 and out["method"] == "REML"
@@ -74,20 +80,28 @@ def test_text_output(fresh_csv, capsys):
 @pytest.mark.parametrize(
     ("content", "argv", "message"),
     [
-        ("Distance,Bow,Name\n1,Northwood,a\n2,Northwood,b\n", ["--group", "Team"],
-         "has no column(s) ['Team']"),
+        (
+            "Distance,Bow,Name\n1,Northwood,a\n2,Northwood,b\n",
+            ["--group", "Team"],
+            "has no column(s) ['Team']",
+        ),
         ("Distance,Bow,Name\nfar,Northwood,a\nnear,Southwood,b\n", [], "must be numeric"),
-        ("Distance,Bow,Name\n1,Northwood,a\n2,Southwood,a\n3,Northwood,a\n", [],
-         "needs at least two"),
-        ("Distance,Bow,Name\n1e300,Northwood,a\n2,Southwood,b\n3,Northwood,b\n", [],
-         "response column 'Distance' reaches 1e+300"),
+        (
+            "Distance,Bow,Name\n1,Northwood,a\n2,Southwood,a\n3,Northwood,a\n",
+            [],
+            "needs at least two",
+        ),
+        (
+            "Distance,Bow,Name\n1e300,Northwood,a\n2,Southwood,b\n3,Northwood,b\n",
+            [],
+            "response column 'Distance' reaches 1e+300",
+        ),
         ("", [], "empty"),
         ("Distance,Bow,Name\n", [], "empty"),
         ("Distance,Bow,Name\n1,Northwood,a\n2,Southwood,b\n", ["--level", "1.5"], "--level"),
     ],
 )
-def test_errors_exit_2_with_one_line_without_traceback(tmp_path, capsys, content, argv,
-                                                       message):
+def test_errors_exit_2_with_one_line_without_traceback(tmp_path, capsys, content, argv, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     assert fit_mixed(str(path), *argv) == 2
@@ -104,9 +118,23 @@ def test_missing_file(tmp_path, capsys):
 def test_subprocess_reports_error_cleanly(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("y,g\n1,a\n")
-    run = subprocess.run([sys.executable, "-m", "analysis", "fit-mixed", str(path),
-                          "--response", "y", "--fixed", "--group", "g"], capture_output=True,
-                         text=True, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "fit-mixed",
+            str(path),
+            "--response",
+            "y",
+            "--fixed",
+            "--group",
+            "g",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "needs at least two" in run.stderr
 
@@ -115,19 +143,33 @@ def test_python_m_analysis_entry_point(tmp_path):
     exp = simulate_archers(6, 3, seed=1)
     path = tmp_path / "a.csv"
     exp.data.to_csv(path, index=False)
-    run = subprocess.run([sys.executable, "-m", "analysis", "fit-mixed", str(path), "--json"],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "analysis", "fit-mixed", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["n_groups"] == 6
 
 
 def test_help_lists_every_command():
-    run = subprocess.run([sys.executable, "-m", "analysis", "--help"], capture_output=True,
-                         text=True, cwd=ROOT, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "analysis", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     for command in ("fit-mixed", "fit-crossed", "fit-large", "lmer"):
         assert command in run.stdout
-        sub = subprocess.run([sys.executable, "-m", "analysis", command, "--help"],
-                             capture_output=True, text=True, cwd=ROOT, check=True)
+        sub = subprocess.run(
+            [sys.executable, "-m", "analysis", command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
         assert "--json" in sub.stdout
     assert not (ROOT / "analysis" / "cli").exists()  # one module, analysis/cli.py
 
@@ -139,11 +181,13 @@ def test_singular_fit_is_flagged_in_json_and_warned(tmp_path, capsys):
     rng = np.random.default_rng(4)
     d = rng.normal(0.0, 5.0, (8, 2))
     shots = np.column_stack([d[:, 0], -10 + d[:, 1], -d[:, 0], -10 - d[:, 1]]) + 150.0
-    frame = pd.DataFrame({
-        "Distance": shots.ravel(),
-        "Bow": np.tile(["Northwood", "Southwood"], 16),
-        "Name": np.repeat([f"a{i}" for i in range(8)], 4),
-    })
+    frame = pd.DataFrame(
+        {
+            "Distance": shots.ravel(),
+            "Bow": np.tile(["Northwood", "Southwood"], 16),
+            "Name": np.repeat([f"a{i}" for i in range(8)], 4),
+        }
+    )
     path = tmp_path / "flat.csv"
     frame.to_csv(path, index=False)
     assert main(["fit-mixed", str(path), "--json"]) == 0

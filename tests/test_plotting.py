@@ -135,10 +135,13 @@ def test_chapter_figures_fit_the_text_column():
     exp = simulate_archers(12, [1, 2, 3, 5, 8, 10, 20, 30, 2, 1, 4, 6], seed=5)
     fit = fit_random_intercept(exp.data, response="Distance", fixed=("Bow",), group="Name")
     curves = profile_curves(exp.data, n_points=5)
-    ratings = pd.DataFrame({
-        "y": rng.integers(1, 6, 400), "s": rng.integers(0, 60, 400),
-        "d": rng.integers(0, 20, 400),
-    })
+    ratings = pd.DataFrame(
+        {
+            "y": rng.integers(1, 6, 400),
+            "s": rng.integers(0, 60, 400),
+            "d": rng.integers(0, 20, 400),
+        }
+    )
     effects = pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30)})
     results = ol.replicate([1, 2], n_units=300)
     posterior = {
@@ -147,10 +150,12 @@ def test_chapter_figures_fit_the_text_column():
         "alpha": (("chain", "draw", "archer"), rng.normal(size=(2, 50, 3))),
     }
     diverging = rng.random((2, 50)) < 0.05
-    idata = DataTree.from_dict({
-        "posterior": xr.Dataset(posterior),
-        "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)}),
-    })
+    idata = DataTree.from_dict(
+        {
+            "posterior": xr.Dataset(posterior),
+            "sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)}),
+        }
+    )
     priors = {"A": bayes.SigmaPrior("halfnormal", 5.0), "B": bayes.SigmaPrior("gamma", 2.0)}
     draws = {"A": np.exp(rng.normal(size=200)), "B": np.exp(rng.normal(size=200))}
     figures = {
@@ -200,18 +205,22 @@ def test_large_scale_figures_draw_what_they_are_given():
     with pytest.raises(ValueError, match="finite"):
         plot_solver_convergence({"cg": [1.0, float("nan")]})
 
-    reml = pd.DataFrame({
-        "rows": [10, 100, 10, 100],
-        "program": ["a", "a", "b", "b"],
-        "status": ["ok", "ok", "ok", "not finished in 5 s"],
-        "wall_seconds": [1.0, 20.0, 2.0, float("nan")],
-    })
-    scale = pd.DataFrame({
-        "rows": [10, 100, 10, 100],
-        "workers": [1, 1, 2, 2],
-        "status": ["ok"] * 4,
-        "fit_seconds": [1.0, 10.0, 0.6, 6.0],
-    })
+    reml = pd.DataFrame(
+        {
+            "rows": [10, 100, 10, 100],
+            "program": ["a", "a", "b", "b"],
+            "status": ["ok", "ok", "ok", "not finished in 5 s"],
+            "wall_seconds": [1.0, 20.0, 2.0, float("nan")],
+        }
+    )
+    scale = pd.DataFrame(
+        {
+            "rows": [10, 100, 10, 100],
+            "workers": [1, 1, 2, 2],
+            "status": ["ok"] * 4,
+            "fit_seconds": [1.0, 10.0, 0.6, 6.0],
+        }
+    )
     fig = plot_scaling(reml, scale)
     left, right = fig.axes
     # program b: one finished point on its line, one cross for the run that did not finish

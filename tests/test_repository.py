@@ -455,3 +455,9 @@ def test_only_the_plots_layer_draws():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.startswith("matplotlib") for n in names), f"{rel} imports {names}"
+
+
+def test_lint_checks_the_format_of_the_whole_repository():
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check ." in lint and "ruff format --check ." in lint

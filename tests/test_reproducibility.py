@@ -65,10 +65,20 @@ def test_rscript_with_lme4_is_none_without_r(monkeypatch):
 
 
 def test_compare_glued_reports_moved_numbers_and_unmatched_names():
-    before = pd.DataFrame({"chapter": ["a", "a", "a", "b"], "name": ["x", "y", "s", "z"],
-                           "value": ["1.0", "2.0", "'mu'", "5"]})
-    after = pd.DataFrame({"chapter": ["a", "a", "a", "c"], "name": ["x", "y", "s", "w"],
-                          "value": ["1.0", "2.2", "'sigma_a'", "7"]})
+    before = pd.DataFrame(
+        {
+            "chapter": ["a", "a", "a", "b"],
+            "name": ["x", "y", "s", "z"],
+            "value": ["1.0", "2.0", "'mu'", "5"],
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "chapter": ["a", "a", "a", "c"],
+            "name": ["x", "y", "s", "w"],
+            "value": ["1.0", "2.2", "'sigma_a'", "7"],
+        }
+    )
     table = compare_glued(before, after)
     assert list(table.index) == [("a", "x"), ("a", "y"), ("a", "s")]
     assert table.loc[("a", "x"), "same"] and table.loc[("a", "x"), "relative"] == 0
@@ -81,8 +91,13 @@ def test_compare_glued_reports_moved_numbers_and_unmatched_names():
 
 def test_benchmark_table_is_captioned_and_rounded():
     frame = pd.DataFrame(
-        {"method": ["a", "b"], "fit_s": [5.297525349, 36.62], "machine": ["2 CPUs", "2 CPUs"],
-         "date": ["2026-11-22", "2026-11-23"], "status": ["ok", "ok"]}
+        {
+            "method": ["a", "b"],
+            "fit_s": [5.297525349, 36.62],
+            "machine": ["2 CPUs", "2 CPUs"],
+            "date": ["2026-11-22", "2026-11-23"],
+            "status": ["ok", "ok"],
+        }
     )
     html = benchmark_table("insteval_reml", frame.assign(repeat=0)).to_html()
     assert "REML on InstEval" in html and "Machine: 2 CPUs" in html
@@ -95,15 +110,27 @@ def test_benchmark_table_is_captioned_and_rounded():
 
 
 def test_benchmark_table_summarises_repeats_and_replications():
-    reml = pd.DataFrame({"method": ["x", "y"] * 3, "repeat": [0, 0, 1, 1, 2, 2],
-                         "status": ["ok"] * 6, "fit_s": [1.0, 10, 2, 20, 9, 30],
-                         "load_before": [1.3] * 6})
+    reml = pd.DataFrame(
+        {
+            "method": ["x", "y"] * 3,
+            "repeat": [0, 0, 1, 1, 2, 2],
+            "status": ["ok"] * 6,
+            "fit_s": [1.0, 10, 2, 20, 9, 30],
+            "load_before": [1.3] * 6,
+        }
+    )
     table = benchmark_table("insteval_reml", reml).data
     assert list(table["Fit (s)"]) == [2.0, 20.0]  # the median of the repeats
     assert len(table) == 2 and "Load before" not in table
-    moments = pd.DataFrame({"replication": [0, 0, 1, 1], "group": ["u", "i", "u", "i"],
-                            "reml": [0.4, 0.8, 0.6, 0.8], "moments": [0.5, 0.7, 0.5, 0.9],
-                            "truth": [0.5, 0.8, 0.5, 0.8]})
+    moments = pd.DataFrame(
+        {
+            "replication": [0, 0, 1, 1],
+            "group": ["u", "i", "u", "i"],
+            "reml": [0.4, 0.8, 0.6, 0.8],
+            "moments": [0.5, 0.7, 0.5, 0.9],
+            "truth": [0.5, 0.8, 0.5, 0.8],
+        }
+    )
     styler = benchmark_table("large_moments", moments)
     assert len(styler.data) == 2 and "2 replications" in styler.caption
     assert styler.data.set_index("Factor").loc["u", "REML: mean"] == pytest.approx(0.5)
@@ -120,16 +147,20 @@ def test_chapters_are_named_by_number_and_title(tmp_path):
     (tmp_path / "book" / "02_b.ipynb").write_text(__import__("json").dumps(nb))
     (tmp_path / "book" / "app.md").write_text("# Appendix\n")
     labels = chapter_labels(tmp_path)
-    assert labels == {"01_a": "Chapter 1: First things", "02_b": "Chapter 2: Second things",
-                      "app": "Appendix"}
+    assert labels == {
+        "01_a": "Chapter 1: First things",
+        "02_b": "Chapter 2: Second things",
+        "app": "Appendix",
+    }
     assert name_chapters("chapter: 02_b", labels) == "Chapter 2: Second things"
     assert name_chapters("rebuild after editing 01_a.ipynb", labels) == (
         "rebuild after editing chapter 1"
     )
     assert name_chapters("09_unknown", labels) == "09_unknown"
     frame = pd.DataFrame({"what": ["chapter: 01_a", "chapter: 02_b"], "seconds": [1.0, 2.0]})
-    html = benchmark_table("insteval_nuts_seeds", frame, chapters={"09_insteval_bayes":
-                                                                   "Chapter 13: X"}).to_html()
+    html = benchmark_table(
+        "insteval_nuts_seeds", frame, chapters={"09_insteval_bayes": "Chapter 13: X"}
+    ).to_html()
     assert "The NUTS run of chapter 13" in html
 
 

@@ -115,8 +115,9 @@ def test_names_given_as_one_string_are_refused():
 # --- archers whose own bow effects vary (the random-slopes chapter) -------------------------
 
 
-def _reference_simulation(n_archers, shots, seed, mean=165.0, bow_effect=-10.0,
-                          archer_sd=23.0, shot_sd=5.0, decimals=1):
+def _reference_simulation(
+    n_archers, shots, seed, mean=165.0, bow_effect=-10.0, archer_sd=23.0, shot_sd=5.0, decimals=1
+):
     """The simulator as it was before random slopes existed, written out independently."""
     rng = np.random.default_rng(seed)
     effects = rng.normal(0.0, archer_sd, size=n_archers)
@@ -129,11 +130,16 @@ def _reference_simulation(n_archers, shots, seed, mean=165.0, bow_effect=-10.0,
 
 @pytest.mark.parametrize(
     ("n_archers", "shots", "seed", "extra"),
-    [(3, 10, 46, {}), (50, 10, 2026, {}), (4, 3, 0, {"archer_sd": 0.0}),
-     (7, 2, 3, {"decimals": None, "shot_sd": 2.0})],
+    [
+        (3, 10, 46, {}),
+        (50, 10, 2026, {}),
+        (4, 3, 0, {"archer_sd": 0.0}),
+        (7, 2, 3, {"decimals": None, "shot_sd": 2.0}),
+    ],
 )
-def test_default_is_the_simulator_of_the_earlier_chapters_bit_for_bit(n_archers, shots, seed,
-                                                                     extra):
+def test_default_is_the_simulator_of_the_earlier_chapters_bit_for_bit(
+    n_archers, shots, seed, extra
+):
     effects, distance = _reference_simulation(n_archers, shots, seed, **extra)
     for kwargs in ({}, {"bow_sd": 0.0}, {"bow_sd": 0.0, "skill_bow_corr": 0.0}):
         exp = simulate_archers(n_archers, shots, seed=seed, **extra, **kwargs)
@@ -175,8 +181,10 @@ def test_own_bow_effects_have_the_asked_sd_and_correlation():
     assert abs(beta.mean()) < 0.15
     for rho in (1.0, -1.0):
         perfect = simulate_archers(50, 1, seed=2, bow_sd=2.0, skill_bow_corr=rho)
-        np.testing.assert_allclose(perfect.archer_bow_effects.to_numpy(),
-                                   rho * 2.0 / 23.0 * perfect.archer_effects.to_numpy())
+        np.testing.assert_allclose(
+            perfect.archer_bow_effects.to_numpy(),
+            rho * 2.0 / 23.0 * perfect.archer_effects.to_numpy(),
+        )
 
 
 def test_random_slopes_fit_recovers_the_slope_sd_and_correlation():

@@ -42,10 +42,7 @@ def study():
     ]
     data = pd.DataFrame(rows)
     own = pd.DataFrame(
-        {
-            s: np.polyfit(g["Days"], g["Reaction"], 1)[::-1]
-            for s, g in data.groupby("Subject")
-        },
+        {s: np.polyfit(g["Days"], g["Reaction"], 1)[::-1] for s, g in data.groupby("Subject")},
         index=[INTERCEPT, "Days"],
     ).T
     model = own * 0.8 + own.mean() * 0.2
@@ -135,9 +132,10 @@ def test_shrinkage_2d_refuses_bad_input(study):
 
 def test_residual_plots(study):
     data, own, _ = study
-    fitted = own.loc[data["Subject"], INTERCEPT].to_numpy() + own.loc[
-        data["Subject"], "Days"
-    ].to_numpy() * data["Days"].to_numpy()
+    fitted = (
+        own.loc[data["Subject"], INTERCEPT].to_numpy()
+        + own.loc[data["Subject"], "Days"].to_numpy() * data["Days"].to_numpy()
+    )
     resid = data["Reaction"].to_numpy() - fitted
     fig = plot_residuals_fitted(fitted, resid, sigma=20.0)
     _check_size(fig)
@@ -166,8 +164,9 @@ def test_residual_plots_refuse_bad_input():
 
 def test_ranef_qq_draws_one_panel_per_term():
     rng = np.random.default_rng(3)
-    modes = pd.DataFrame(rng.normal(size=(18, 2)), columns=[INTERCEPT, "Days"],
-                         index=[f"s{i}" for i in range(18)])
+    modes = pd.DataFrame(
+        rng.normal(size=(18, 2)), columns=[INTERCEPT, "Days"], index=[f"s{i}" for i in range(18)]
+    )
     fig = plot_ranef_qq(modes, label_top=2)
     _check_size(fig)
     assert len(fig.axes) == 2
@@ -179,9 +178,7 @@ def test_ranef_qq_draws_one_panel_per_term():
     # R's ppoints: with 18 groups, the first probability is (1 - 0.5) / 18.
     from scipy import stats
 
-    assert fig.axes[0].collections[0].get_offsets()[0, 0] == pytest.approx(
-        stats.norm.ppf(0.5 / 18)
-    )
+    assert fig.axes[0].collections[0].get_offsets()[0, 0] == pytest.approx(stats.norm.ppf(0.5 / 18))
 
 
 def test_ranef_qq_refuses_bad_input():
@@ -211,6 +208,5 @@ def test_residual_spread_bands_mark_the_groups_outside_their_band():
     assert sum(len(c.get_offsets()) for c in markers[-2:]) == 6  # inside and outside points
     with pytest.raises(ValueError, match="two samples"):
         plot_residual_spread_bands(
-            ResidualSpreadBootstrap(observed=observed, simulated=simulated[:1], n_failed=0,
-                                    seed=3)
+            ResidualSpreadBootstrap(observed=observed, simulated=simulated[:1], n_failed=0, seed=3)
         )

@@ -144,8 +144,9 @@ def test_random_slopes_se_is_honest_and_random_intercept_se_is_not(small_study):
 
 
 def test_without_slope_variance_both_models_cover():
-    study = slopes.coverage_study(40, seed=900, n_archers=20, shots=5, bow_sd=0.0,
-                                  skill_bow_corr=0.0)
+    study = slopes.coverage_study(
+        40, seed=900, n_archers=20, shots=5, bow_sd=0.0, skill_bow_corr=0.0
+    )
     summary = study.summary()
     assert (summary["coverage"] > 0.85).all()
     assert study.settings["bow_sd"] == 0.0
@@ -196,8 +197,10 @@ def test_observed_statistic_is_mixedlms_anova_chisq(null_boot, archers_50):
     assert boot.df == 2
     # REML fits are refitted by ML, as anova does
     reml = slopes.bootstrap_lrt(
-        _lmer(slopes.INTERCEPT_FORMULA, archers_50), _lmer(slopes.SLOPE_FORMULA, archers_50),
-        5, seed=11,
+        _lmer(slopes.INTERCEPT_FORMULA, archers_50),
+        _lmer(slopes.SLOPE_FORMULA, archers_50),
+        5,
+        seed=11,
     )
     assert reml.observed == pytest.approx(boot.observed, abs=1e-5)
     np.testing.assert_allclose(reml.statistics, boot.statistics[:5], atol=1e-4)
@@ -231,8 +234,9 @@ def test_fast_and_default_optimizers_give_the_same_statistics(null_boot):
 
 
 def test_p_values_and_rejection_rates_by_hand():
-    boot = slopes.BootstrapLRT(observed=4.0, statistics=np.array([0.0, 1.0, 4.0, 6.0, 7.0]),
-                               df=2, n_failed=0, seed=0)
+    boot = slopes.BootstrapLRT(
+        observed=4.0, statistics=np.array([0.0, 1.0, 4.0, 6.0, 7.0]), df=2, n_failed=0, seed=0
+    )
     p = boot.p_values()
     assert p["bootstrap"] == pytest.approx((1 + 3) / 6)
     assert p["naive chi2"] == pytest.approx(stats.chi2.sf(4.0, 2))
@@ -327,8 +331,9 @@ def test_singular_r_script_reproduces_committed_reference(tmp_path, singular_ref
     exe = rscript_with_lme4()
     if exe is None:
         pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
-    run = subprocess.run([exe, str(SINGULAR_SCRIPT), str(tmp_path)], capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [exe, str(SINGULAR_SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     with open(tmp_path / "archers_singular_lme4.json", encoding="utf-8") as fh:
         fresh = json.load(fh)
@@ -341,12 +346,16 @@ def test_singular_r_script_reproduces_committed_reference(tmp_path, singular_ref
 
 
 def test_archer_bow_differences_by_hand():
-    data = pd.DataFrame({
-        "Distance": [10.0, 12.0, 7.0, 9.0, 20.0, 22.0, 21.0, 23.0],
-        "Bow": pd.Categorical(["Northwood", "Northwood", "Southwood", "Southwood"] * 2,
-                              categories=["Northwood", "Southwood"]),
-        "Name": ["a"] * 4 + ["b"] * 4,
-    })
+    data = pd.DataFrame(
+        {
+            "Distance": [10.0, 12.0, 7.0, 9.0, 20.0, 22.0, 21.0, 23.0],
+            "Bow": pd.Categorical(
+                ["Northwood", "Northwood", "Southwood", "Southwood"] * 2,
+                categories=["Northwood", "Southwood"],
+            ),
+            "Name": ["a"] * 4 + ["b"] * 4,
+        }
+    )
     out = slopes.archer_bow_differences(data)
     assert out.index.tolist() == ["a", "b"]
     assert out.loc["a", "difference"] == pytest.approx(-3.0)
@@ -416,8 +425,10 @@ def test_residual_spread_bootstrap_sorts_the_groups_residual_sds(spread_boot):
     np.testing.assert_allclose(bands["lower"], np.quantile(boot.simulated, 0.05, axis=0))
     np.testing.assert_allclose(bands["upper"], np.quantile(boot.simulated, 0.95, axis=0))
     assert bands["group"].tolist() == boot.observed.index.tolist()
-    assert (bands["outside"] == ((bands["observed"] < bands["lower"])
-                                 | (bands["observed"] > bands["upper"]))).all()
+    assert (
+        bands["outside"]
+        == ((bands["observed"] < bands["lower"]) | (bands["observed"] > bands["upper"]))
+    ).all()
 
 
 def test_residual_spread_bootstrap_is_calibrated_and_finds_a_noisy_group(spread_boot):
@@ -452,8 +463,11 @@ CHAPTER_6C = ROOT / "book" / "06c_bayesian_slopes.ipynb"
 def _chapter_cell(path, marker):
     import nbformat
 
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells
-             if c.cell_type == "code" and marker in c.source]
+    cells = [
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "code" and marker in c.source
+    ]
     assert len(cells) == 1, f"{marker!r} in {len(cells)} cells of {path.name}"
     return cells[0]
 
@@ -464,20 +478,31 @@ def test_chapter_6c_model_is_the_random_slopes_builder():
 
     sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
     priors = bayes.Priors.from_data(sleep, response="Reaction", slope="Days")
-    namespace = {"pm": pm, "np": np, "pd": pd, "sleep": sleep, "priors": priors,
-                 "print": lambda *args, **kwargs: None}
+    namespace = {
+        "pm": pm,
+        "np": np,
+        "pd": pd,
+        "sleep": sleep,
+        "priors": priors,
+        "print": lambda *args, **kwargs: None,
+    }
     exec(_chapter_cell(CHAPTER_6C, "as slope_model:"), namespace)  # noqa: S102
     chapter = namespace["slope_model"]
-    builder = bayes.random_slopes_model(sleep, response="Reaction", slope="Days",
-                                        group="Subject", priors=priors)
+    builder = bayes.random_slopes_model(
+        sleep, response="Reaction", slope="Days", group="Subject", priors=priors
+    )
     assert_same_model(chapter, builder, n_points=5, seed=3)
     # created in the same order, so that the sampler sees the same vector (same draws)
     assert [v.name for v in chapter.free_RVs] == [v.name for v in builder.free_RVs]
     assert [v.name for v in chapter.deterministics] == [v.name for v in builder.deterministics]
     # and a different model is told apart
-    other = bayes.random_slopes_model(sleep, response="Reaction", slope="Days",
-                                      group="Subject", priors=priors.with_group_sd(
-                                          bayes.SigmaPrior("halfnormal", 10.0)))
+    other = bayes.random_slopes_model(
+        sleep,
+        response="Reaction",
+        slope="Days",
+        group="Subject",
+        priors=priors.with_group_sd(bayes.SigmaPrior("halfnormal", 10.0)),
+    )
     with pytest.raises(AssertionError):
         assert_same_model(chapter, other)
 
@@ -500,14 +525,17 @@ def test_centring_fits_match_lme4_and_only_the_uncorrelated_model_moves(centring
 
     sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
     sleep["Days_c"] = sleep["Days"] - centring_reference["days_centre"]
-    fits = {key: fit_lmer(centring_reference[key]["formula"], sleep)
-            for key in ("uncentred_cor", "uncentred_uncor", "centred_cor", "centred_uncor")}
+    fits = {
+        key: fit_lmer(centring_reference[key]["formula"], sleep)
+        for key in ("uncentred_cor", "uncentred_uncor", "centred_cor", "centred_uncor")
+    }
     for key, fit in fits.items():
         table = compare_with_lme4(reference_from_record(centring_reference[key]), fit)
         assert_matches_lme4(table, sd=1e-3, fixed=1e-3)  # lme4 stops short in sd_(Intercept)
     # the correlated model is the same model wherever Days = 0; the uncorrelated is not
-    assert fits["centred_cor"].REMLcrit() == pytest.approx(fits["uncentred_cor"].REMLcrit(),
-                                                           abs=1e-6)
+    assert fits["centred_cor"].REMLcrit() == pytest.approx(
+        fits["uncentred_cor"].REMLcrit(), abs=1e-6
+    )
     assert abs(fits["centred_uncor"].REMLcrit() - fits["uncentred_uncor"].REMLcrit()) > 5
     for which in ("uncentred", "centred"):
         mine = lrt(fits[f"{which}_uncor"], fits[f"{which}_cor"])
@@ -523,8 +551,9 @@ def test_centring_r_script_reproduces_committed_reference(tmp_path, centring_ref
     exe = rscript_with_lme4()
     if exe is None:
         pytest.skip("Rscript with the lme4 and jsonlite packages is not installed")
-    run = subprocess.run([exe, str(CENTRING_SCRIPT), str(tmp_path)], capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [exe, str(CENTRING_SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     if run.returncode != 0 and "nlme" in run.stderr:
         pytest.skip("R's nlme package is not installed")
     assert run.returncode == 0, run.stderr
@@ -532,5 +561,8 @@ def test_centring_r_script_reproduces_committed_reference(tmp_path, centring_ref
         fresh = json.load(fh)
     for key in ("anova_uncentred", "anova_centred", "residual_sd_by_subject"):
         assert fresh[key]["chisq"] == pytest.approx(centring_reference[key]["chisq"], abs=1e-6)
-    np.testing.assert_allclose(fresh["centred_cor"]["varcorr"]["sdcor"],
-                               centring_reference["centred_cor"]["varcorr"]["sdcor"], atol=1e-6)
+    np.testing.assert_allclose(
+        fresh["centred_cor"]["varcorr"]["sdcor"],
+        centring_reference["centred_cor"]["varcorr"]["sdcor"],
+        atol=1e-6,
+    )

@@ -34,8 +34,9 @@ def test_real_checks():
 
 
 def test_require_columns_and_numeric_response():
-    frame = pd.DataFrame({"y": [1, 2], "flag": [True, False], "txt": ["a", "b"],
-                          "gap": [1.0, np.nan]})
+    frame = pd.DataFrame(
+        {"y": [1, 2], "flag": [True, False], "txt": ["a", "b"], "gap": [1.0, np.nan]}
+    )
     require_columns(frame, ["y"])
     with pytest.raises(ValueError, match=r"missing column\(s\) \['z'\]"):
         require_columns(frame, ["y", "z"])

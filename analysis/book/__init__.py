@@ -243,8 +243,10 @@ def show_table(
     numeric = [j for j, col in enumerate(table.columns) if col in formatters]
     if numeric:
         styler = styler.set_table_styles(
-            [{"selector": f"td.col{j}, th.col_heading.col{j}", "props": "text-align: right;"}
-             for j in numeric],
+            [
+                {"selector": f"td.col{j}, th.col_heading.col{j}", "props": "text-align: right;"}
+                for j in numeric
+            ],
             overwrite=False,
         )
     if caption:

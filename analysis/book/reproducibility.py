@@ -89,8 +89,14 @@ def package_versions(
             installed: str | None = metadata.version(req.name)
         except metadata.PackageNotFoundError:
             installed = None
-        rows.append({"package": req.name, "required": str(req.specifier), "extra": extra,
-                     "installed": installed})
+        rows.append(
+            {
+                "package": req.name,
+                "required": str(req.specifier),
+                "extra": extra,
+                "installed": installed,
+            }
+        )
     table = pd.DataFrame(rows).set_index("package")
     if lock_file is not None:
         pins = locked_versions(lock_file)
@@ -440,9 +446,15 @@ def rscript_with_lme4() -> str | None:
     if exe is None:
         return None
     probe = subprocess.run(
-        [exe, "-e", "quit(status = !(requireNamespace('lme4', quietly = TRUE) && "
-                    "requireNamespace('jsonlite', quietly = TRUE)))"],
-        capture_output=True, timeout=120, check=False,
+        [
+            exe,
+            "-e",
+            "quit(status = !(requireNamespace('lme4', quietly = TRUE) && "
+            "requireNamespace('jsonlite', quietly = TRUE)))",
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     return exe if probe.returncode == 0 else None
 
@@ -487,8 +499,17 @@ def compare_glued(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         x, y = _as_number(a), _as_number(b)
         numeric = x is not None and y is not None
         relative = abs(y - x) / max(abs(x), 1e-12) if numeric else np.nan
-        rows.append({"chapter": key[0], "name": key[1], "before": a, "after": b,
-                     "numeric": numeric, "relative": relative, "same": a == b})
+        rows.append(
+            {
+                "chapter": key[0],
+                "name": key[1],
+                "before": a,
+                "after": b,
+                "numeric": numeric,
+                "relative": relative,
+                "same": a == b,
+            }
+        )
     table = pd.DataFrame(
         rows, columns=["chapter", "name", "before", "after", "numeric", "relative", "same"]
     ).set_index(["chapter", "name"])

@@ -67,20 +67,97 @@ BOWS: tuple[str, str] = ("Northwood", "Southwood")
 
 # Invented given names and houses in the spirit of Westeros.
 _GIVEN = (
-    "Aldric", "Alyn", "Arwood", "Barrick", "Benjen", "Bryce", "Cedric", "Cley", "Corwin",
-    "Dacey", "Damon", "Denys", "Donnel", "Edric", "Elmar", "Emmon", "Garth", "Gerold",
-    "Gyles", "Harlan", "Harwin", "Hoster", "Jonos", "Jory", "Kyle", "Lothor", "Lucas",
-    "Lyman", "Marq", "Merrett", "Morgil", "Osfryd", "Perwyn", "Quent", "Rickon", "Robar",
-    "Rolph", "Tallad", "Symond", "Tion", "Torrhen", "Ulmer", "Vardis", "Walder",
-    "Wendel", "Willam", "Wyl", "Yoren",
+    "Aldric",
+    "Alyn",
+    "Arwood",
+    "Barrick",
+    "Benjen",
+    "Bryce",
+    "Cedric",
+    "Cley",
+    "Corwin",
+    "Dacey",
+    "Damon",
+    "Denys",
+    "Donnel",
+    "Edric",
+    "Elmar",
+    "Emmon",
+    "Garth",
+    "Gerold",
+    "Gyles",
+    "Harlan",
+    "Harwin",
+    "Hoster",
+    "Jonos",
+    "Jory",
+    "Kyle",
+    "Lothor",
+    "Lucas",
+    "Lyman",
+    "Marq",
+    "Merrett",
+    "Morgil",
+    "Osfryd",
+    "Perwyn",
+    "Quent",
+    "Rickon",
+    "Robar",
+    "Rolph",
+    "Tallad",
+    "Symond",
+    "Tion",
+    "Torrhen",
+    "Ulmer",
+    "Vardis",
+    "Walder",
+    "Wendel",
+    "Willam",
+    "Wyl",
+    "Yoren",
 )
 _HOUSES = (
-    "Ashford", "Blackmont", "Bracken", "Brune", "Caron", "Cerwyn", "Crakehall", "Dayne",
-    "Estermont", "Farwynd", "Flint", "Fossoway", "Goodbrook", "Grandison", "Hightower",
-    "Hornwood", "Jordayne", "Kenning", "Lefford", "Mallister", "Marbrand", "Mooton",
-    "Mormont", "Norrey", "Oakheart", "Piper", "Qorgyle", "Rowan", "Ryswell", "Sarsfield",
-    "Smallwood", "Stokeworth", "Swann", "Tarbeck", "Toland", "Vance", "Waynwood", "Whent",
-    "Woodwright", "Wull", "Yronwood",
+    "Ashford",
+    "Blackmont",
+    "Bracken",
+    "Brune",
+    "Caron",
+    "Cerwyn",
+    "Crakehall",
+    "Dayne",
+    "Estermont",
+    "Farwynd",
+    "Flint",
+    "Fossoway",
+    "Goodbrook",
+    "Grandison",
+    "Hightower",
+    "Hornwood",
+    "Jordayne",
+    "Kenning",
+    "Lefford",
+    "Mallister",
+    "Marbrand",
+    "Mooton",
+    "Mormont",
+    "Norrey",
+    "Oakheart",
+    "Piper",
+    "Qorgyle",
+    "Rowan",
+    "Ryswell",
+    "Sarsfield",
+    "Smallwood",
+    "Stokeworth",
+    "Swann",
+    "Tarbeck",
+    "Toland",
+    "Vance",
+    "Waynwood",
+    "Whent",
+    "Woodwright",
+    "Wull",
+    "Yronwood",
 )
 
 
@@ -304,9 +381,7 @@ def simulate_archers(
     bow_effects = np.zeros(n_archers)
     if bow_sd > 0.0:  # drawn last, so that the skills and shots match the bow_sd=0 experiment
         own_z = rng.standard_normal(size=n_archers)
-        bow_effects = bow_sd * (
-            skill_bow_corr * skill_z + np.sqrt(1.0 - skill_bow_corr**2) * own_z
-        )
+        bow_effects = bow_sd * (skill_bow_corr * skill_z + np.sqrt(1.0 - skill_bow_corr**2) * own_z)
         distance = distance + bow_effects[archer_index] * southwood
     if decimals is not None:
         distance = np.round(distance, decimals)
@@ -548,12 +623,7 @@ def simulate_hits(
     archer = np.repeat(np.arange(n_archers), per_archer)
     bow = np.tile(np.repeat(np.arange(len(BOWS)), dist.size * shots), n_archers)
     distance = np.tile(np.repeat(dist, shots), n_archers * len(BOWS))
-    eta = (
-        intercept
-        + (bow_effect + own[archer]) * bow
-        + distance_slope * distance
-        + skill[archer]
-    )
+    eta = intercept + (bow_effect + own[archer]) * bow + distance_slope * distance + skill[archer]
     hit = (rng.uniform(size=eta.size) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
     data = pd.DataFrame(
         {
@@ -563,9 +633,7 @@ def simulate_hits(
             "Name": pd.Categorical.from_codes(archer, categories=list(names)),
         }
     )
-    effects = pd.DataFrame(
-        {"skill": skill, "bow": own}, index=pd.Index(names, name="Name")
-    )
+    effects = pd.DataFrame({"skill": skill, "bow": own}, index=pd.Index(names, name="Name"))
     return HitMissExperiment(
         data=data,
         intercept=intercept,

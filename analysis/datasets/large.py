@@ -99,9 +99,11 @@ def write_crossed_parquet(
     n_items = check_positive_int("n_items", n_items)
     chunk_rows = check_positive_int("chunk_rows", chunk_rows)
     seed = check_seed(seed)
-    sds = {"user": check_nonnegative("user_sd", user_sd),
-           "item": check_nonnegative("item_sd", item_sd),
-           "Residual": check_nonnegative("noise_sd", noise_sd)}
+    sds = {
+        "user": check_nonnegative("user_sd", user_sd),
+        "item": check_nonnegative("item_sd", item_sd),
+        "Residual": check_nonnegative("noise_sd", noise_sd),
+    }
     if sds["Residual"] == 0:
         raise ValueError("noise_sd must be positive")
     intercept = check_finite("intercept", intercept)
@@ -124,8 +126,9 @@ def write_crossed_parquet(
     block = 65_536
     n_blocks = -(-n_rows // block)
     block_seeds = row_seed.spawn(n_blocks)
-    schema = pa.schema([("y", pa.float64()), ("x", pa.float64()), ("user", pa.int64()),
-                        ("item", pa.int64())])
+    schema = pa.schema(
+        [("y", pa.float64()), ("x", pa.float64()), ("user", pa.int64()), ("item", pa.int64())]
+    )
     # Written under a temporary name and renamed when complete, so that an interrupted run
     # never leaves a truncated file under the final name.
     partial = target.with_name(target.name + ".partial")
@@ -139,8 +142,9 @@ def write_crossed_parquet(
             item = np.minimum(np.searchsorted(cum_v, g.random(m)), n_items - 1)
             x = g.standard_normal(m)
             y = intercept + beta * x + u[user] + v[item] + g.normal(0.0, sds["Residual"], m)
-            pending.append({"y": y, "x": x, "user": user.astype(np.int64),
-                            "item": item.astype(np.int64)})
+            pending.append(
+                {"y": y, "x": x, "user": user.astype(np.int64), "item": item.astype(np.int64)}
+            )
             pending_rows += m
             if pending_rows >= chunk_rows or b == n_blocks - 1:
                 cols = {k: np.concatenate([p[k] for p in pending]) for k in schema.names}

@@ -919,11 +919,17 @@ def _fit(
     )
     # Warned here, as lme4 and the book's other fitters do, so every caller hears of it.
     if fit.singular:
-        warnings.warn("boundary (singular) fit: some standard deviation is estimated as 0",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            "boundary (singular) fit: some standard deviation is estimated as 0",
+            UserWarning,
+            stacklevel=3,
+        )
     if status == "maxeval reached":
-        warnings.warn("the optimizer stopped at its evaluation limit: the fit may not have "
-                      "converged", UserWarning, stacklevel=3)
+        warnings.warn(
+            "the optimizer stopped at its evaluation limit: the fit may not have converged",
+            UserWarning,
+            stacklevel=3,
+        )
     return fit
 
 

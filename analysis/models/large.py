@@ -155,8 +155,7 @@ def _is_dask(frame: object) -> bool:
     return type(frame).__module__.startswith("dask")
 
 
-def _prepare(data: object, response: str, fixed: Sequence[str],
-             groups: Sequence[str]) -> _Data:
+def _prepare(data: object, response: str, fixed: Sequence[str], groups: Sequence[str]) -> _Data:
     fixed_list = column_names("fixed", list(fixed))
     group_list = column_names("groups", list(groups))
     if not group_list:
@@ -202,11 +201,17 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
         # every partition (each file, each row group) is checked, not only the first file's
         # schema, and the codes present are collected: the levels are those codes, densely
         # re-coded 0..L-1, so memory follows the number of levels, not the largest code
-        found = [dask.delayed(_partition_summary)(part, response, roles, group_list)
-                 for part in frame.to_delayed()]
+        found = [
+            dask.delayed(_partition_summary)(part, response, roles, group_list)
+            for part in frame.to_delayed()
+        ]
         while len(found) > 1:
-            found = [dask.delayed(_combine_summaries)(found[i], found[i + 1])
-                     if i + 1 < len(found) else found[i] for i in range(0, len(found), 2)]
+            found = [
+                dask.delayed(_combine_summaries)(found[i], found[i + 1])
+                if i + 1 < len(found)
+                else found[i]
+                for i in range(0, len(found), 2)
+            ]
         summary = dask.compute(found[0])[0]
         counts, codes = summary["n"], summary["codes"]
         if int(counts) == 0:
@@ -225,13 +230,18 @@ def _prepare(data: object, response: str, fixed: Sequence[str],
     return _Data(frame, response, fixed_list, group_list, levels, n_obs)
 
 
-def _partition_summary(part: pd.DataFrame, response: str, roles: list[str],
-                       groups: list[str]) -> Stats:
+def _partition_summary(
+    part: pd.DataFrame, response: str, roles: list[str], groups: list[str]
+) -> Stats:
     """Rows, largest absolute response, missing values and level codes of one partition."""
     missing = int(part[roles].isna().to_numpy().sum())
     if missing:  # before the codes: a missing code would make an integer column float
-        return {"n": len(part), "largest": 0.0, "missing": missing,
-                "codes": {g: np.array([], dtype=np.int64) for g in groups}}
+        return {
+            "n": len(part),
+            "largest": 0.0,
+            "missing": missing,
+            "codes": {g: np.array([], dtype=np.int64) for g in groups},
+        }
     y = part[response].to_numpy(dtype=float)
     return {
         "n": len(part),
@@ -242,9 +252,12 @@ def _partition_summary(part: pd.DataFrame, response: str, roles: list[str],
 
 
 def _combine_summaries(a: Stats, b: Stats) -> Stats:
-    return {"n": a["n"] + b["n"], "largest": max(a["largest"], b["largest"]),
-            "missing": a["missing"] + b["missing"],
-            "codes": {g: np.union1d(a["codes"][g], b["codes"][g]) for g in a["codes"]}}
+    return {
+        "n": a["n"] + b["n"],
+        "largest": max(a["largest"], b["largest"]),
+        "missing": a["missing"] + b["missing"],
+        "codes": {g: np.union1d(a["codes"][g], b["codes"][g]) for g in a["codes"]},
+    }
 
 
 def _partition_levels(part: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
@@ -261,8 +274,11 @@ def _partition_levels(part: pd.DataFrame, groups: list[str]) -> dict[str, np.nda
         column = part[g]
         if not pd.api.types.is_integer_dtype(column.dtype):
             values = column.to_numpy()
-            example = next((v for v in values if not float(v).is_integer()), None) if (
-                pd.api.types.is_float_dtype(column.dtype)) else None
+            example = (
+                next((v for v in values if not float(v).is_integer()), None)
+                if (pd.api.types.is_float_dtype(column.dtype))
+                else None
+            )
             detail = f" (e.g. {float(example)!r})" if example is not None else ""
             raise ValueError(
                 f"grouping column {g!r} holds {column.dtype} values{detail} in one of the "
@@ -300,8 +316,10 @@ def _reduce(d: _Data, func: Callable[[pd.DataFrame], Stats]) -> Stats:
 
     parts = [dask.delayed(func)(p) for p in d.frame.to_delayed()]
     while len(parts) > 1:  # a binary tree of additions, as Dask's own reductions do
-        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
+        parts = [
+            dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
     return dask.compute(parts[0])[0]
 
 
@@ -311,8 +329,9 @@ def _cell_square_sum(d: _Data, a: str, b: str) -> float:
     key = d.frame[a].astype("int64") * width + d.frame[b].astype("int64")
     # On Dask the counts are shuffled into as many partitions as the data have, so no
     # single worker holds every cell (there can be nearly as many cells as rows).
-    counts = (key.value_counts(split_out=d.frame.npartitions) if _is_dask(key)
-              else key.value_counts())
+    counts = (
+        key.value_counts(split_out=d.frame.npartitions) if _is_dask(key) else key.value_counts()
+    )
     total = (counts.astype("float64") ** 2).sum()
     return float(total.compute() if _is_dask(total) else total)
 
@@ -348,9 +367,7 @@ def _moments(d: _Data) -> tuple[pd.Series, np.ndarray]:
     u = np.zeros(K + 1)
     S = {g: float(st[f"n_{g}"] @ st[f"n_{g}"]) for g in d.groups}
     cells = {  # the cell counts of a pair of factors are symmetric: one pass per pair
-        (g, h): _cell_square_sum(d, g, h)
-        for i, g in enumerate(d.groups)
-        for h in d.groups[i + 1:]
+        (g, h): _cell_square_sum(d, g, h) for i, g in enumerate(d.groups) for h in d.groups[i + 1 :]
     }
     for i, g in enumerate(d.groups):
         u[i] = float(st[f"n_{g}"] @ st[f"q_{g}"] - st[f"s_{g}"] @ st[f"s_{g}"])
@@ -393,8 +410,9 @@ def moment_estimates(
     return _moments(_prepare(data, response, fixed, groups))[0]
 
 
-def _backfit(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
-             ) -> tuple[np.ndarray, dict[str, np.ndarray], list[float], bool]:
+def _backfit(
+    d: _Data, sds: pd.Series, tol: float, max_sweeps: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], list[float], bool]:
     sizes = {g: len(d.levels[g]) for g in d.groups}
     _check_sds(d, sds)
 
@@ -430,9 +448,13 @@ def _backfit(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
             penalty = float(sds["Residual"]) ** 2 / var_k
             snapshot = dict(effects)
 
-            def partial(part: pd.DataFrame, k: int = k, g: str = g,
-                        snapshot: dict[str, np.ndarray] = snapshot, beta: np.ndarray = beta
-                        ) -> Stats:
+            def partial(
+                part: pd.DataFrame,
+                k: int = k,
+                g: str = g,
+                snapshot: dict[str, np.ndarray] = snapshot,
+                beta: np.ndarray = beta,
+            ) -> Stats:
                 y, X, codes = _arrays(part, d)
                 r = y - X @ beta
                 for j, (h, c) in enumerate(zip(d.groups, codes, strict=True)):
@@ -449,8 +471,9 @@ def _backfit(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
     return beta, effects, history, False
 
 
-def _solve_cg(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
-              ) -> tuple[np.ndarray, dict[str, np.ndarray], list[float], bool]:
+def _solve_cg(
+    d: _Data, sds: pd.Series, tol: float, max_sweeps: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], list[float], bool]:
     """Solve the penalised normal equations by preconditioned conjugate gradients (SciPy)."""
     sizes = {g: len(d.levels[g]) for g in d.groups}
     _check_sds(d, sds)
@@ -471,7 +494,7 @@ def _solve_cg(d: _Data, sds: pd.Series, tol: float, max_sweeps: int
     bounds = np.cumsum([p] + [sizes[g] for g in active])
 
     def split(v: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return v[:p], {g: v[bounds[k]:bounds[k + 1]] for k, g in enumerate(active)}
+        return v[:p], {g: v[bounds[k] : bounds[k + 1]] for k, g in enumerate(active)}
 
     def matvec(v: np.ndarray) -> np.ndarray:
         beta, effects = split(np.asarray(v, dtype=float).ravel())
@@ -606,8 +629,15 @@ def fit_large(
     return _finish(d, sds, "moments", tol, max_sweeps, start, solver)
 
 
-def _finish(d: _Data, sds: pd.Series, source: str, tol: float, max_sweeps: int,
-            start: float, solver: str = "cg") -> LargeFit:
+def _finish(
+    d: _Data,
+    sds: pd.Series,
+    source: str,
+    tol: float,
+    max_sweeps: int,
+    start: float,
+    solver: str = "cg",
+) -> LargeFit:
     if solver not in _SOLVERS:
         raise ValueError(f"solver must be one of {_SOLVERS}, got {solver!r}")
     if not (np.isfinite(tol) and tol > 0):
@@ -615,8 +645,7 @@ def _finish(d: _Data, sds: pd.Series, source: str, tol: float, max_sweeps: int,
     max_sweeps = check_positive_int("max_sweeps", max_sweeps)
     solve = _solve_cg if solver == "cg" else _backfit
     beta, effects, history, converged = solve(d, sds, tol, max_sweeps)
-    fixed = pd.DataFrame({"estimate": beta}, index=pd.Index(["(Intercept)", *d.fixed],
-                                                            name="term"))
+    fixed = pd.DataFrame({"estimate": beta}, index=pd.Index(["(Intercept)", *d.fixed], name="term"))
     ranef = {g: pd.DataFrame({"mode": effects[g]}, index=d.levels[g]) for g in d.groups}
     return LargeFit(
         fixed=fixed,

@@ -85,8 +85,10 @@ class RandomInterceptLikelihood:
         self._xty = self.x.T @ self.y
         # Column sums of X and sums of y within each group.
         self._sx = np.vstack(
-            [np.bincount(codes, weights=self.x[:, k], minlength=self.n_groups)
-             for k in range(self.n_fixed)]
+            [
+                np.bincount(codes, weights=self.x[:, k], minlength=self.n_groups)
+                for k in range(self.n_fixed)
+            ]
         ).T
         self._sy = np.bincount(codes, weights=self.y, minlength=self.n_groups)
         if np.linalg.matrix_rank(self.x) < self.n_fixed:
@@ -165,8 +167,13 @@ class RandomInterceptLikelihood:
             return self.n_obs * (_LOG_2PI + math.log(s2)) + logdet + q / s2
         sign, logdet_x = np.linalg.slogdet(xwx)
         m = self.n_obs - self.n_fixed
-        return m * _LOG_2PI + self.n_obs * math.log(s2) + logdet + (
-            logdet_x - self.n_fixed * math.log(s2)) + q / s2
+        return (
+            m * _LOG_2PI
+            + self.n_obs * math.log(s2)
+            + logdet
+            + (logdet_x - self.n_fixed * math.log(s2))
+            + q / s2
+        )
 
     def _theta_deviance(self, theta: float, reml: bool) -> tuple[float, float]:
         """Deviance with sigma_e profiled out; returns ``(deviance, sd_resid)``."""
@@ -187,7 +194,8 @@ class RandomInterceptLikelihood:
         # Search log(theta) over a wide bracket; theta = 0 is checked separately.
         res = optimize.minimize_scalar(
             lambda u: self._theta_deviance(math.exp(u), reml)[0],
-            bounds=(math.log(1e-6), math.log(1e4)), method="bounded",
+            bounds=(math.log(1e-6), math.log(1e4)),
+            method="bounded",
             options={"xatol": 1e-10, "maxiter": 1000},
         )
         theta = math.exp(res.x)
@@ -200,18 +208,30 @@ class RandomInterceptLikelihood:
     # -- profiles ---------------------------------------------------------------------------
     def profile_sd_group(self, sd_group: float, start: float) -> float:
         r"""ML deviance minimised over :math:`\sigma_e` (and β) with :math:`\sigma_a` fixed."""
+
         def f(u: float) -> float:
             return self.deviance(sd_group, math.exp(u))
+
         centre = math.log(start)
-        res = optimize.minimize_scalar(f, bounds=(centre - 4.0, centre + 4.0), method="bounded",
-                                       options={"xatol": 1e-10, "maxiter": 1000})
+        res = optimize.minimize_scalar(
+            f,
+            bounds=(centre - 4.0, centre + 4.0),
+            method="bounded",
+            options={"xatol": 1e-10, "maxiter": 1000},
+        )
         return float(res.fun)
 
     def profile_sd_resid(self, sd_resid: float, start: float) -> float:
         r"""ML deviance minimised over :math:`\sigma_a` (and β) with :math:`\sigma_e` fixed."""
+
         def f(u: float) -> float:
             return self.deviance(math.exp(u), sd_resid)
+
         centre = math.log(max(start, 1e-8 * sd_resid))
-        res = optimize.minimize_scalar(f, bounds=(centre - 8.0, centre + 6.0), method="bounded",
-                                       options={"xatol": 1e-10, "maxiter": 1000})
+        res = optimize.minimize_scalar(
+            f,
+            bounds=(centre - 8.0, centre + 6.0),
+            method="bounded",
+            options={"xatol": 1e-10, "maxiter": 1000},
+        )
         return float(min(res.fun, self.deviance(0.0, sd_resid)))

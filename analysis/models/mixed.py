@@ -228,8 +228,11 @@ def prepare_data(
         column = sub[name]
         coefficients[name] = 1
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            levels = (column.cat.remove_unused_categories().cat.categories
-                      if isinstance(column.dtype, pd.CategoricalDtype) else pd.unique(column))
+            levels = (
+                column.cat.remove_unused_categories().cat.categories
+                if isinstance(column.dtype, pd.CategoricalDtype)
+                else pd.unique(column)
+            )
             check_fixed_factor_levels(name, list(levels))
             coefficients[name] = len(levels) - 1
             continue
@@ -414,8 +417,9 @@ def fit_random_intercept(
             fe_params=lik.beta(exact.sd_group, exact.sd_resid), cov_re=np.array([[theta**2]])
         )
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=ConvergenceWarning,
-                                    message=".*(boundary|Hessian).*")
+            warnings.filterwarnings(
+                "ignore", category=ConvergenceWarning, message=".*(boundary|Hessian).*"
+            )
             result = model.fit(reml=bool(reml), start_params=start)
         if not result.converged:
             raise ValueError("the mixed model did not converge; check the data")
@@ -424,7 +428,8 @@ def fit_random_intercept(
         estimates = np.asarray(result.fe_params, dtype=float)
         blups = pd.Series(
             [float(np.asarray(result.random_effects[k])[0]) for k in model.group_labels],
-            index=sizes.index, name="blup",
+            index=sizes.index,
+            name="blup",
         )
     var_a, var_e = sd_group**2, sd_resid**2
     cond_var = var_a * var_e / (var_e + sizes.to_numpy(float) * var_a)
@@ -434,8 +439,7 @@ def fit_random_intercept(
     # statsmodels' bse_fe comes from the full Hessian and differs slightly when unbalanced.
     se = np.sqrt(np.diag(lik.fixed_cov(sd_group, sd_resid)))
     return MixedFit(
-        fixed=fixed_effects_table([_unquote(n) for n in model.exog_names], estimates, se,
-                                  level),
+        fixed=fixed_effects_table([_unquote(n) for n in model.exog_names], estimates, se, level),
         sd_group=sd_group,
         sd_resid=sd_resid,
         blups=blups,
@@ -646,8 +650,9 @@ def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
     y = np.asarray(model.endog, dtype=float)
     x = np.asarray(model.exog, dtype=float)
     resid = y - x @ fit.fixed["estimate"].to_numpy()
-    codes = pd.Categorical(pd.Series(model.groups).astype(str),
-                           categories=list(fit.blups.index)).codes
+    codes = pd.Categorical(
+        pd.Series(model.groups).astype(str), categories=list(fit.blups.index)
+    ).codes
     n = np.bincount(codes, minlength=fit.n_groups).astype(float)
     raw = np.bincount(codes, weights=resid, minlength=fit.n_groups) / n
     k = shrinkage_factor(fit.sd_group, fit.sd_resid, n)
@@ -797,8 +802,8 @@ def prediction_coverage_study(
     n_sims = check_positive_int("n_sims", n_sims)
     rng = np.random.default_rng(check_seed(seed))
     z = float(stats.norm.ppf(0.5 + check_level(level) / 2))
-    true_beta = fit.fixed["estimate"].to_numpy(float) if beta is None else np.asarray(
-        beta, dtype=float
+    true_beta = (
+        fit.fixed["estimate"].to_numpy(float) if beta is None else np.asarray(beta, dtype=float)
     )
     if true_beta.shape != (len(fit.fixed),) or not np.all(np.isfinite(true_beta)):
         raise ValueError(f"beta must hold {len(fit.fixed)} finite fixed effects, got {beta!r}")

@@ -59,8 +59,9 @@ def _profile_function(lik: RandomInterceptLikelihood, ml: MLFit, which: str):  #
     raise ValueError(f"which must be 'sd_group' or 'sd_resid', got {which!r}")
 
 
-def _interval(lik: RandomInterceptLikelihood, ml: MLFit, which: str,
-              level: float) -> tuple[float, float]:
+def _interval(
+    lik: RandomInterceptLikelihood, ml: MLFit, which: str, level: float
+) -> tuple[float, float]:
     prof = _profile_function(lik, ml, which)
     crit = float(stats.chi2.ppf(level, 1))
     est = ml.sd_group if which == "sd_group" else ml.sd_resid
@@ -166,14 +167,17 @@ def profile_curves(
         lower, upper = _interval(lik, ml, which, level)
         prof = _profile_function(lik, ml, which)
         grid = np.linspace(lower, upper, n_points)
-        dev = np.array([prof(float(s)) if s > 0 or which == "sd_group" else np.nan
-                        for s in grid])
+        dev = np.array([prof(float(s)) if s > 0 or which == "sd_group" else np.nan for s in grid])
         delta = np.maximum(dev - ml.deviance, 0.0)
-        frames.append(pd.DataFrame({
-            "parameter": which,
-            "value": grid,
-            "deviance": dev,
-            "delta": delta,
-            "zeta": np.sign(grid - est) * np.sqrt(delta),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "parameter": which,
+                    "value": grid,
+                    "deviance": dev,
+                    "delta": delta,
+                    "zeta": np.sign(grid - est) * np.sqrt(delta),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)

@@ -47,8 +47,9 @@ def plot_ratings_overview(data: pd.DataFrame, response: str = "y") -> Figure:
         median = float(counts.median())
         ax.axvline(median, color="black", lw=1, ls="--")
         # Named in the empty top right corner rather than in a legend the bars could cross.
-        ax.text(0.97, 0.97, "dashed: median", transform=ax.transAxes, ha="right", va="top",
-                fontsize=9)
+        ax.text(
+            0.97, 0.97, "dashed: median", transform=ax.transAxes, ha="right", va="top", fontsize=9
+        )
         ax.set(xlabel=f"ratings per {label}", ylabel=f"{label}s", title=f"Per {label}")
     axes[2].set_yscale("log")
     return fig

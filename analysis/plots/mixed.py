@@ -78,29 +78,38 @@ def plot_profiles(
         raise ValueError("curves has no rows for 'sd_group' or 'sd_resid'")
     z = float(stats.norm.ppf(0.5 + level / 2))
     # Sized for the book's text column; the legend sits below the panels, clear of the curves.
-    fig, axes = plt.subplots(1, len(params), figsize=(7.3, 3.9), squeeze=False, sharey=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(params), figsize=(7.3, 3.9), squeeze=False, sharey=True, layout="constrained"
+    )
     handles = {}
     for ax, name in zip(axes[0], params, strict=True):
         sub = curves[curves["parameter"] == name]
-        handles["profile"] = ax.plot(sub["value"], sub["zeta"], color="#34495e", lw=2,
-                                     label=r"profile $\zeta$")[0]
+        handles["profile"] = ax.plot(
+            sub["value"], sub["zeta"], color="#34495e", lw=2, label=r"profile $\zeta$"
+        )[0]
         for level_z in (-z, z):
-            handles["z"] = ax.axhline(level_z, color="#566573", lw=1.0, ls=":",
-                                      label=rf"$\zeta = \pm{z:.2f}$")
+            handles["z"] = ax.axhline(
+                level_z, color="#566573", lw=1.0, ls=":", label=rf"$\zeta = \pm{z:.2f}$"
+            )
         ax.axhline(0.0, color="black", lw=0.6)
         if ci is not None and name in ci.index:
             for col in ("lower", "upper"):
-                handles["ci"] = ax.axvline(float(ci.loc[name, col]), color="#b03a2e", lw=1.2,
-                                           label=f"{level:.0%} interval ends")
+                handles["ci"] = ax.axvline(
+                    float(ci.loc[name, col]),
+                    color="#b03a2e",
+                    lw=1.2,
+                    label=f"{level:.0%} interval ends",
+                )
         if truth and name in truth:
-            handles["truth"] = ax.axvline(truth[name], color="#2e86c1", lw=1.2, ls="--",
-                                          label="true value")
+            handles["truth"] = ax.axvline(
+                truth[name], color="#2e86c1", lw=1.2, ls="--", label="true value"
+            )
         ax.set_xlabel(PARAMETER_LABELS.get(name, name))
     axes[0][0].set_ylabel(r"$\zeta$ (signed root of deviance change)")
     fig.suptitle("Likelihood profiles of the two SDs", fontweight="bold")
-    fig.legend(handles=list(handles.values()), loc="outside lower center", ncol=len(handles),
-               frameon=False)
+    fig.legend(
+        handles=list(handles.values()), loc="outside lower center", ncol=len(handles), frameon=False
+    )
     return fig
 
 
@@ -161,21 +170,39 @@ def plot_shrinkage(table: pd.DataFrame, *, label_top: int = 0) -> Figure:
     n = table["n"].to_numpy(float)
     sizes = 12 + 160 * n / n.max()
     # Sized for the book's text column (about 7.5 in at 100 dpi).
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.3, 4.6),
-                                 gridspec_kw={"width_ratios": [1.35, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.3, 4.6), gridspec_kw={"width_ratios": [1.35, 1]})
     for raw, blup in zip(table["raw"], table["blup"], strict=True):
         ax.plot([0, 1], [raw, blup], color="#7f8c8d", lw=0.8, alpha=0.8)
-    ax.scatter(np.zeros(len(table)), table["raw"], s=sizes, color="#b03a2e", alpha=0.7,
-               label="own estimate", zorder=3)
-    ax.scatter(np.ones(len(table)), table["blup"], s=sizes, color="#2e86c1", alpha=0.7,
-               label="BLUP", zorder=3)
+    ax.scatter(
+        np.zeros(len(table)),
+        table["raw"],
+        s=sizes,
+        color="#b03a2e",
+        alpha=0.7,
+        label="own estimate",
+        zorder=3,
+    )
+    ax.scatter(
+        np.ones(len(table)),
+        table["blup"],
+        s=sizes,
+        color="#2e86c1",
+        alpha=0.7,
+        label="BLUP",
+        zorder=3,
+    )
     ax.axhline(0.0, color="black", lw=0.6)
     if label_top:
         moved = (table["raw"] - table["blup"]).abs().sort_values(ascending=False)
         for name in moved.index[:label_top]:
-            ax.annotate(f"{name} (n={int(table.loc[name, 'n'])})",
-                        (1, table.loc[name, "blup"]), xytext=(8, 0),
-                        textcoords="offset points", va="center", fontsize=9)
+            ax.annotate(
+                f"{name} (n={int(table.loc[name, 'n'])})",
+                (1, table.loc[name, "blup"]),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
     ax.set_xticks([0, 1], ["own estimate\n(mean residual)", "BLUP"])
     ax.set_xlim(-0.3, 2.2 if label_top else 1.3)
     ax.set_ylabel("Archer effect (m)")
@@ -260,8 +287,7 @@ def plot_caterpillar(
         fig, ax = figure_axes(ax, (7.0, 3.6))
         lo = modes.loc[order] - z * cond_sd.loc[order]
         hi = modes.loc[order] + z * cond_sd.loc[order]
-        ax.fill_between(y, lo, hi, color="#4c72b0", alpha=0.25, lw=0,
-                        label=f"±{z:.2f} cond. SD")
+        ax.fill_between(y, lo, hi, color="#4c72b0", alpha=0.25, lw=0, label=f"±{z:.2f} cond. SD")
         ax.plot(y, modes.loc[order], color="#1f3b73", lw=1.2, label="conditional mode")
         ax.axhline(0, color="black", lw=0.8)
         ax.set(xlabel="levels, sorted by conditional mode", ylabel=label, title=title)
@@ -270,15 +296,38 @@ def plot_caterpillar(
     # Rows tall enough for tick labels of CATERPILLAR_LABEL_SIZE points, however many groups.
     fig, ax = figure_axes(ax, (7.0, max(3.0, 0.21 * len(order) + 1.3)))
     if pev_sd is not None:
-        ax.errorbar(modes.loc[order], y, xerr=z * pev_sd.loc[order], fmt="none",
-                    ecolor="#e0a458", elinewidth=4.0, alpha=0.6, capsize=0,
-                    label=f"± {z:.2f} prediction-error SD")
-    ax.errorbar(modes.loc[order], y, xerr=z * cond_sd.loc[order], fmt="o", ms=3.5,
-                color="#34495e", ecolor="#7f8c8d", capsize=1.5, label="BLUP ± "
-                f"{z:.2f} cond. SD")
+        ax.errorbar(
+            modes.loc[order],
+            y,
+            xerr=z * pev_sd.loc[order],
+            fmt="none",
+            ecolor="#e0a458",
+            elinewidth=4.0,
+            alpha=0.6,
+            capsize=0,
+            label=f"± {z:.2f} prediction-error SD",
+        )
+    ax.errorbar(
+        modes.loc[order],
+        y,
+        xerr=z * cond_sd.loc[order],
+        fmt="o",
+        ms=3.5,
+        color="#34495e",
+        ecolor="#7f8c8d",
+        capsize=1.5,
+        label=f"BLUP ± {z:.2f} cond. SD",
+    )
     if truth is not None:
-        ax.scatter(truth.reindex(order), y, marker="x", color="#b03a2e", s=22, zorder=4,
-                   label="true effect")
+        ax.scatter(
+            truth.reindex(order),
+            y,
+            marker="x",
+            color="#b03a2e",
+            s=22,
+            zorder=4,
+            label="true effect",
+        )
     ax.axvline(0.0, color="black", lw=0.6)
     labels = [str(g) if sizes is None else f"{g} ({int(sizes.loc[g])})" for g in order]
     ax.set_yticks(y, labels)
@@ -342,12 +391,21 @@ def plot_shrinkage_scatter(
     stats_ = stats_.join(modes.rename("mode"), how="inner")
     if stats_.empty:
         raise ValueError(f"modes share no level with data[{group!r}]")
-    points = ax.scatter(stats_["mean"] - centre, stats_["mode"], c=np.log10(stats_["size"]),
-                        s=6, cmap="viridis", alpha=0.7)
+    points = ax.scatter(
+        stats_["mean"] - centre,
+        stats_["mode"],
+        c=np.log10(stats_["size"]),
+        s=6,
+        cmap="viridis",
+        alpha=0.7,
+    )
     lim = float(np.abs(stats_["mean"] - centre).max())
     ax.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="no shrinkage")
-    ax.set(xlabel=f"{unit} mean minus centre (no pooling)",
-           ylabel="conditional mode (partial pooling)", title=title)
+    ax.set(
+        xlabel=f"{unit} mean minus centre (no pooling)",
+        ylabel="conditional mode (partial pooling)",
+        title=title,
+    )
     cbar = fig.colorbar(points, ax=ax)
     cbar.set_label("log10(observations)")
     ax.legend(frameon=False, loc="upper left")
@@ -443,24 +501,38 @@ def plot_subject_panels(
     order = own.loc[groups, x].sort_values(kind="stable").index
     ncols = min(ncols, len(order))
     nrows = -(-len(order) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(7.3, 1.45 * nrows + 1.0), sharex=True,
-                             sharey=True, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(7.3, 1.45 * nrows + 1.0),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
     xs = data[x].to_numpy(float)
     grid = np.array([np.nanmin(xs), np.nanmax(xs)])
     for ax, name in zip(axes.flat, order, strict=False):
         rows = labels == name
         ax.scatter(data.loc[rows, x], data.loc[rows, y], s=10, color="#2c3e50", zorder=3)
         if population is not None:
-            ax.plot(grid, population[0] + population[1] * grid, color=POPULATION_COLOR,
-                    lw=1.0, ls=":")
-        ax.plot(grid, own.loc[name, INTERCEPT] + own.loc[name, x] * grid, color=OWN_COLOR,
-                lw=1.3, ls="--")
-        ax.plot(grid, model.loc[name, INTERCEPT] + model.loc[name, x] * grid,
-                color=MODEL_COLOR, lw=1.6)
+            ax.plot(
+                grid, population[0] + population[1] * grid, color=POPULATION_COLOR, lw=1.0, ls=":"
+            )
+        ax.plot(
+            grid,
+            own.loc[name, INTERCEPT] + own.loc[name, x] * grid,
+            color=OWN_COLOR,
+            lw=1.3,
+            ls="--",
+        )
+        ax.plot(
+            grid, model.loc[name, INTERCEPT] + model.loc[name, x] * grid, color=MODEL_COLOR, lw=1.6
+        )
         ax.set_title(str(name), fontsize=9, pad=2)
         ax.tick_params(labelsize=9, pad=1)
         ax.locator_params(nbins=3)
-    for ax in axes.flat[len(order):]:
+    for ax in axes.flat[len(order) :]:
         ax.set_visible(False)
     fig.supxlabel(xlabel or x, fontsize=10)
     fig.supylabel(ylabel or y, fontsize=10)
@@ -470,10 +542,12 @@ def plot_subject_panels(
         Line2D([], [], color=MODEL_COLOR, lw=1.6, label="mixed model"),
     ]
     if population is not None:
-        handles.append(Line2D([], [], color=POPULATION_COLOR, lw=1.0, ls=":",
-                              label="population line"))
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), frameon=False,
-               fontsize=9)
+        handles.append(
+            Line2D([], [], color=POPULATION_COLOR, lw=1.0, ls=":", label="population line")
+        )
+    fig.legend(
+        handles=handles, loc="outside upper center", ncol=len(handles), frameon=False, fontsize=9
+    )
     return fig
 
 
@@ -547,29 +621,53 @@ def plot_shrinkage_2d(
     fig, ax = plt.subplots(figsize=(7.0, 5.4), layout="constrained")
     for i, mass in enumerate(sorted(levels)):
         ring = _ellipse(center, cov, float(mass))
-        ax.plot(ring[:, 0], ring[:, 1], color=POPULATION_COLOR, lw=1.0,
-                ls=["-", "--", ":", "-."][i % 4], label=f"{float(mass):.0%} contour")
+        ax.plot(
+            ring[:, 0],
+            ring[:, 1],
+            color=POPULATION_COLOR,
+            lw=1.0,
+            ls=["-", "--", ":", "-."][i % 4],
+            label=f"{float(mass):.0%} contour",
+        )
     for name in own.index:
-        ax.annotate("", xy=tuple(modes.loc[name]), xytext=tuple(own.loc[name]),
-                    arrowprops={"arrowstyle": "-|>", "color": "#7f8c8d", "lw": 0.9,
-                                "shrinkA": 3, "shrinkB": 3, "mutation_scale": 9})
-    ax.scatter(own[INTERCEPT], own[slope], s=30, color=OWN_COLOR, zorder=3,
-               label="own least-squares fit")
-    ax.scatter(modes[INTERCEPT], modes[slope], s=30, color=MODEL_COLOR, zorder=3,
-               label="mixed model")
-    ax.scatter([center[0]], [center[1]], marker="P", s=90, color="black", zorder=4,
-               label="fixed effects")
+        ax.annotate(
+            "",
+            xy=tuple(modes.loc[name]),
+            xytext=tuple(own.loc[name]),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "#7f8c8d",
+                "lw": 0.9,
+                "shrinkA": 3,
+                "shrinkB": 3,
+                "mutation_scale": 9,
+            },
+        )
+    ax.scatter(
+        own[INTERCEPT], own[slope], s=30, color=OWN_COLOR, zorder=3, label="own least-squares fit"
+    )
+    ax.scatter(
+        modes[INTERCEPT], modes[slope], s=30, color=MODEL_COLOR, zorder=3, label="mixed model"
+    )
+    ax.scatter(
+        [center[0]], [center[1]], marker="P", s=90, color="black", zorder=4, label="fixed effects"
+    )
     if label_top:
         inverse = np.linalg.inv(cov)
         step = (own - modes).to_numpy()
         moved = pd.Series(np.einsum("ij,jk,ik->i", step, inverse, step), index=own.index)
         for name in moved.sort_values(ascending=False).index[:label_top]:
-            ax.annotate(str(name), tuple(own.loc[name]), xytext=(5, 4),
-                        textcoords="offset points", fontsize=9, color=OWN_COLOR)
+            ax.annotate(
+                str(name),
+                tuple(own.loc[name]),
+                xytext=(5, 4),
+                textcoords="offset points",
+                fontsize=9,
+                color=OWN_COLOR,
+            )
     ax.set_xlabel(xlabel or INTERCEPT)
     ax.set_ylabel(ylabel or slope)
-    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3,
-              fontsize=9)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=9)
     return fig
 
 
@@ -614,8 +712,13 @@ def plot_residuals_fitted(
     ax.plot(smooth[:, 0], smooth[:, 1], color=MODEL_COLOR, lw=2, label="lowess smooth")
     if sigma is not None:
         for sign in (-1, 1):
-            ax.axhline(sign * 2 * sigma, color=OWN_COLOR, lw=1.0, ls="--",
-                       label=r"$\pm 2\hat\sigma$" if sign > 0 else None)
+            ax.axhline(
+                sign * 2 * sigma,
+                color=OWN_COLOR,
+                lw=1.0,
+                ls="--",
+                label=r"$\pm 2\hat\sigma$" if sign > 0 else None,
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
@@ -653,8 +756,9 @@ def plot_ranef_qq(modes: pd.DataFrame, *, label_top: int = 0) -> Figure:
         raise ValueError("modes has missing or infinite values")
     if len(values) < 3:
         raise ValueError(f"a QQ plot needs at least 3 groups, got {len(values)}")
-    fig, axes = plt.subplots(1, values.shape[1], figsize=(7.3, 3.8), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, values.shape[1], figsize=(7.3, 3.8), squeeze=False, layout="constrained"
+    )
     probs = _plotting_positions(len(values))
     theory = stats.norm.ppf(probs)
     q_probs = np.array([0.25, 0.75])
@@ -671,8 +775,13 @@ def plot_ranef_qq(modes: pd.DataFrame, *, label_top: int = 0) -> Figure:
             gap = pd.Series(np.abs(sample - intercept - gradient * theory), index=column.index)
             for name in gap.sort_values(ascending=False).index[:label_top]:
                 i = column.index.get_loc(name)
-                ax.annotate(str(name), (theory[i], sample[i]), xytext=(5, -3),
-                            textcoords="offset points", fontsize=9)
+                ax.annotate(
+                    str(name),
+                    (theory[i], sample[i]),
+                    xytext=(5, -3),
+                    textcoords="offset points",
+                    fontsize=9,
+                )
         ax.set_title(str(term), fontsize=10)
         ax.set_xlabel("standard normal quantile")
     axes[0][0].set_ylabel("conditional mode")
@@ -721,20 +830,26 @@ def plot_residual_spread(
     order = list(spread.index)
     fig, ax = plt.subplots(figsize=(7.3, 4.0), layout="constrained")
     boxes = [frame.loc[frame["g"] == g, "r"].to_numpy() for g in order]
-    ax.boxplot(boxes, positions=np.arange(len(order)), widths=0.6, showfliers=False,
-               medianprops={"color": MODEL_COLOR, "lw": 1.6},
-               boxprops={"color": "#2c3e50"}, whiskerprops={"color": "#2c3e50"},
-               capprops={"color": "#2c3e50"})
+    ax.boxplot(
+        boxes,
+        positions=np.arange(len(order)),
+        widths=0.6,
+        showfliers=False,
+        medianprops={"color": MODEL_COLOR, "lw": 1.6},
+        boxprops={"color": "#2c3e50"},
+        whiskerprops={"color": "#2c3e50"},
+        capprops={"color": "#2c3e50"},
+    )
     for i, values in enumerate(boxes):
-        ax.scatter(np.full(values.size, float(i)), values, s=9, color="#2c3e50", alpha=0.45,
-                   zorder=3)
+        ax.scatter(
+            np.full(values.size, float(i)), values, s=9, color="#2c3e50", alpha=0.45, zorder=3
+        )
     ax.axhline(0.0, color="black", lw=0.7)
     handles = []
     if sigma is not None:
         for sign in (-1, 1):
             ax.axhline(sign * 2 * sigma, color=OWN_COLOR, lw=1.0, ls="--")
-        handles.append(Line2D([], [], color=OWN_COLOR, lw=1.0, ls="--",
-                              label=r"$\pm 2\hat\sigma$"))
+        handles.append(Line2D([], [], color=OWN_COLOR, lw=1.0, ls="--", label=r"$\pm 2\hat\sigma$"))
     ax.set_xticks(np.arange(len(order)), order)
     ax.tick_params(axis="x", labelsize=9, rotation=90 if len(order) > 24 else 0)
     ax.set_xlabel(xlabel)

@@ -116,8 +116,12 @@ def legend_above(ax: Axes, *, ncol: int | None = None, **kwargs: object) -> None
     if not handles:
         return
     ncol = ncol or len(handles)
-    options: dict[str, object] = {"frameon": False, "loc": "lower center",
-                                  "bbox_to_anchor": (0.5, 1.0), "ncol": ncol}
+    options: dict[str, object] = {
+        "frameon": False,
+        "loc": "lower center",
+        "bbox_to_anchor": (0.5, 1.0),
+        "ncol": ncol,
+    }
     options.update(kwargs)
     legend = ax.legend(handles, labels, **options)
     title = ax.get_title()
@@ -142,8 +146,15 @@ def figure_legend_above(fig: Figure, ax: Axes, *, top: float = 0.92, ncol: int =
         Entries per row.
     """
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False, fontsize=9,
-               bbox_to_anchor=(0.5, 1.0))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=ncol,
+        frameon=False,
+        fontsize=9,
+        bbox_to_anchor=(0.5, 1.0),
+    )
     fig.tight_layout(rect=(0, 0, 1, top))
 
 
@@ -186,8 +197,12 @@ def plot_distance_by_bow(
     rng = np.random.default_rng(check_seed(seed))
     x = data["Bow"].astype(str).map({b: i for i, b in enumerate(BOWS)}).to_numpy(float)
     jitter = rng.uniform(-0.12, 0.12, size=len(data))
-    names = [str(n) for n in (data["Name"].cat.categories if hasattr(data["Name"], "cat")
-                              else pd.unique(data["Name"]))]
+    names = [
+        str(n)
+        for n in (
+            data["Name"].cat.categories if hasattr(data["Name"], "cat") else pd.unique(data["Name"])
+        )
+    ]
     if not by_archer:
         colors = data["Bow"].astype(str).map(BOW_COLORS)
         ax.scatter(x + jitter, data["Distance"], c=list(colors), alpha=0.75, s=28)
@@ -201,9 +216,15 @@ def plot_distance_by_bow(
         palette = sns.color_palette("colorblind", n_colors=max(len(names), 3))
         for k, name in enumerate(names):
             rows = (data["Name"].astype(str) == name).to_numpy()
-            ax.scatter(x[rows] + jitter[rows], data.loc[rows, "Distance"],
-                       marker=markers[k % len(markers)], color=palette[k % len(palette)],
-                       alpha=0.8, s=30, label=name)
+            ax.scatter(
+                x[rows] + jitter[rows],
+                data.loc[rows, "Distance"],
+                marker=markers[k % len(markers)],
+                color=palette[k % len(palette)],
+                alpha=0.8,
+                s=30,
+                label=name,
+            )
             cell = data.loc[rows].groupby("Bow", observed=True)["Distance"].mean()
             xs = [BOWS.index(str(b)) for b in cell.index]
             ax.plot(xs, cell.to_numpy(), color=palette[k % len(palette)], lw=1.5)
@@ -215,19 +236,38 @@ def plot_distance_by_bow(
         chosen = _highlighted_archers(cell_means.mean(axis=1), highlight)
         for name, row in cell_means.iterrows():
             if name not in chosen:
-                ax.plot(range(len(BOWS)), row.to_numpy(), color="#7f8c8d", lw=1.0,
-                        alpha=0.45, marker="o", ms=3)
+                ax.plot(
+                    range(len(BOWS)),
+                    row.to_numpy(),
+                    color="#7f8c8d",
+                    lw=1.0,
+                    alpha=0.45,
+                    marker="o",
+                    ms=3,
+                )
         palette = sns.color_palette("colorblind", n_colors=max(len(chosen), 3))
         for k, name in enumerate(chosen):
             rows = (cells["Name"] == name).to_numpy()
             color = palette[k % len(palette)]
-            ax.scatter(x[rows] + jitter[rows], data.loc[rows, "Distance"], color=color,
-                       alpha=0.6, s=14, zorder=3)
+            ax.scatter(
+                x[rows] + jitter[rows],
+                data.loc[rows, "Distance"],
+                color=color,
+                alpha=0.6,
+                s=14,
+                zorder=3,
+            )
             row = cell_means.loc[name].to_numpy()
             ax.plot(range(len(BOWS)), row, color=color, lw=2.5, marker="o", ms=6, zorder=4)
-            ax.annotate(name, (len(BOWS) - 1, row[-1]), xytext=(34, 0),
-                        textcoords="offset points", va="center", color=color,
-                        fontweight="bold")
+            ax.annotate(
+                name,
+                (len(BOWS) - 1, row[-1]),
+                xytext=(34, 0),
+                textcoords="offset points",
+                va="center",
+                color=color,
+                fontweight="bold",
+            )
         ax.set_title("Each line joins one archer's means with the two bows")
     ax.set_xticks(range(len(BOWS)), list(BOWS))
     slope_plot = by_archer and len(names) > MAX_ARCHERS_SHOWN
@@ -285,9 +325,16 @@ def plot_coefficients(
     # Rows tall enough for 9-point tick labels (about 12 px at the book's 100 dpi).
     fig, ax = figure_axes(ax, (7.0, max(2.5, 0.21 * len(sub) + 1.2)))
     y = np.arange(len(sub))
-    ax.errorbar(sub["estimate"], y,
-                xerr=[sub["estimate"] - sub["ci_low"], sub["ci_high"] - sub["estimate"]],
-                fmt="o", ms=4, color="#34495e", ecolor="#7f8c8d", capsize=2)
+    ax.errorbar(
+        sub["estimate"],
+        y,
+        xerr=[sub["estimate"] - sub["ci_low"], sub["ci_high"] - sub["estimate"]],
+        fmt="o",
+        ms=4,
+        color="#34495e",
+        ecolor="#7f8c8d",
+        capsize=2,
+    )
     ax.axvline(0.0, color="black", lw=0.8)
     ax.set_yticks(y, list(lab))
     ax.tick_params(axis="y", labelsize=9 if len(sub) > 20 else 10)
@@ -318,8 +365,14 @@ def plot_power(power: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     require_columns(power, ["power", "mc_se"], argname="power")
     fig, ax = figure_axes(ax, (6.5, 0.6 * len(power) + 1.6))
     y = np.arange(len(power))
-    ax.barh(y, 100 * power["power"], color="#5d6d7e", height=0.55,
-            xerr=100 * 1.96 * power["mc_se"], capsize=3)
+    ax.barh(
+        y,
+        100 * power["power"],
+        color="#5d6d7e",
+        height=0.55,
+        xerr=100 * 1.96 * power["mc_se"],
+        capsize=3,
+    )
     ax.set_yticks(y, [str(i) for i in power.index])
     ax.set_xlim(0, 100)
     ax.set_xlabel("Experiments in which the bow effect is significant at 5% (%)")
@@ -354,8 +407,14 @@ def plot_archer_spread(
     bins = np.histogram_bin_edges(np.concatenate(values), bins=15)
     ax.hist(estimated, bins=bins, color="#5d6d7e", alpha=0.75, label="estimated archer means")
     if true is not None:
-        ax.hist(true, bins=bins, histtype="step", lw=2, color="#b03a2e",
-                label="true archer levels (simulation)")
+        ax.hist(
+            true,
+            bins=bins,
+            histtype="step",
+            lw=2,
+            color="#b03a2e",
+            label="true archer levels (simulation)",
+        )
     ax.set_xlabel("Mean distance (m)")
     ax.set_ylabel("Archers")
     ax.set_title("How much do archers differ?")
