@@ -140,3 +140,39 @@ def test_simulated_ratings_recover_cutpoints_and_sd() -> None:
     assert abs(fit["beta"] - beta_true) < 0.25
     assert abs(fit["sd"] - sd_true) < 0.3
     assert np.corrcoef(fit["b"], b)[0, 1] > 0.9
+
+
+def test_cumulative_log_odds_by_group() -> None:
+    ratings = pd.Series([1, 2, 3, 4, 5, 1, 1, 2, 4, 5])
+    groups = pd.Series(["a"] * 5 + ["b"] * 5)
+    table = ordinal.cumulative_log_odds(ratings, groups)
+    assert list(table.index) == [1, 2, 3, 4]
+    np.testing.assert_allclose(table.loc[1, "a"], np.log(0.2 / 0.8))
+    np.testing.assert_allclose(table.loc[2, "b"], np.log(0.6 / 0.4))
+    with pytest.raises(ValueError, match="one side"):
+        ordinal.cumulative_log_odds(pd.Series([1, 2]), pd.Series(["a", "a"]))
+
+
+def test_plots_draw_what_they_are_given() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.plots import ordinal as oplots
+
+    probs = {"observed": np.array([0.1, 0.2, 0.3, 0.2, 0.2]), "model": np.full(5, 0.2)}
+    fig = oplots.plot_rating_probabilities(probs, outside=0.05, outside_label="model")
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert len(heights) == 11 and heights[-1] == 0.05
+    np.testing.assert_allclose(sorted(heights[:5]), sorted(probs["observed"]))
+    with pytest.raises(ValueError, match="same length"):
+        oplots.plot_rating_probabilities({"a": np.ones(3) / 3, "b": np.ones(4) / 4})
+    with pytest.raises(ValueError, match="increasing"):
+        oplots.plot_latent_scale(np.array([1.0, 0.0]), {"x": 0.0})
+    fig = oplots.plot_latent_scale(np.array([-1.0, 0.0, 1.0]), {"a": 0.0, "b": 1.0})
+    assert len(fig.axes[0].lines) == 2 + 3  # two densities, three cutpoints
+    effects = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 3.0, 2.0, 4.0]})
+    fig = oplots.plot_effect_ranking(effects, "x", "y")
+    assert fig.axes[0].get_title() == "Spearman correlation 0.800"
+    table = pd.DataFrame({"g1": [-1.0, 0.0], "g2": [-0.5, 0.5]}, index=[1, 2])
+    fig = oplots.plot_cumulative_log_odds(table)
+    assert len(fig.axes[0].lines) == 2
