@@ -1073,14 +1073,20 @@ def _b_from_u(lap: _Laplace, fit: Any, design: Design) -> np.ndarray:
     return b
 
 
-def _u_from_b(lap: _Laplace, theta: np.ndarray, b: np.ndarray) -> np.ndarray:
-    u = np.zeros_like(b)
+def _lower_blocks(lap: _Laplace, theta: np.ndarray) -> Any:
+    """Each term with its lower-triangular factor of the relative covariance (from theta)."""
     at = 0
     for t in lap.terms:
         m = len(t.tri[0])
         lower = np.zeros((t.k, t.k))
         lower[t.tri] = theta[at : at + m]
         at += m
+        yield t, lower
+
+
+def _u_from_b(lap: _Laplace, theta: np.ndarray, b: np.ndarray) -> np.ndarray:
+    u = np.zeros_like(b)
+    for t, lower in _lower_blocks(lap, theta):
         block = b[t.offset : t.offset + t.n_levels * t.k].reshape(t.n_levels, t.k)
         solved = np.linalg.lstsq(lower, block.T, rcond=None)[0].T
         u[t.offset : t.offset + t.n_levels * t.k] = solved.ravel()
@@ -1169,12 +1175,7 @@ def _fit_negbin(
 
 def _b_from_theta_u(lap: _Laplace, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
     b = np.zeros_like(u)
-    at = 0
-    for t in lap.terms:
-        m = len(t.tri[0])
-        lower = np.zeros((t.k, t.k))
-        lower[t.tri] = theta[at : at + m]
-        at += m
+    for t, lower in _lower_blocks(lap, theta):
         block = u[t.offset : t.offset + t.n_levels * t.k].reshape(t.n_levels, t.k)
         b[t.offset : t.offset + t.n_levels * t.k] = (block @ lower.T).ravel()
     return b
