@@ -461,3 +461,15 @@ def test_lint_checks_the_format_of_the_whole_repository():
     makefile = (ROOT / "Makefile").read_text()
     lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "ruff check ." in lint and "ruff format --check ." in lint
+
+
+def test_the_bibliography_parses_and_every_citation_has_an_entry():
+    from pybtex.database import parse_file
+
+    keys = set(parse_file(str(ROOT / "references.bib")).entries)
+    cited = set()
+    for path in [*CHAPTERS, *(ROOT / "book").glob("*.md")]:
+        text = path.read_text()
+        for group in re.findall(r"\{cite:[tp]\}`([^`]+)`", text):
+            cited.update(k.strip() for k in group.split(","))
+    assert cited <= keys, f"cited but not in references.bib: {sorted(cited - keys)}"
