@@ -9,7 +9,11 @@ The benchmarks (each a script in this folder, each writing its own CSV in ``benc
 * ``bench_large.py``: exact REML (package, mixedlm, lme4) on growing users x items designs,
   and moments + conjugate gradients on Dask from 10^5 to 10^8 rows (about an hour);
 * ``bench_insteval_nuts.py --full``: the InstEval posterior with NUTS, the fast and the
-  straightforward model.
+  straightforward model;
+* ``bench_insteval_advi.py``: ADVI on InstEval over seeds and lengths (about 25 minutes);
+* ``bench_slopes_forms.py``: the random-slope model centred and non-centred, over seeds;
+* ``bench_glmer.py``: the ``glmer`` command against lme4 and mixedlm on VerbAgg and a
+  simulated million-row crossed binary design (lme4 takes several minutes there).
 
 Run with ``.venv/bin/python bench/run_all.py`` on an otherwise idle machine; it takes several
 minutes. Pass script names to run only some, e.g. ``bench/run_all.py bench_book.py``.
@@ -31,6 +35,9 @@ SCRIPTS = [
     "bench_insteval_reml.py",
     "bench_insteval_nuts.py",
     "bench_large.py",
+    "bench_insteval_advi.py",
+    "bench_slopes_forms.py",
+    "bench_glmer.py",
 ]
 #: Arguments per script: chapter 9 quotes both InstEval NUTS models, so time both.
 ARGUMENTS = {"bench_insteval_nuts.py": ["--full"]}
