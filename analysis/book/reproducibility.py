@@ -199,6 +199,19 @@ BENCHMARK_TITLES: dict[str, str] = {
     "book_new_chapters": "Executing the chapters added last: random slopes "
     "({05a_random_slopes}, {05b_sleepstudy}, {06c_bayesian_slopes}: at most 60 s each) and "
     "scale ({10_beyond_one_machine}: at most 90 s) (bench_book.py)",
+    "book_beyond_normal": "Executing the chapters of the part beyond the normal "
+    "({11_hits_and_misses}, {12_clicks_and_counts}, {13_ordered_ratings}: at most 90 s each) "
+    "(bench_book.py)",
+    "glmer": "Generalized linear mixed models on lme4's VerbAgg: the glmer command against lme4 "
+    "and mixedlm, whole processes, median of the repeats (bench_glmer.py)",
+    "glmer_binary_100000": "The same on a simulated binary design of 100,000 rows with two "
+    "crossed factors (bench_glmer.py)",
+    "glmer_binary_1000000": "The same on a simulated binary design of a million rows with two "
+    "crossed factors, quoted in {11_hits_and_misses} (bench_glmer.py)",
+    "insteval_advi": "ADVI on InstEval over seeds and lengths: the estimates at each checkpoint, "
+    "read by {09_insteval_bayes} (bench_insteval_advi.py)",
+    "slopes_forms": "The random-slope model of {06c_bayesian_slopes}, centred and non-centred, "
+    "over seeds (bench_slopes_forms.py)",
     "insteval_nuts": "NUTS on the InstEval model, marginalised and full (bench_insteval_nuts.py)",
     "insteval_nuts_seeds": "The NUTS run of {09_insteval_bayes} over further seeds "
     "(bench_insteval_nuts.py)",
