@@ -625,11 +625,6 @@ class CrossedFit:
     optimizer_status: str = ""
 
     @property
-    def reml_criterion(self) -> float:
-        """The minimised criterion (REMLcrit for REML fits, the ML deviance otherwise)."""
-        return self.criterion
-
-    @property
     def criterion_name(self) -> str:
         """``"REMLcrit"`` or ``"deviance"``, as lme4 names the criterion."""
         return "REMLcrit" if self.reml else "deviance"
