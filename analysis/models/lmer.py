@@ -203,8 +203,6 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     RuntimeError
         If mixedlm fails to fit.
     """
-    import mixedlm
-
     if not isinstance(reml, bool):
         raise ValueError(f"reml must be True or False, got {reml!r}")
     if not isinstance(data, pd.DataFrame):
@@ -273,32 +271,14 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     for col in frame.columns:
         if frame[col].dtype == bool:
             frame[col] = frame[col].astype(str)
-    # a rank-deficient design is a warning naming the dropped columns (lme4: a message),
-    # never text that mixedlm prints on stdout; and the columns dropped are lme4's
-    control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
-    try:
-        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
-            warnings.simplefilter("always")
-            fit = mixedlm.lmer(formula, frame, REML=reml, control=control)
-    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
-        raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
-    dropped: list[str] = []
-    for w in caught:
-        message = str(w.message)
-        if "rank deficient" in message:
-            dropped = _dropped_columns(formula, frame, fit)
-            notes.append(
-                f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
-                f"column(s): {dropped}"
-            )
-        elif "singular" not in message.lower():
-            warnings.warn(f"mixedlm: {message}", RuntimeWarning, stacklevel=2)
-    for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=2)
-    if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
-        raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
-    if bool(fit.isSingular()):
-        warnings.warn("boundary (singular) fit: see help('isSingular')", UserWarning, stacklevel=2)
+    fit, dropped = _run_mixedlm(
+        formula,
+        frame,
+        reml=reml,
+        formula=formula,
+        dropped_of=lambda fit: _dropped_columns(formula, frame, fit),
+        notes=notes,
+    )
     fit._analysis_data = frame  # the rows it was fitted to, for lme4's term names
     fit._analysis_groups = _lme4_group_names(formula)
     fit._analysis_formula = formula
@@ -306,10 +286,52 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     return fit
 
 
-def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
-    """Fit a formula with transformations through the shared front end (log(y), I(x - 40))."""
+def _run_mixedlm(
+    fit_formula: str,
+    frame: pd.DataFrame,
+    *,
+    reml: bool,
+    formula: str,
+    dropped_of: Any,
+    notes: list[str],
+) -> tuple[Any, list[str]]:
+    """Fit with mixedlm and report as lme4 does; return the fit and the dropped columns.
+
+    A rank-deficient design is a warning naming the dropped columns (lme4: a message, here the
+    columns lme4 drops), never text that mixedlm prints on stdout; mixedlm's other warnings are
+    passed on, the ``notes`` warned after them, a singular fit warned as lme4 warns it.
+    """
     import mixedlm
 
+    control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
+    try:
+        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
+            warnings.simplefilter("always")
+            fit = mixedlm.lmer(fit_formula, frame, REML=reml, control=control)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
+        raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
+    dropped: list[str] = []
+    for w in caught:
+        message = str(w.message)
+        if "rank deficient" in message:
+            dropped = dropped_of(fit)
+            notes.append(
+                f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
+                f"column(s): {dropped}"
+            )
+        elif "singular" not in message.lower():
+            warnings.warn(f"mixedlm: {message}", RuntimeWarning, stacklevel=3)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
+        raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
+    if bool(fit.isSingular()):
+        warnings.warn("boundary (singular) fit: see help('isSingular')", UserWarning, stacklevel=3)
+    return fit, dropped
+
+
+def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
+    """Fit a formula with transformations through the shared front end (log(y), I(x - 40))."""
     design = build_design(formula, data)
     if design.trials is not None:
         raise ValueError("a cbind(successes, failures) response is binomial: use glmer")
@@ -329,30 +351,14 @@ def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
     for term in design.random:
         check_grouping_levels(term.group, term.n_levels, design.n_obs, kind="grouping factor")
     frame, safe_formula, names = design.frame()
-    control = mixedlm.lmerControl(check_rankX="warning+drop.cols")
-    try:
-        with warnings.catch_warnings(record=True) as caught, _lme4_rank_check():
-            warnings.simplefilter("always")
-            fit = mixedlm.lmer(safe_formula, frame, REML=reml, control=control)
-    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as err:
-        raise RuntimeError(f"mixedlm could not fit {formula!r}: {err}") from err
-    kept = set(fit.getME("fixef_names"))
-    dropped = [names[c] for c in names if c.startswith("x") and c not in kept]
-    for w in caught:
-        message = str(w.message)
-        if "rank deficient" in message:
-            warnings.warn(
-                f"fixed-effect model matrix is rank deficient so dropping {len(dropped)} "
-                f"column(s): {dropped}",
-                UserWarning,
-                stacklevel=2,
-            )
-        elif "singular" not in message.lower():
-            warnings.warn(f"mixedlm: {message}", RuntimeWarning, stacklevel=2)
-    if not np.all(np.isfinite(fit.theta)) or not np.isfinite(fit.sigma):
-        raise RuntimeError(f"mixedlm's fit of {formula!r} did not give finite estimates")
-    if bool(fit.isSingular()):
-        warnings.warn("boundary (singular) fit: see help('isSingular')", UserWarning, stacklevel=2)
+
+    def dropped_of(fit: Any) -> list[str]:
+        kept = set(fit.getME("fixef_names"))
+        return [names[c] for c in names if c.startswith("x") and c not in kept]
+
+    fit, dropped = _run_mixedlm(
+        safe_formula, frame, reml=reml, formula=formula, dropped_of=dropped_of, notes=[]
+    )
     fit._analysis_data = data  # for refits (profiles refit by ML through the same route)
     fit._analysis_terms = names  # the safe column names mixedlm saw, to lme4's names
     fit._analysis_groups = {
