@@ -219,6 +219,15 @@ def _open(browser, server: str, page: str, viewport: dict[str, int], idle: bool 
     return tab
 
 
+def _wait_for_math(tab) -> None:
+    """If the page has math, wait until MathJax has typeset it."""
+    if tab.evaluate("() => !!document.querySelector('.math')"):
+        tab.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+        )
+        tab.evaluate("() => MathJax.startup.promise")
+
+
 def _settle(tab) -> None:
     """Wait until the network is quiet; on a busy machine, go on after 30 s rather than fail.
 
@@ -351,12 +360,7 @@ def facts(server: str, browser) -> Callable[[str], dict]:
         if page not in cache:
             tab = _open(browser, server, page, WIDE, idle=True)
             try:
-                if tab.evaluate("() => !!document.querySelector('.math')"):
-                    tab.wait_for_function(
-                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                        timeout=15000,
-                    )
-                    tab.evaluate("() => MathJax.startup.promise")
+                _wait_for_math(tab)
                 _settle(tab)
                 cache[page] = tab.evaluate(_FACTS_JS)
                 # what the reading checks below need, from the same load of the page
@@ -642,12 +646,7 @@ def phone_facts(server: str, browser) -> Callable[[str], dict]:
         if page not in cache:
             tab = _open(browser, server, page, PHONE, idle=True)
             try:
-                if tab.evaluate("() => !!document.querySelector('.math')"):
-                    tab.wait_for_function(
-                        "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                        timeout=15000,
-                    )
-                    tab.evaluate("() => MathJax.startup.promise")
+                _wait_for_math(tab)
                 cache[page] = {
                     "overflow": tab.evaluate(_OVERFLOW_JS),
                     "figures": tab.evaluate(_FIGURES_JS),
