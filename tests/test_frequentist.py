@@ -6,10 +6,10 @@ from analysis.datasets.archers import jaimes_first_experiment, simulate_archers
 from analysis.models.ols import (
     SOUTHWOOD_TERM,
     balanced_archer_se,
-    bow_test_power,
     coef_table,
     fit_ols,
 )
+from analysis.studies.power import bow_test_power
 
 
 def test_coef_table_columns_and_values_match_statsmodels():

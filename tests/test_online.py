@@ -15,6 +15,7 @@ from analysis.bayes import one_way
 from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.online import simulate_online
 from analysis.models import online as ol
+from analysis.studies import prediction
 
 # ------------------------------------------------------------------------------------------
 # Simulator
@@ -307,23 +308,23 @@ def test_evaluate_computes_rmse_by_bucket() -> None:
 
 
 def test_replicate_and_summarise() -> None:
-    res = ol.replicate([1, 2, 3], n_units=200)
+    res = prediction.replicate([1, 2, 3], n_units=200)
     assert set(res["seed"]) == {1, 2, 3}
-    summary = ol.summarise(res)
+    summary = prediction.summarise(res)
     row = summary[(summary["method"] == "no pooling") & (summary["bucket"] == "overall")]
     vals = res[(res["method"] == "no pooling") & (res["bucket"] == "overall")]["rmse"]
     assert row["rmse"].iloc[0] == pytest.approx(vals.mean())
     assert row["se"].iloc[0] == pytest.approx(vals.std() / math.sqrt(3))
     assert list(summary["method"].cat.categories) == list(ol.default_methods(0))
     # Same seeds, same numbers.
-    pd.testing.assert_frame_equal(res, ol.replicate([1, 2, 3], n_units=200))
+    pd.testing.assert_frame_equal(res, prediction.replicate([1, 2, 3], n_units=200))
     with pytest.raises(ValueError, match="seeds"):
-        ol.replicate([])
+        prediction.replicate([])
 
 
 def test_relative_rmse_pairs_by_seed_and_bucket() -> None:
-    res = ol.replicate([4, 5], n_units=200)
-    rel = ol.relative_rmse(res, "partial pooling (BLUP)")
+    res = prediction.replicate([4, 5], n_units=200)
+    rel = prediction.relative_rmse(res, "partial pooling (BLUP)")
     ref = rel[rel["method"] == "partial pooling (BLUP)"]
     np.testing.assert_allclose(ref["rmse"], 1.0)
     row = (res["method"] == "no pooling") & (res["bucket"] == "1") & (res["seed"] == 5)
@@ -332,7 +333,7 @@ def test_relative_rmse_pairs_by_seed_and_bucket() -> None:
         res.loc[row, "rmse"].iloc[0] / res.loc[base, "rmse"].iloc[0]
     )
     with pytest.raises(ValueError, match="reference"):
-        ol.relative_rmse(res, "nope")
+        prediction.relative_rmse(res, "nope")
 
 
 # ------------------------------------------------------------------------------------------
@@ -409,13 +410,15 @@ def test_figures_draw() -> None:
     sim = simulate_online(300, seed=1)
     fit = ol.fit_one_way(sim.train)
     ridge = ol.fit_ridge_cv(sim.train, seed=1)
-    summary = ol.summarise(ol.replicate([1, 2], n_units=300))
+    summary = prediction.summarise(prediction.replicate([1, 2], n_units=300))
     figs = [
         op.plot_traffic(sim.train),
         op.plot_rmse_by_bucket(summary),
         op.plot_rmse_by_bucket(
-            ol.summarise(
-                ol.relative_rmse(ol.replicate([1, 2], n_units=300), "partial pooling (BLUP)")
+            prediction.summarise(
+                prediction.relative_rmse(
+                    prediction.replicate([1, 2], n_units=300), "partial pooling (BLUP)"
+                )
             ),
             reference="partial pooling (BLUP)",
         ),
@@ -540,8 +543,10 @@ def test_mundlak_refuses_what_it_cannot_fit(small: pd.DataFrame) -> None:
 
 
 def test_mundlak_methods_keep_the_default_methods_predictions() -> None:
-    res = ol.replicate([3], n_units=200, methods=ol.mundlak_methods, traffic_effect_corr=0.5)
-    base = ol.replicate([3], n_units=200, traffic_effect_corr=0.5)
+    res = prediction.replicate(
+        [3], n_units=200, methods=ol.mundlak_methods, traffic_effect_corr=0.5
+    )
+    base = prediction.replicate([3], n_units=200, traffic_effect_corr=0.5)
     assert list(pd.unique(res["method"])) == [
         "complete pooling",
         "no pooling",

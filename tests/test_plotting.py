@@ -5,14 +5,11 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from analysis.datasets.archers import simulate_archers
-from analysis.models.ols import bow_test_power, coef_table, fit_ols
-from analysis.plots.style import (
-    plot_archer_spread,
-    plot_coefficients,
-    plot_distance_by_bow,
-    plot_power,
-    set_style,
-)
+from analysis.models.ols import coef_table, fit_ols
+from analysis.plots.archers import plot_archer_spread, plot_coefficients, plot_distance_by_bow
+from analysis.plots.power import plot_power
+from analysis.plots.style import set_style
+from analysis.studies.power import bow_test_power
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +77,7 @@ def rendered_size(fig: Figure) -> tuple[int, int]:
 
 
 def test_many_archers_make_a_slope_plot_with_a_few_highlighted():
-    from analysis.plots.style import MAX_ARCHERS_SHOWN
+    from analysis.plots.archers import MAX_ARCHERS_SHOWN
 
     exp = simulate_archers(MAX_ARCHERS_SHOWN + 12, 3, seed=4)
     fig = plot_distance_by_bow(exp.data, by_archer=True)
@@ -123,13 +120,13 @@ def test_chapter_figures_fit_the_text_column():
     from xarray import DataTree
 
     from analysis import bayes
-    from analysis.models import online as ol
     from analysis.models.mixed import fit_random_intercept, shrinkage_table
     from analysis.models.profile import profile_ci, profile_curves
     from analysis.plots import bayes as bplots
     from analysis.plots import crossed as iv
     from analysis.plots import online as op
     from analysis.plots.mixed import plot_caterpillar, plot_profiles, plot_shrinkage
+    from analysis.studies import prediction
 
     rng = np.random.default_rng(0)
     exp = simulate_archers(12, [1, 2, 3, 5, 8, 10, 20, 30, 2, 1, 4, 6], seed=5)
@@ -143,7 +140,7 @@ def test_chapter_figures_fit_the_text_column():
         }
     )
     effects = pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30)})
-    results = ol.replicate([1, 2], n_units=300)
+    results = prediction.replicate([1, 2], n_units=300)
     posterior = {
         "mu": (("chain", "draw"), rng.normal(size=(2, 50))),
         "sigma_a": (("chain", "draw"), np.exp(rng.normal(size=(2, 50)))),
@@ -169,8 +166,8 @@ def test_chapter_figures_fit_the_text_column():
         ),
         "ADVI loss": bplots.plot_loss(np.linspace(100.0, 1.0, 300), title="t"),
         "RMSE panels": op.plot_rmse_panels(
-            ol.summarise(results),
-            ol.summarise(ol.relative_rmse(results, "partial pooling (BLUP)")),
+            prediction.summarise(results),
+            prediction.summarise(prediction.relative_rmse(results, "partial pooling (BLUP)")),
             reference="partial pooling (BLUP)",
         ),
         "funnels": bplots.plot_funnels({"centred": idata, "non-centred": idata}),

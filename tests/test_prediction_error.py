@@ -16,11 +16,8 @@ import pandas as pd
 import pytest
 
 from analysis.datasets.archers import fifty_archers, simulate_archers, unbalanced_archers
-from analysis.models.mixed import (
-    fit_random_intercept,
-    prediction_coverage_study,
-    prediction_errors,
-)
+from analysis.models.mixed import fit_random_intercept, prediction_errors
+from analysis.studies.coverage import prediction_coverage_study
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "archers_pev_lme4.json"
 EXPERIMENTS = {"archers_50": fifty_archers, "archers_50_unbalanced": unbalanced_archers}

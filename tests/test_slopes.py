@@ -1,4 +1,8 @@
-"""Tests of analysis.models.slopes: coverage, bootstrap LRT, chi-square mixture, singular fits."""
+"""Tests of analysis.models.slopes (bootstrap LRT, chi-square mixture) and its studies.
+
+The studies are :mod:`analysis.studies.coverage` (Wald coverage) and
+:mod:`analysis.studies.singular` (singular fits).
+"""
 
 import json
 import subprocess
@@ -17,6 +21,7 @@ from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.archers import simulate_archers
 from analysis.models import slopes
 from analysis.plots import slopes as splots
+from analysis.studies import coverage, singular
 
 matplotlib.use("Agg")
 
@@ -94,7 +99,7 @@ def test_mixture_refuses_bad_input(call, match):
 
 @pytest.fixture(scope="module")
 def small_study():
-    return slopes.coverage_study(60, seed=500, n_archers=30, shots=6, bow_sd=5.0)
+    return coverage.coverage_study(60, seed=500, n_archers=30, shots=6, bow_sd=5.0)
 
 
 def test_coverage_study_records_each_models_wald_interval(small_study):
@@ -144,7 +149,7 @@ def test_random_slopes_se_is_honest_and_random_intercept_se_is_not(small_study):
 
 
 def test_without_slope_variance_both_models_cover():
-    study = slopes.coverage_study(
+    study = coverage.coverage_study(
         40, seed=900, n_archers=20, shots=5, bow_sd=0.0, skill_bow_corr=0.0
     )
     summary = study.summary()
@@ -154,8 +159,8 @@ def test_without_slope_variance_both_models_cover():
 
 def test_fast_and_default_optimizers_give_the_same_intervals():
     kwargs = {"seed": 40, "n_archers": 12, "shots": 5, "bow_sd": 1.0}
-    fast = slopes.coverage_study(8, **kwargs, optimizer="L-BFGS-B").intervals
-    auto = slopes.coverage_study(8, **kwargs, optimizer="auto").intervals
+    fast = coverage.coverage_study(8, **kwargs, optimizer="L-BFGS-B").intervals
+    auto = coverage.coverage_study(8, **kwargs, optimizer="auto").intervals
     np.testing.assert_allclose(fast["estimate"], auto["estimate"], atol=1e-6)
     np.testing.assert_allclose(fast["se"], auto["se"], rtol=2e-3)
 
@@ -176,7 +181,7 @@ def test_fast_and_default_optimizers_give_the_same_intervals():
 def test_coverage_study_refuses_bad_input(kwargs, match):
     args = {"n_reps": 2, "seed": 1, "n_archers": 5, "shots": 2} | kwargs
     with pytest.raises(ValueError, match=match):
-        slopes.coverage_study(**args)
+        coverage.coverage_study(**args)
 
 
 # --- the bootstrap LRT --------------------------------------------------------------------------
@@ -279,16 +284,16 @@ def test_information_criteria_are_mixedlms_ml_values(archers_50):
 
 
 def test_singular_rate_falls_with_more_archers_and_larger_slope_sd():
-    rates = slopes.singular_rate([5, 40], [0.0, 5.0], 40, seed=70)
+    rates = singular.singular_rate([5, 40], [0.0, 5.0], 40, seed=70)
     assert rates.shape == (4, 4)
     r = rates.set_index(["n_archers", "bow_sd"])["singular"]
     assert r[(5, 0.0)] > 0.4  # few archers and no slope variance: mostly singular
     assert r[(40, 5.0)] == 0.0  # many archers and a clear slope SD: never
     assert r[(5, 0.0)] > r[(5, 5.0)]
     with pytest.raises(ValueError, match="n_archers"):
-        slopes.singular_rate([1], [0.0], 2, seed=1)
+        singular.singular_rate([1], [0.0], 2, seed=1)
     with pytest.raises(ValueError, match="bow_sd"):
-        slopes.singular_rate([5], [-1.0], 2, seed=1)
+        singular.singular_rate([5], [-1.0], 2, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +303,7 @@ def singular_reference():
 
 
 def test_singular_example_is_the_data_lme4_fitted(singular_reference):
-    data = slopes.singular_example().data
+    data = singular.singular_example().data
     ref = singular_reference["data"]
     np.testing.assert_array_equal(data["Distance"].to_numpy(), np.asarray(ref["Distance"]))
     assert data["Bow"].astype(str).tolist() == ref["Bow"]
@@ -307,7 +312,7 @@ def test_singular_example_is_the_data_lme4_fitted(singular_reference):
 
 def test_singular_fit_matches_lme4(singular_reference):
     ref = singular_reference
-    fit = _lmer(slopes.SLOPE_FORMULA, slopes.singular_example().data)
+    fit = _lmer(slopes.SLOPE_FORMULA, singular.singular_example().data)
     assert fit.isSingular() and ref["is_singular"]
     assert ref["messages"] == ["boundary (singular) fit: see help('isSingular')"]
     np.testing.assert_allclose(fit.theta, ref["theta"], atol=1e-3)

@@ -674,10 +674,10 @@ def shrinkage_table(fit: MixedFit) -> pd.DataFrame:
 
 # -- The uncertainty of a predicted group effect (chapter 5) --------------------------------------
 
-__all__ += ["prediction_errors", "prediction_coverage_study"]
+__all__ += ["prediction_errors", "prediction_error_sds"]
 
 
-def _prediction_error_sds(
+def prediction_error_sds(
     x: np.ndarray, codes: np.ndarray, n_groups: int, sd_group: float, sd_resid: float
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Conditional and full prediction-error SDs of the group effects, from Henderson's MME.
@@ -739,7 +739,7 @@ def prediction_errors(fit: MixedFit) -> pd.DataFrame:
     codes = pd.Categorical(labels, categories=list(fit.blups.index)).codes
     if np.any(codes < 0):
         raise ValueError("the fit's groups do not match its predicted effects")
-    cond_sd, pev_sd = _prediction_error_sds(x, codes, fit.n_groups, fit.sd_group, fit.sd_resid)
+    cond_sd, pev_sd = prediction_error_sds(x, codes, fit.n_groups, fit.sd_group, fit.sd_resid)
     return pd.DataFrame(
         {
             "n": fit.group_sizes.to_numpy(int),
@@ -749,94 +749,3 @@ def prediction_errors(fit: MixedFit) -> pd.DataFrame:
         },
         index=fit.blups.index,
     )
-
-
-def prediction_coverage_study(
-    fit: MixedFit,
-    *,
-    n_sims: int,
-    seed: int,
-    level: float = 0.95,
-    beta: Sequence[float] | np.ndarray | None = None,
-    sd_group: float | None = None,
-    sd_resid: float | None = None,
-) -> pd.DataFrame:
-    r"""Coverage of prediction intervals for the group effects, simulated on a fit's design.
-
-    Each replicate keeps the fit's design (its :math:`X` and groups), draws new group effects
-    :math:`\alpha_j \sim N(0, \sigma_a^2)` and new data from the model, refits it by REML (the
-    closed-form criterion of :mod:`analysis.models.likelihood`) and records, for the intervals
-    :math:`\hat\alpha_j \pm z\,\mathrm{SD}_j`, the share of groups whose truth they cover:
-
-    - ``cond_centred``: conditional SDs against the centred truth :math:`\alpha_j - \bar\alpha`;
-    - ``cond``: conditional SDs against the truth :math:`\alpha_j` itself;
-    - ``pev``: prediction-error SDs against :math:`\alpha_j`;
-    - ``pev_known``: prediction-error SDs at the *true* SDs (not the estimates) against
-      :math:`\alpha_j`, which isolates the cost of plugging in :math:`\hat\sigma_a, \hat\sigma_e`.
-
-    Parameters
-    ----------
-    fit
-        A fit from :func:`fit_random_intercept`; supplies the design.
-    n_sims
-        Number of simulated data sets.
-    seed
-        Seed of the random generator.
-    level
-        Coverage level of the intervals.
-    beta, sd_group, sd_resid
-        The truth to simulate from (fixed effects in the order of ``fit.fixed``, the two SDs);
-        by default the fit's estimates. ``sd_group`` must be positive.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per replicate: the four coverage shares, ``mu_error`` (the estimated minus the
-        true first fixed effect) and the mean ``cond_sd`` and ``pev_sd``.
-    """
-    from analysis.models.likelihood import RandomInterceptLikelihood
-    from analysis.validation import check_positive_int, check_seed
-
-    if not isinstance(fit, MixedFit) or fit.model is None:
-        raise ValueError("prediction_coverage_study needs a MixedFit from fit_random_intercept")
-    n_sims = check_positive_int("n_sims", n_sims)
-    rng = np.random.default_rng(check_seed(seed))
-    z = float(stats.norm.ppf(0.5 + check_level(level) / 2))
-    true_beta = (
-        fit.fixed["estimate"].to_numpy(float) if beta is None else np.asarray(beta, dtype=float)
-    )
-    if true_beta.shape != (len(fit.fixed),) or not np.all(np.isfinite(true_beta)):
-        raise ValueError(f"beta must hold {len(fit.fixed)} finite fixed effects, got {beta!r}")
-    sd_a = check_nonnegative("sd_group", fit.sd_group if sd_group is None else sd_group)
-    sd_e = check_nonnegative("sd_resid", fit.sd_resid if sd_resid is None else sd_resid)
-    if sd_a == 0 or sd_e == 0:
-        raise ValueError("the true sd_group and sd_resid must be positive")
-    x = np.asarray(fit.model.exog, dtype=float)
-    codes = pd.Categorical(
-        pd.Series(np.asarray(fit.model.groups)).astype(str), categories=list(fit.blups.index)
-    ).codes
-    n_groups = fit.n_groups
-    mean = x @ true_beta
-    _, pev_known = _prediction_error_sds(x, codes, n_groups, sd_a, sd_e)
-    rows = []
-    for _ in range(n_sims):
-        alpha = rng.normal(0.0, sd_a, size=n_groups)
-        y = mean + alpha[codes] + rng.normal(0.0, sd_e, size=codes.size)
-        lik = RandomInterceptLikelihood(y, x, codes)
-        est = lik.fit(reml=True)
-        modes, _ = lik.modes(est.sd_group, est.sd_resid)
-        cond_sd, pev_sd = _prediction_error_sds(x, codes, n_groups, est.sd_group, est.sd_resid)
-        error = modes - alpha
-        centred = modes - (alpha - alpha.mean())
-        rows.append(
-            {
-                "cond_centred": float(np.mean(np.abs(centred) <= z * cond_sd)),
-                "cond": float(np.mean(np.abs(error) <= z * cond_sd)),
-                "pev": float(np.mean(np.abs(error) <= z * pev_sd)),
-                "pev_known": float(np.mean(np.abs(error) <= z * pev_known)),
-                "mu_error": float(lik.beta(est.sd_group, est.sd_resid)[0] - true_beta[0]),
-                "cond_sd": float(cond_sd.mean()),
-                "pev_sd": float(pev_sd.mean()),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -1,19 +1,17 @@
 r"""Random slopes for the archer data: does the bow cost every archer the same.
 
-The random-slopes chapter needs four things beyond what mixedlm (the Python port of lme4)
+The random-slopes chapters need a few things beyond what mixedlm (the Python port of lme4)
 fits and prints itself, and they live here:
 
-- :func:`coverage_study`, a seeded simulation of how often the Wald interval for the bow effect
-  covers the truth when the bow costs each archer a different amount, under the
-  random-intercept model ``(1 | Name)`` and the random-slopes model ``(1 + Bow | Name)``;
 - :func:`bootstrap_lrt`, a parametric bootstrap of the likelihood-ratio statistic's null
   distribution, with the chi-square mixture of Stram and Lee (1994) as the asymptotic reference
-  (:func:`chi2_mixture_sf`, :func:`chi2_mixture_ppf`);
-- :func:`singular_rate` and :func:`singular_example`: how often the random-slopes fit lands on
-  the boundary of its parameter space, and a small data set on which it does;
+  (:func:`chi2_mixture_sf`, :func:`chi2_mixture_ppf`), and :func:`information_criteria`;
+- :func:`archer_bow_differences`, each archer's own bow difference and its noise band;
 - :func:`residual_spread_bootstrap`, a parametric bootstrap of the groups' residual SDs (the
   sleepstudy chapter's check of one residual SD for every subject);
-- the chapter's figures.
+- the refit machinery the simulation studies of :mod:`analysis.studies.coverage` and
+  :mod:`analysis.studies.singular` share with the bootstraps: :func:`refit_response`,
+  :func:`one_blas_thread` and :data:`OPTIMIZERS`.
 
 All fitting is mixedlm's: :func:`mixedlm.lmer` fits the template model once and the
 simulations re-use its design through ``LmerResult.refit`` (new response, same formula and
@@ -35,16 +33,13 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import mixedlm
 import numpy as np
 import pandas as pd
 from mixedlm.models.lmer import LmerResult
 from scipy import optimize, stats
 
-from analysis.datasets.archers import BOWS, ArcherExperiment, simulate_archers
 from analysis.validation import (
     check_level,
-    check_nonnegative,
     check_positive_int,
     check_seed,
     require_columns,
@@ -56,18 +51,15 @@ __all__ = [
     "INTERACTION_FORMULA",
     "MODEL_LABELS",
     "OPTIMIZERS",
-    "CoverageStudy",
-    "coverage_study",
+    "check_optimizer",
+    "refit_response",
+    "one_blas_thread",
     "bow_term",
     "chi2_mixture_sf",
     "chi2_mixture_ppf",
     "BootstrapLRT",
     "bootstrap_lrt",
     "information_criteria",
-    "singular_rate",
-    "SINGULAR_SEED",
-    "SINGULAR_DESIGN",
-    "singular_example",
     "archer_bow_differences",
     "ResidualSpreadBootstrap",
     "residual_spread_bootstrap",
@@ -86,12 +78,9 @@ MODEL_LABELS: dict[str, str] = {
     INTERACTION_FORMULA: "(1 | Name) + (1 | Name:Bow)",
 }
 
-#: Colours for the two models compared throughout the chapter.
-_MODEL_COLORS = {"(1 | Name)": "#b03a2e", "(1 + Bow | Name)": "#2e86c1"}
-
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
+def one_blas_thread() -> Iterator[None]:
     """Run the block with BLAS/LAPACK on one thread (tiny fits are faster that way)."""
     from threadpoolctl import threadpool_limits
 
@@ -117,85 +106,20 @@ def bow_term(fit: LmerResult) -> str:
     return names[1]
 
 
-# ---------------------------------------------------------------------------------------------
-# Coverage of the Wald interval for the bow effect
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CoverageStudy:
-    r"""The Wald intervals for the bow effect in every replication of :func:`coverage_study`.
-
-    Attributes
-    ----------
-    intervals
-        One row per replication and model: ``replicate``, ``seed``, ``model`` (label from
-        :data:`MODEL_LABELS`), ``estimate``, ``se``, ``lower``, ``upper``, ``covers`` (bool)
-        and ``singular`` (whether mixedlm's ``isSingular`` flags the fit).
-    truth
-        The true bow effect :math:`\tau` of the simulation.
-    level
-        The intervals' confidence level.
-    n_reps
-        The number of replications.
-    settings
-        The simulation's settings (archers, shots, SDs, correlation).
-    """
-
-    intervals: pd.DataFrame
-    truth: float
-    level: float
-    n_reps: int
-    settings: dict[str, float]
-
-    def summary(self) -> pd.DataFrame:
-        r"""Coverage per model, with its Monte Carlo SE, and how the SEs compare.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Indexed by model: ``coverage`` (share of intervals covering the truth),
-            ``mc_se`` (its binomial standard error, :math:`\sqrt{\hat p(1-\hat p)/R}`),
-            ``mean_se`` (the average reported standard error), ``sd_estimate`` (the actual
-            SD of the estimates over the replications), ``se_ratio`` (their ratio: 1 when
-            the reported SE is honest) and ``singular`` (share of singular fits).
-        """
-        grouped = self.intervals.groupby("model", sort=False)
-        out = pd.DataFrame(
-            {
-                "coverage": grouped["covers"].mean(),
-                "mean_se": grouped["se"].mean(),
-                "sd_estimate": grouped["estimate"].std(ddof=1),
-                "singular": grouped["singular"].mean(),
-            }
-        )
-        n = grouped.size()
-        out.insert(1, "mc_se", np.sqrt(out["coverage"] * (1 - out["coverage"]) / n))
-        out.insert(4, "se_ratio", out["mean_se"] / out["sd_estimate"])
-        out.index.name = "model"
-        return out
-
-
-def _same_design(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Whether two archer data sets have the same rows in the same order of bow and archer."""
-    return (
-        len(a) == len(b)
-        and np.array_equal(a["Name"].cat.codes.to_numpy(), b["Name"].cat.codes.to_numpy())
-        and np.array_equal(a["Bow"].cat.codes.to_numpy(), b["Bow"].cat.codes.to_numpy())
-    )
-
-
 #: The optimizers the simulations can refit with: mixedlm's default and its fast path.
 OPTIMIZERS = ("L-BFGS-B", "auto")
 
 
-def _check_optimizer(optimizer: object) -> str:
+def check_optimizer(optimizer: object) -> str:
+    """Return ``optimizer`` if it is one of :data:`OPTIMIZERS`, else raise ``ValueError``."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     return str(optimizer)
 
 
-def _refit(template: LmerResult, y: np.ndarray, optimizer: str = "L-BFGS-B") -> LmerResult | None:
+def refit_response(
+    template: LmerResult, y: np.ndarray, optimizer: str = "L-BFGS-B"
+) -> LmerResult | None:
     """Refit ``template`` to the response ``y``; ``None`` if the fit fails.
 
     ``optimizer="L-BFGS-B"`` is mixedlm's L-BFGS-B with exact gradients and no COBYQA
@@ -211,135 +135,6 @@ def _refit(template: LmerResult, y: np.ndarray, optimizer: str = "L-BFGS-B") -> 
         except (ValueError, RuntimeError, np.linalg.LinAlgError):
             return None
     return fit
-
-
-def coverage_study(
-    n_reps: int = 400,
-    *,
-    seed: int,
-    n_archers: int = 50,
-    shots: int = 10,
-    bow_sd: float = 4.0,
-    skill_bow_corr: float = 0.5,
-    level: float = 0.95,
-    formulas: Sequence[str] = (INTERCEPT_FORMULA, SLOPE_FORMULA),
-    optimizer: str = "L-BFGS-B",
-    **simulation: float,
-) -> CoverageStudy:
-    r"""Simulate archer experiments and record each model's Wald interval for the bow effect.
-
-    Replication ``r`` simulates :func:`analysis.datasets.archers.simulate_archers` with seed
-    ``seed + r`` and fits each model by REML (lme4's default) with mixedlm; the interval is
-    mixedlm's ``confint(method="Wald")``, estimate :math:`\pm z_{(1+\text{level})/2}`
-    standard errors.
-
-    Parameters
-    ----------
-    n_reps
-        Number of simulated experiments.
-    seed
-        Seed of the first replication.
-    n_archers, shots
-        Design: archers, and shots per archer and bow (balanced).
-    bow_sd
-        SD of the archers' own bow effects (0: the bow costs everybody the same).
-    skill_bow_corr
-        Correlation between skill and own bow effect (must be 0 when ``bow_sd`` is 0).
-    level
-        Confidence level of the intervals.
-    formulas
-        The models, in lme4 syntax; they must have the fixed effects ``Bow`` and an
-        intercept.
-    optimizer
-        How the replications are refitted: ``"L-BFGS-B"`` (fast, see the module notes) or
-        mixedlm's default ``"auto"``.
-    **simulation
-        Further arguments of :func:`~analysis.datasets.archers.simulate_archers` (``mean``,
-        ``bow_effect``, ``archer_sd``, ``shot_sd``).
-
-    Returns
-    -------
-    CoverageStudy
-        The intervals; :meth:`CoverageStudy.summary` gives the coverage per model.
-
-    Raises
-    ------
-    ValueError
-        For a non-positive ``n_reps``, a ``level`` outside (0, 1), an empty or repeated
-        ``formulas``, bad simulation settings (the simulator names the argument), or if a
-        fit fails.
-    """
-    n_reps = check_positive_int("n_reps", n_reps)
-    seed = check_seed(seed)
-    level = check_level(level)
-    optimizer = _check_optimizer(optimizer)
-    formulas = list(formulas)
-    if not formulas or len(set(formulas)) != len(formulas):
-        raise ValueError(f"formulas must be one or more distinct formulas, got {formulas}")
-    allowed = {"mean", "bow_effect", "archer_sd", "shot_sd"}
-    unknown = set(simulation) - allowed
-    if unknown:
-        raise ValueError(f"unknown simulation settings {sorted(unknown)}; allowed: {allowed}")
-
-    def simulate(r: int) -> ArcherExperiment:
-        return simulate_archers(
-            n_archers,
-            shots,
-            seed=seed + r,
-            bow_sd=bow_sd,
-            skill_bow_corr=skill_bow_corr,
-            **simulation,
-        )
-
-    first = simulate(0)
-    rows: list[dict[str, object]] = []
-    with _one_blas_thread():
-        templates = {}
-        for formula in formulas:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                templates[formula] = mixedlm.lmer(formula, first.data, REML=True)
-            bow_term(templates[formula])
-        for r in range(n_reps):
-            experiment = first if r == 0 else simulate(r)
-            if not _same_design(experiment.data, first.data):  # pragma: no cover - by design
-                raise ValueError("the simulated design changed between replications")
-            y = experiment.data["Distance"].to_numpy(float)
-            for formula, template in templates.items():
-                fit = template if r == 0 else _refit(template, y, optimizer)
-                if fit is None:
-                    raise ValueError(f"replication {r}: the fit of {formula!r} failed")
-                term = bow_term(fit)
-                lower, upper = fit.confint(parm=term, level=level, method="Wald")[term]
-                se = float(np.sqrt(fit.vcov()[1, 1]))
-                rows.append(
-                    {
-                        "replicate": r,
-                        "seed": seed + r,
-                        "model": MODEL_LABELS.get(formula, formula),
-                        "estimate": float(fit.fixef()[term]),
-                        "se": se,
-                        "lower": float(lower),
-                        "upper": float(upper),
-                        "covers": bool(lower <= first.bow_effect <= upper),
-                        "singular": bool(fit.isSingular()),
-                    }
-                )
-    settings = {
-        "n_archers": float(n_archers),
-        "shots": float(shots),
-        "bow_sd": float(first.bow_sd),
-        "skill_bow_corr": float(first.skill_bow_corr),
-        "archer_sd": float(first.archer_sd),
-        "shot_sd": float(first.shot_sd),
-    }
-    return CoverageStudy(
-        intervals=pd.DataFrame(rows),
-        truth=float(first.bow_effect),
-        level=level,
-        n_reps=n_reps,
-        settings=settings,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,7 +361,7 @@ def bootstrap_lrt(
     """
     n_boot = check_positive_int("n_boot", n_boot)
     seed = check_seed(seed)
-    optimizer = _check_optimizer(optimizer)
+    optimizer = check_optimizer(optimizer)
     if not isinstance(null_fit, LmerResult) or not isinstance(alt_fit, LmerResult):
         raise ValueError("null_fit and alt_fit must be mixedlm lmer fits")
     df = int(alt_fit.npar()) - int(null_fit.npar())
@@ -577,7 +372,7 @@ def bootstrap_lrt(
         )
     if int(alt_fit.nobs()) != int(null_fit.nobs()):
         raise ValueError("null_fit and alt_fit must be fitted to the same observations")
-    with _one_blas_thread():
+    with one_blas_thread():
         null_ml, alt_ml = _ml(null_fit), _ml(alt_fit)
         observed = _lrt_statistic(null_ml, alt_ml)
         responses = null_ml.simulate(nsim=n_boot, seed=seed)
@@ -585,7 +380,10 @@ def bootstrap_lrt(
         failed = 0
         for b in range(n_boot):
             y = responses[:, b]
-            null_b, alt_b = _refit(null_ml, y, optimizer), _refit(alt_ml, y, optimizer)
+            null_b, alt_b = (
+                refit_response(null_ml, y, optimizer),
+                refit_response(alt_ml, y, optimizer),
+            )
             if null_b is None or alt_b is None:
                 failed += 1
                 continue
@@ -619,7 +417,7 @@ def information_criteria(fits: Mapping[str, LmerResult]) -> pd.DataFrame:
     if not fits:
         raise ValueError("fits must name at least one model")
     rows = {}
-    with _one_blas_thread():
+    with one_blas_thread():
         for label, fit in fits.items():
             ml = _ml(fit)
             rows[label] = {
@@ -637,117 +435,7 @@ def information_criteria(fits: Mapping[str, LmerResult]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# Singular fits
-# ---------------------------------------------------------------------------------------------
-
-
-def singular_rate(
-    n_archers: Sequence[int],
-    bow_sd: Sequence[float],
-    n_reps: int = 100,
-    *,
-    seed: int,
-    shots: int = 10,
-    skill_bow_corr: float = 0.0,
-    optimizer: str = "L-BFGS-B",
-) -> pd.DataFrame:
-    """How often the random-slopes fit is singular, by number of archers and slope SD.
-
-    For every pair of settings, ``n_reps`` experiments are simulated (seeds ``seed``,
-    ``seed + 1``, ...) and ``Distance ~ Bow + (1 + Bow | Name)`` is fitted by REML; a fit
-    is singular when mixedlm's ``isSingular`` (lme4's rule: a relative-covariance factor on
-    the boundary, within 1e-4) says so.
-
-    Parameters
-    ----------
-    n_archers
-        Numbers of archers (each at least 2).
-    bow_sd
-        SDs of the archers' own bow effects, in metres.
-    n_reps
-        Experiments per pair of settings.
-    seed
-        Seed of the first experiment of each pair.
-    shots
-        Shots per archer and bow.
-    skill_bow_corr
-        Correlation of skill and own bow effect (0 is required where ``bow_sd`` is 0).
-    optimizer
-        How the experiments are refitted: ``"L-BFGS-B"`` (fast, see the module notes) or
-        mixedlm's default ``"auto"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pair: ``n_archers``, ``bow_sd``, ``singular`` (share of singular fits)
-        and ``mc_se``.
-    """
-    n_reps = check_positive_int("n_reps", n_reps)
-    seed = check_seed(seed)
-    optimizer = _check_optimizer(optimizer)
-    archers = [check_positive_int("n_archers", j) for j in n_archers]
-    if not archers or min(archers) < 2:
-        raise ValueError(f"n_archers must list numbers of at least 2, got {list(n_archers)}")
-    sds = [check_nonnegative("bow_sd", s) for s in bow_sd]
-    if not sds:
-        raise ValueError("bow_sd must list at least one SD")
-    rows = []
-    with _one_blas_thread():
-        for j in archers:
-            template: LmerResult | None = None
-            for sd in sds:
-                corr = skill_bow_corr if sd > 0 else 0.0
-                flags = []
-                for r in range(n_reps):
-                    data = simulate_archers(
-                        j, shots, seed=seed + r, bow_sd=sd, skill_bow_corr=corr
-                    ).data
-                    if template is None:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            template = mixedlm.lmer(SLOPE_FORMULA, data, REML=True)
-                        fit: LmerResult | None = template
-                    else:
-                        fit = _refit(template, data["Distance"].to_numpy(float), optimizer)
-                    if fit is None:
-                        raise ValueError(f"n_archers={j}, bow_sd={sd}: fit {r} failed")
-                    flags.append(bool(fit.isSingular()))
-                p = float(np.mean(flags))
-                rows.append(
-                    {
-                        "n_archers": j,
-                        "bow_sd": sd,
-                        "singular": p,
-                        "mc_se": math.sqrt(p * (1 - p) / n_reps),
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-#: Seed of the singular example (six archers, own bow effects with SD 0.5 m); with it the
-#: random-slopes fit is singular, as it is for most small experiments (see singular_rate).
-SINGULAR_SEED: int = 1
-#: The example's design: archers, shots per archer and bow, and SD of the own bow effects.
-SINGULAR_DESIGN: dict[str, float] = {"n_archers": 6, "shots": 10, "bow_sd": 0.5}
-
-
-def singular_example() -> ArcherExperiment:
-    """Return a small experiment on which the random-slopes fit is singular.
-
-    Six archers, ten shots with each bow, and own bow effects with an SD of half a metre
-    (correlation 0 with skill): too little information to tell a small SD from zero. The
-    same data are fitted with lme4 by ``scripts/lme4_singular.R``.
-    """
-    return simulate_archers(
-        int(SINGULAR_DESIGN["n_archers"]),
-        int(SINGULAR_DESIGN["shots"]),
-        seed=SINGULAR_SEED,
-        bow_sd=SINGULAR_DESIGN["bow_sd"],
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
+# Each archer's own bow difference
 # ---------------------------------------------------------------------------------------------
 
 
@@ -758,21 +446,27 @@ def archer_bow_differences(data: pd.DataFrame) -> pd.DataFrame:
     ----------
     data
         Archer data (``Distance``, ``Bow``, ``Name``); every archer must shoot both bows at
-        least twice with one of them.
+        least twice with one of them. ``Bow`` has two levels: the first (the first category
+        of a categorical column, else the first in sorted order) is the reference.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by archer: ``mean`` (mean of the two bow means), ``difference`` (Southwood
-        mean minus Northwood mean) and ``noise_se`` (the standard error that difference
-        would have from shot noise alone, with the pooled within-cell SD).
+        Indexed by archer: ``mean`` (mean of the two bow means), ``difference`` (second
+        bow's mean minus the first's: Southwood minus Northwood in the archer data) and
+        ``noise_se`` (the standard error that difference would have from shot noise alone,
+        with the pooled within-cell SD).
     """
     require_columns(data, ["Distance", "Bow", "Name"])
+    bow = data["Bow"]
+    bows = [str(b) for b in (bow.cat.categories if hasattr(bow, "cat") else sorted(bow.unique()))]
+    if len(bows) != 2:
+        raise ValueError(f"data: Bow must have two levels, got {bows}")
     cells = data.assign(Name=data["Name"].astype(str), Bow=data["Bow"].astype(str))
     grouped = cells.groupby(["Name", "Bow"], sort=False)["Distance"]
     means = grouped.mean().unstack()
     counts = grouped.size().unstack()
-    if list(BOWS) != [b for b in BOWS if b in means.columns] or means.isna().any().any():
+    if any(b not in means.columns for b in bows) or means.isna().any().any():
         raise ValueError("data: every archer must shoot with both bows")
     resid = cells["Distance"] - grouped.transform("mean")
     dof = len(cells) - counts.size
@@ -782,9 +476,9 @@ def archer_bow_differences(data: pd.DataFrame) -> pd.DataFrame:
     order = pd.unique(cells["Name"])
     out = pd.DataFrame(
         {
-            "mean": means[list(BOWS)].mean(axis=1),
-            "difference": means[BOWS[1]] - means[BOWS[0]],
-            "noise_se": sd_e * np.sqrt(1 / counts[BOWS[0]] + 1 / counts[BOWS[1]]),
+            "mean": means[bows].mean(axis=1),
+            "difference": means[bows[1]] - means[bows[0]],
+            "noise_se": sd_e * np.sqrt(1 / counts[bows[0]] + 1 / counts[bows[1]]),
         }
     ).loc[order]
     out.index.name = "Name"
@@ -916,10 +610,10 @@ def residual_spread_bootstrap(
         raise ValueError("at least two groups need two or more observations")
     observed = _sorted_group_sds(np.asarray(fit.residuals(), dtype=float), labels)
     rows, failed = [], 0
-    with _one_blas_thread():
+    with one_blas_thread():
         responses = fit.simulate(nsim=n_boot, seed=seed)
         for b in range(n_boot):
-            refit = _refit(fit, responses[:, b], "auto")
+            refit = refit_response(fit, responses[:, b], "auto")
             if refit is None:
                 failed += 1
                 continue

@@ -74,13 +74,13 @@ def plot_rmse_by_bucket(
     Parameters
     ----------
     summary
-        Output of :func:`analysis.models.online.summarise` (columns ``method``, ``bucket``,
+        Output of :func:`analysis.studies.prediction.summarise` (columns ``method``, ``bucket``,
         ``rmse``, ``se``). The ``overall`` bucket is not drawn.
     methods
         Methods to draw, in order (default: all).
     reference
-        If the summary holds RMSE ratios (:func:`analysis.models.online.relative_rmse`), the method
-        they are relative to: it labels the axis and draws a line at 1.
+        If the summary holds RMSE ratios (:func:`analysis.studies.prediction.relative_rmse`),
+        the method they are relative to: it labels the axis and draws a line at 1.
     title
         Axes title (drawn above the legend).
     legend
@@ -149,10 +149,10 @@ def plot_rmse_panels(
     Parameters
     ----------
     summary
-        RMSEs from :func:`analysis.models.online.summarise`.
+        RMSEs from :func:`analysis.studies.prediction.summarise`.
     relative
-        RMSE ratios, :func:`analysis.models.online.summarise` of
-        :func:`analysis.models.online.relative_rmse`.
+        RMSE ratios, :func:`analysis.studies.prediction.summarise` of
+        :func:`analysis.studies.prediction.relative_rmse`.
     reference
         The method the ratios are relative to.
     methods

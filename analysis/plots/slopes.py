@@ -1,7 +1,7 @@
 """Figures of the random-slope chapters: bow effects, coverage, the LRT's null, residual spread.
 
-The studies themselves are in :mod:`analysis.models.slopes`; every function here returns the
-:class:`matplotlib.figure.Figure` it drew on.
+The studies are in :mod:`analysis.studies.coverage` and :mod:`analysis.models.slopes`; every
+function here returns the :class:`matplotlib.figure.Figure` it drew on.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from scipy import stats
 
 from analysis.models.slopes import (
     BootstrapLRT,
-    CoverageStudy,
     ResidualSpreadBootstrap,
     archer_bow_differences,
     chi2_mixture_sf,
 )
 from analysis.plots.style import figure_legend_above
+from analysis.studies.coverage import CoverageStudy
 from analysis.validation import check_level, check_positive_int
 
 
