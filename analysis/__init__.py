@@ -12,14 +12,20 @@ models
     (``likelihood``), statsmodels' ``MixedLM`` with lme4's tables and profile intervals
     (``mixed``, ``profile``), the crossed REML fitter that chapter 8 teaches (``crossed``),
     any lme4 formula through mixedlm (``lmer``), prediction for many small units
-    (``online``), random-slope studies (``slopes``), moments and conjugate gradients at scale
-    (``large``), prediction error (``metrics``).
+    (``online``), random slopes: bootstrap LRT and refits (``slopes``), moments and conjugate
+    gradients at scale (``large``), prediction error (``metrics``). Never imports ``datasets``.
+studies
+    Simulation studies, above models and datasets: data drawn from the simulators, a model
+    refitted to each draw, the replicates summarised. The power of the bow test (``power``),
+    coverage of Wald and prediction intervals (``coverage``), how often a random-slopes fit is
+    singular (``singular``), held-out prediction error of the online methods (``prediction``).
 bayes
     One ``Priors``, PyMC models of the archers and random slopes, NUTS through nutpie and its
     diagnostics (the package itself); crossed random intercepts by ADVI and by NUTS with one
     factor integrated out (``crossed``); the one-way model of the online chapter (``one_way``).
 plots
-    The house style (``style``) and the figures by topic: mixed models, caterpillar and
+    The house style (``style``, style only) and the figures by topic: the archer data
+    (``archers``), power studies (``power``), mixed models, caterpillar and
     shrinkage plots for any fit (``mixed``), random slopes (``slopes``), posteriors and
     sampler diagnostics (``bayes``), online prediction (``online``), crossed designs and
     InstEval (``crossed``), scale (``large``). Only this layer draws.
