@@ -346,6 +346,8 @@ def _package_imports() -> dict[str, set[str]]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis"):
                 deps.add(node.module)
+                if node.module == "analysis":  # from analysis import studies
+                    deps.update(f"analysis.{a.name}" for a in node.names)
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("analysis"))
         modules[name] = deps
@@ -376,23 +378,110 @@ def test_package_has_no_import_cycle():
             visit(module, [module])
 
 
+#: Each layer of ``analysis`` and the layers it must not import, lazily or not. From the bottom:
+#: validation and quiet; datasets and models side by side (a model fits any data, so models
+#: never import the simulators); bayes and studies (a simulation study draws from datasets and
+#: refits models); plots (only this layer draws, and its style module knows no data, models or
+#: studies); book and cli at the top, the chapters' and the command line's helpers.
+LAYER_RULES: dict[str, tuple[str, ...]] = {
+    "analysis.datasets": (
+        "analysis.models",
+        "analysis.studies",
+        "analysis.bayes",
+        "analysis.plots",
+        "analysis.book",
+        "analysis.cli",
+    ),
+    "analysis.models": (
+        "analysis.datasets",
+        "analysis.studies",
+        "analysis.bayes",
+        "analysis.plots",
+        "analysis.book",
+        "analysis.cli",
+    ),
+    "analysis.studies": ("analysis.plots", "analysis.book", "analysis.cli"),
+    "analysis.bayes": ("analysis.studies", "analysis.plots", "analysis.book", "analysis.cli"),
+    "analysis.plots": ("analysis.book", "analysis.cli"),
+    "analysis.plots.style": (
+        "analysis.datasets",
+        "analysis.models",
+        "analysis.studies",
+        "analysis.bayes",
+    ),
+}
+
+
+def _in_layer(module: str, layer: str) -> bool:
+    return module == layer or module.startswith(layer + ".")
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import in ``graph`` (module to the modules it imports) that LAYER_RULES forbids."""
+    return [
+        f"{module} imports {dep} (the layer {layer} must not import {forbidden})"
+        for module, deps in sorted(graph.items())
+        for layer, forbids in LAYER_RULES.items()
+        if _in_layer(module, layer)
+        for dep in sorted(deps)
+        for forbidden in forbids
+        if _in_layer(dep, forbidden)
+    ]
+
+
+def _plot_functions(source: str) -> list[str]:
+    """Names of the ``plot_*`` functions a module's source defines."""
+    import ast
+
+    return [
+        node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("plot_")
+    ]
+
+
 def test_lower_layers_do_not_import_higher_ones():
-    """datasets and validation sit below models, bayes and plots; models never sample."""
+    """Each layer imports only the layers below it (LAYER_RULES); models never sample data."""
     graph = _package_imports()
-    below = {
-        "analysis.datasets": (
-            "analysis.models",
-            "analysis.bayes",
-            "analysis.plots",
-            "analysis.cli",
-        ),
-        "analysis.models": ("analysis.bayes", "analysis.plots", "analysis.cli"),
+    assert {"analysis.studies.power", "analysis.plots.style"} <= set(graph)
+    assert _layer_violations(graph) == []
+
+
+def test_the_style_module_holds_style_only():
+    """analysis/plots/style.py defines no figure: the figures are in the plots modules."""
+    source = (ROOT / "analysis" / "plots" / "style.py").read_text()
+    assert "def set_style" in source
+    assert _plot_functions(source) == []
+
+
+@pytest.mark.parametrize(
+    ("layer", "forbidden"),
+    [(layer, f) for layer, forbids in LAYER_RULES.items() for f in forbids],
+)
+def test_the_layer_checker_fails_when_a_rule_is_broken(layer, forbidden):
+    """Every rule of LAYER_RULES can fail: a synthetic import that breaks it is reported."""
+    graph = {f"{layer}.some_module": {f"{forbidden}.other", "analysis.validation"}}
+    found = _layer_violations(graph)
+    assert len(found) >= 1 and all(forbidden in v for v in found), found
+    assert _layer_violations({f"{layer}.some_module": {"analysis.validation"}}) == []
+
+
+def test_the_layer_checker_allows_what_the_layers_may_import():
+    """Studies may import models and datasets; plots may import studies; book may import all."""
+    allowed = {
+        "analysis.studies.power": {"analysis.models.ols", "analysis.datasets.archers"},
+        "analysis.plots.slopes": {"analysis.studies.coverage", "analysis.plots.style"},
+        "analysis.book.lme4": {"analysis.models.results", "analysis.plots.mixed"},
+        "analysis.modelsx": {"analysis.datasets"},  # a name that only starts like a layer
     }
-    for module, deps in graph.items():
-        for layer, forbidden in below.items():
-            if module.startswith(layer):
-                bad = sorted(d for d in deps if d.startswith(forbidden))
-                assert not bad, f"{module} imports {bad}"
+    assert _layer_violations(allowed) == []
+
+
+def test_the_plot_function_finder_finds_a_figure_in_a_style_module():
+    source = "def set_style():\n    pass\n\n\ndef plot_power(power):\n    return None\n"
+    assert _plot_functions(source) == ["plot_power"]
+    assert _plot_functions("def figure_axes(ax, figsize):\n    return ax\n") == []
 
 
 def test_bayes_sits_below_the_book_layer_and_starts_quietly():
