@@ -50,8 +50,9 @@ class CoverageStudy:
     ----------
     intervals
         One row per replication and model: ``replicate``, ``seed``, ``model`` (label from
-        :data:`MODEL_LABELS`), ``estimate``, ``se``, ``lower``, ``upper``, ``covers`` (bool)
-        and ``singular`` (whether mixedlm's ``isSingular`` flags the fit).
+        :data:`analysis.models.slopes.MODEL_LABELS`), ``estimate``, ``se``, ``lower``,
+        ``upper``, ``covers`` (bool) and ``singular`` (whether mixedlm's ``isSingular`` flags
+        the fit).
     truth
         The true bow effect :math:`\tau` of the simulation.
     level
@@ -260,7 +261,7 @@ def prediction_coverage_study(
     Parameters
     ----------
     fit
-        A fit from :func:`fit_random_intercept`; supplies the design.
+        A fit from :func:`analysis.models.mixed.fit_random_intercept`; supplies the design.
     n_sims
         Number of simulated data sets.
     seed
