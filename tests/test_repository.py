@@ -511,13 +511,15 @@ def test_bayes_sits_below_the_book_layer_and_starts_quietly():
             assert names[0] == "analysis.quiet", f"{path.name}: quiet must be imported first"
 
 
-def test_the_bayes_package_init_only_re_exports():
-    """analysis/bayes/__init__.py gathers the concepts' modules; it defines nothing itself."""
+@pytest.mark.parametrize("package", ["bayes", "studies"])
+def test_the_package_init_only_documents_and_re_exports(package):
+    """analysis/bayes/ and analysis/studies/ gather their concepts' modules; their __init__.py
+    defines nothing itself."""
     import ast
 
-    tree = ast.parse((ROOT / "analysis" / "bayes" / "__init__.py").read_text())
+    tree = ast.parse((ROOT / "analysis" / package / "__init__.py").read_text())
     defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    assert not defined, f"analysis.bayes defines {defined}: put them in a module of their own"
+    assert not defined, f"analysis.{package} defines {defined}: put them in a module of their own"
 
 
 def test_the_models_layer_reads_results_through_one_vocabulary():
