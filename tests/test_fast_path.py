@@ -15,7 +15,10 @@ from analysis.models.lmer import fit_lmer
 from analysis.models.results import result_of
 
 ROOT = book_root()
-REFS = {name: lme4_reference(name) for name in ["penicillin", "pastes", "archers_intercept"]}
+REFS = {
+    name: lme4_reference(name, "lme4_lmer.json")
+    for name in ["penicillin", "pastes", "archers_intercept", "sleepstudy"]
+}
 
 
 def _data(name):
