@@ -27,7 +27,6 @@ Run: ``.venv/bin/python bench/bench_insteval_reml.py [--repeats N]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 from bench_large import last_json, timed
 
+from analysis.book.lme4 import lme4_reference
 from analysis.book.reproducibility import machine_info, rscript_with_lme4
 from analysis.datasets.insteval import insteval_path, load_insteval
 from analysis.models.crossed import fit_crossed
@@ -178,15 +178,26 @@ def time_lme4(csv: Path, limit: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lme4.json"
         run = timed(["Rscript", str(SCRIPT), "--csv", str(csv), "--out", str(out)], limit)
-        ref = json.loads(out.read_text()) if run["status"] == "ok" else {}
+        ref = lme4_reference("lme4", out) if run["status"] == "ok" else None
+    if ref is None:
+        nan = float("nan")
+        return {
+            "status": run["status"],
+            "fit_s": nan,
+            "command_s": run["wall_seconds"],
+            "peak_mb": run["peak_mb"],
+            "n_evals": -1,
+            "criterion": nan,
+            "sd_s": nan,
+        }
     return {
         "status": run["status"],
-        "fit_s": float(ref.get("fit_seconds", float("nan"))),
+        "fit_s": float(ref.extras["fit_seconds"]),
         "command_s": run["wall_seconds"],
         "peak_mb": run["peak_mb"],
-        "n_evals": int(ref.get("n_evals", -1)),
-        "criterion": float(ref.get("criterion", float("nan"))),
-        "sd_s": float(ref.get("sds", {}).get("s", float("nan"))),
+        "n_evals": int(ref.extras["n_evals"]),
+        "criterion": float(ref.criterion),
+        "sd_s": ref.sd("s"),
     }
 
 

@@ -15,10 +15,10 @@
 #   verbagg              r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)
 #                                                                  binomial, 316 x 24 crossed
 #
-# For each fit: the fixed effects with SEs and z values, every row of as.data.frame(VarCorr()),
-# the log-likelihood, -2 logLik, AIC, BIC, every conditional mode with its conditional SD
-# (as.data.frame(ranef(fit, condVar = TRUE))), isSingular, the convergence messages and any
-# warning, and glmer.nb's theta.
+# Each fit is one record of scripts/lme4_common.R's layout (method "ML", criterion -2 logLik),
+# with extras: family, nAGQ, lme4's deviance() (not -2 logLik for a GLMM), the warnings lme4
+# gave, the seconds the fit took, and glmer.nb's theta. The file's extras hold cbpp_devfun:
+# lme4's deviance function at cbpp's optimum and four nearby points, and its Hessian.
 #
 # lme4's data sets are written to DATA_DIR as CSV first (cbpp.csv, grouseticks.csv,
 # verbagg.csv, with VerbAgg's r2 as 0/1) and every model is fitted to the CSV read back, so that
@@ -29,24 +29,13 @@
 # OUTPUT_DIR defaults to <repo>/data/reference (the JSON goes to OUTPUT_DIR/glmer_lme4.json);
 # DATA_DIR defaults to <repo>/data.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
 
-script_path <- function() {
-  args <- commandArgs(trailingOnly = FALSE)
-  hit <- grep("^--file=", args, value = TRUE)
-  if (length(hit) == 0) stop("run this script with Rscript")
-  normalizePath(sub("^--file=", "", hit[1]))
-}
-
-root <- dirname(dirname(script_path()))
-cli <- commandArgs(trailingOnly = TRUE)
-out_dir <- if (length(cli) >= 1) cli[1] else file.path(root, "data", "reference")
-data_dir <- if (length(cli) >= 2) cli[2] else file.path(root, "data")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
+dirs <- positional_dirs()
+root <- dirs$root
+data_dir <- dirs$data
 
 write_csv <- function(frame, name) {
   write.csv(frame, file.path(data_dir, name), row.names = FALSE)
@@ -68,84 +57,34 @@ write_csv(trials, "archers_hits_trials.csv")
 
 # Every text column is a factor with its levels sorted, as pandas' sorted labels.
 read_data <- function(name) {
-  d <- read.csv(file.path(data_dir, name), stringsAsFactors = FALSE)
-  if (name == "archers_hits.csv") d <- read.csv(file.path(root, "data", name),
-                                                 stringsAsFactors = FALSE)
+  folder <- if (name == "archers_hits.csv") file.path(root, "data") else data_dir
+  d <- read.csv(file.path(folder, name), stringsAsFactors = FALSE)
   for (col in names(d)) if (is.character(d[[col]])) d[[col]] <- factor(d[[col]])
   d
 }
 
-describe <- function(fit, csv, formula, family, nagq, notes) {
-  fe <- coef(summary(fit))
-  vc <- as.data.frame(VarCorr(fit))
-  re <- as.data.frame(ranef(fit, condVar = TRUE))
-  ll <- logLik(fit)
-  conv <- fit@optinfo$conv$lme4$messages
-  out <- list(
-    file = csv,
-    formula = formula,
-    family = family,
-    nAGQ = nagq,
-    n_obs = nobs(fit),
-    ngrps = as.list(ngrps(fit)),
-    fixed = list(
-      term = I(rownames(fe)),
-      estimate = I(unname(fe[, "Estimate"])),
-      se = I(unname(fe[, "Std. Error"])),
-      z = I(unname(fe[, "z value"]))
-    ),
-    varcorr = list(
-      grp = vc$grp,
-      var1 = ifelse(is.na(vc$var1), "", vc$var1),
-      var2 = ifelse(is.na(vc$var2), "", vc$var2),
-      vcov = vc$vcov,
-      sdcor = vc$sdcor
-    ),
-    loglik = as.numeric(ll),
-    df = attr(ll, "df"),
-    minus2loglik = -2 * as.numeric(ll),
-    deviance = unname(deviance(fit)),
-    AIC = AIC(fit),
-    BIC = BIC(fit),
-    ranef = list(
-      grpvar = as.character(re$grpvar),
-      term = as.character(re$term),
-      grp = as.character(re$grp),
-      condval = re$condval,
-      condsd = re$condsd
-    ),
-    singular = isSingular(fit),
-    converged = length(conv) == 0,
-    convergence_messages = I(if (length(conv) == 0) character(0) else conv),
-    warnings = I(notes),
-    seconds = NA
-  )
-  if (family == "negbin") out$theta <- unname(getME(fit, "glmer.nb.theta"))
-  out
-}
-
 fit_one <- function(key, csv, formula, family, nagq = 1) {
   d <- read_data(csv)
-  notes <- character(0)
   started <- proc.time()[["elapsed"]]
-  fit <- withCallingHandlers(
-    suppressMessages(
-      if (family == "negbin") {
-        glmer.nb(as.formula(formula), data = d, nAGQ = nagq)
-      } else {
-        glmer(as.formula(formula), data = d, nAGQ = nagq,
-              family = if (family == "binomial") binomial else poisson)
-      }
-    ),
-    warning = function(w) {
-      notes <<- c(notes, conditionMessage(w))
-      invokeRestart("muffleWarning")
+  res <- quietly(
+    if (family == "negbin") {
+      glmer.nb(as.formula(formula), data = d, nAGQ = nagq)
+    } else {
+      glmer(as.formula(formula), data = d, nAGQ = nagq,
+            family = if (family == "binomial") binomial else poisson)
     }
   )
   seconds <- proc.time()[["elapsed"]] - started
-  out <- describe(fit, csv, formula, family, nagq, notes)
-  out$seconds <- seconds
-  out
+  fit <- res$value
+  extras <- list(
+    family = family,
+    nAGQ = nagq,
+    deviance = unname(deviance(fit)),
+    warnings = I(res$warnings),
+    seconds = seconds
+  )
+  if (family == "negbin") extras$theta <- unname(getME(fit, "glmer.nb.theta"))
+  fit_record(fit, formula, csv, extras = extras)
 }
 
 specs <- list(
@@ -176,14 +115,10 @@ specs <- list(
                  "binomial", 1)
 )
 
-out <- list(
-  generated_by = "scripts/lme4_glmer.R",
-  R_version = paste(R.version$major, R.version$minor, sep = "."),
-  lme4_version = as.character(packageVersion("lme4"))
-)
+records <- list()
 for (key in names(specs)) {
   s <- specs[[key]]
-  out[[key]] <- fit_one(key, s[[1]], s[[2]], s[[3]], s[[4]])
+  records[[key]] <- fit_one(key, s[[1]], s[[2]], s[[3]], s[[4]])
 }
 # lme4's own Laplace deviance function (update(devFunOnly = TRUE)) at cbpp's optimum and four
 # nearby points: its PIRLS stops at a relative change of 1e-7 and takes the log-determinant
@@ -197,12 +132,12 @@ x0 <- c(getME(cbpp_fit, "theta"), fixef(cbpp_fit))
 steps <- rbind(0, c(0.01, 0, 0, 0, 0), c(0, 0.01, 0, 0, 0), c(0, 0, 0, 0, 0.05),
                c(-0.05, 0.02, 0, 0.02, 0))
 points <- t(apply(steps, 1, function(s) x0 + s))
-out$cbpp_devfun <- list(
-  parameters = I(unname(points)),
-  deviance = I(apply(points, 1, devfun)),
-  hessian = I(unname(cbpp_fit@optinfo$derivs$Hessian))
+write_reference(
+  records,
+  file.path(dirs$out, "glmer_lme4.json"),
+  extras = list(cbpp_devfun = list(
+    parameters = I(unname(points)),
+    deviance = I(apply(points, 1, devfun)),
+    hessian = I(unname(cbpp_fit@optinfo$derivs$Hessian))
+  ))
 )
-
-path <- file.path(out_dir, "glmer_lme4.json")
-writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), path)
-cat("wrote", path, "\n")

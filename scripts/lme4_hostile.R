@@ -15,42 +15,24 @@
 # * constant_slope: y ~ 1 + (k | g) with k constant; lme4's warnings.
 # * numeric_labels: labels 01..05 and 1..5 read as text; ngrps().
 #
+# The cases with a usable fit (singular_profile, singular_correlated, rank_deficient,
+# numeric_labels: the fit with the labels as text) are records of scripts/lme4_common.R's
+# layout, their data and what lme4 said under extras (profile: confint's intervals; messages;
+# n_dropped, dropped; ngroups_as_numbers); the others (constant_response, one_level_factor,
+# constant_slope) are under the file's extras.
+#
 # Usage (from anywhere):  Rscript scripts/lme4_hostile.R [OUTPUT_DIR]
 # OUTPUT_DIR defaults to <repo>/data/reference; the file is hostile_lme4.json.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
 
-script_path <- function() {
-  args <- commandArgs(trailingOnly = FALSE)
-  hit <- grep("^--file=", args, value = TRUE)
-  if (length(hit) == 0) stop("run this script with Rscript")
-  normalizePath(sub("^--file=", "", hit[1]))
-}
+dirs <- positional_dirs()
 
-root <- dirname(dirname(script_path()))
-cli <- commandArgs(trailingOnly = TRUE)
-out_dir <- if (length(cli) >= 1) cli[1] else file.path(root, "data", "reference")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-
-# Fit, recording lme4's messages and warnings instead of printing them.
 quiet_fit <- function(expr) {
-  messages <- character(0)
-  warnings_seen <- character(0)
-  fit <- withCallingHandlers(
-    expr,
-    message = function(m) {
-      messages <<- c(messages, trimws(conditionMessage(m)))
-      invokeRestart("muffleMessage")
-    },
-    warning = function(w) {
-      warnings_seen <<- c(warnings_seen, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    }
-  )
-  list(fit = fit, messages = messages, warnings = warnings_seen)
+  res <- quietly(expr)
+  list(fit = res$value, messages = res$messages, warnings = res$warnings)
 }
 
 groups_of <- function(k, each) paste0("g", rep(seq_len(k), each = each))
@@ -66,12 +48,8 @@ for (seed in 1:200) {
   if (isSingular(fit)) break
 }
 ci <- quiet_fit(confint(fit, method = "profile", oldNames = FALSE))$fit
-singular_profile <- list(
-  seed = seed,
-  data = d,
-  singular = isSingular(fit),
-  confint = data.frame(parm = rownames(ci), lower = ci[, 1], upper = ci[, 2])
-)
+singular_profile <- fit_record(fit, "y ~ x + (1 | g)",
+                               extras = list(seed = seed, data = d, profile = profile_record(ci)))
 
 # singular_correlated: the first seed where both SDs of (x | g) are 0
 x <- rep(0:7, 5)
@@ -84,17 +62,16 @@ for (seed in 1:500) {
   vc <- as.data.frame(VarCorr(fit))
   if (isSingular(fit) && any(is.nan(vc$sdcor))) break
 }
-singular_correlated <- list(
+singular_correlated <- fit_record(fit, "y ~ x + (x | g)", extras = list(
   seed = seed,
   data = d,
-  singular = isSingular(fit),
   correlation_is_nan = is.nan(vc$sdcor[!is.na(vc$var2)])
-)
+))
 
 # constant_response
 d <- data.frame(y = rep(5, 40), g = groups_of(8, 5))
 fit <- quiet_fit(lmer(y ~ 1 + (1 | g), d))$fit
-constant_response <- list(data = d, remlcrit_is_finite = is.finite(REMLcrit(fit)))
+constant_response <- list(data = d, remlcrit_is_finite = is.finite(REMLcrit(fit)))  # no record
 
 # rank_deficient
 set.seed(11)
@@ -103,14 +80,12 @@ g <- groups_of(8, 6)
 y <- round(10 + 0.3 * x + rnorm(8)[as.integer(factor(g))] + rnorm(48), 4)
 d <- data.frame(y = y, x = x, x2 = 2 * x, g = g)
 res <- quiet_fit(lmer(y ~ x + x2 + (1 | g), d))
-rank_deficient <- list(
+rank_deficient <- fit_record(res$fit, "y ~ x + x2 + (1 | g)", extras = list(
   data = d,
   messages = res$messages,
   n_dropped = length(attr(getME(res$fit, "X"), "col.dropped")),
-  dropped = names(attr(getME(res$fit, "X"), "col.dropped")),
-  fixef = as.list(fixef(res$fit)),
-  remlcrit = REMLcrit(res$fit)
-)
+  dropped = names(attr(getME(res$fit, "X"), "col.dropped"))
+))
 
 # one_level_factor
 d$f <- "only"
@@ -128,7 +103,7 @@ one_level_factor <- list(
 # constant_slope
 d$k <- 1
 res <- quiet_fit(lmer(y ~ 1 + (k | g), d))
-constant_slope <- list(data = d, warnings = res$warnings)
+constant_slope <- list(data = d, warnings = res$warnings)  # a degenerate fit: no record
 
 # numeric_labels: ten groups, five labelled 01..05 and five 1..5
 set.seed(5)
@@ -139,24 +114,22 @@ d <- data.frame(y = y, g = g, stringsAsFactors = FALSE)
 as_text <- quiet_fit(lmer(y ~ 1 + (1 | g), d))$fit
 d_numbers <- data.frame(y = y, g = factor(as.numeric(g)))  # what read.csv would make of them
 as_numbers <- quiet_fit(lmer(y ~ 1 + (1 | g), d_numbers))$fit
-numeric_labels <- list(
+numeric_labels <- fit_record(as_text, "y ~ 1 + (1 | g)", extras = list(
   data = d,
-  ngroups_as_text = unname(ngrps(as_text)),
   ngroups_as_numbers = unname(ngrps(as_numbers))
-)
+))
 
-out <- list(
-  lme4_version = as.character(packageVersion("lme4")),
-  R_version = paste(R.version$major, R.version$minor, sep = "."),
-  singular_profile = singular_profile,
-  singular_correlated = singular_correlated,
-  constant_response = constant_response,
-  rank_deficient = rank_deficient,
-  one_level_factor = one_level_factor,
-  constant_slope = constant_slope,
-  numeric_labels = numeric_labels
+write_reference(
+  list(
+    singular_profile = singular_profile,
+    singular_correlated = singular_correlated,
+    rank_deficient = rank_deficient,
+    numeric_labels = numeric_labels
+  ),
+  file.path(dirs$out, "hostile_lme4.json"),
+  extras = list(
+    constant_response = constant_response,
+    one_level_factor = one_level_factor,
+    constant_slope = constant_slope
+  )
 )
-path <- file.path(out_dir, "hostile_lme4.json")
-writeLines(toJSON(out, dataframe = "columns", auto_unbox = TRUE, digits = NA, pretty = TRUE),
-           path)
-cat("wrote", path, "\n")

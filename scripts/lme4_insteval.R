@@ -2,22 +2,31 @@
 #
 # Default: InstEval from the book's cached copy, y ~ service + (1|s) + (1|d) + (1|dept), REML.
 #
-#   Rscript scripts/lme4_insteval.R [--csv data/insteval.csv.gz]
-#       [--out data/reference/insteval_lme4.json] [--response y] [--fixed service]
-#       [--groups s,d,dept] [--factors service] [--ml]
+#   Rscript scripts/lme4_insteval.R [--csv <repo>/data/insteval.csv.gz]
+#       [--out <repo>/data/reference/insteval_lme4.json] [--name NAME] [--response y]
+#       [--fixed service] [--groups s,d,dept] [--factors service] [--ml]
 #
 # --fixed and --groups take comma-separated column names ("" for an intercept-only model);
 # --factors lists fixed-effect columns to treat as factors although they hold numbers.
-# The JSON holds the fixed effects with standard errors, the standard deviations, theta, the
-# REML criterion (or the ML deviance), the wall time of the lmer() call, and for every grouping
-# factor the conditional mode and conditional SD of each level.
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+# The defaults are in the repository; other relative paths are from the working folder. The JSON holds one fit, NAME (default: the
+# output file's name without _lme4.json or .json), as one record of scripts/lme4_common.R's
+# layout, with extras: the CSV, the wall time of the lmer() call (fit_seconds), the optimizer
+# and its number of evaluations, and theta with its names.
+#
+# The book's two files:
+#   Rscript scripts/lme4_insteval.R
+#   Rscript scripts/lme4_insteval.R --csv data/archers_50.csv \
+#       --out data/reference/archers_50_crossed_lme4.json --response Distance --fixed Bow \
+#       --groups Name --factors Bow
 
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
+
+root <- repo_root()
 opts <- list(
-  csv = "data/insteval.csv.gz", out = "data/reference/insteval_lme4.json",
+  csv = file.path(root, "data", "insteval.csv.gz"),
+  out = file.path(root, "data", "reference", "insteval_lme4.json"), name = "",
   response = "y", fixed = "service", groups = "s,d,dept", factors = "service", ml = FALSE
 )
 args <- commandArgs(trailingOnly = TRUE)
@@ -37,6 +46,9 @@ split_names <- function(x) if (nchar(x) == 0) character(0) else strsplit(x, ",")
 fixed <- split_names(opts$fixed)
 groups <- split_names(opts$groups)
 factors <- split_names(opts$factors)
+if (nchar(opts$name) == 0) opts$name <- sub("(_lme4)?\\.json$", "", basename(opts$out))
+# The CSV as the record names it: relative to the repository where it is inside it.
+csv_name <- sub(paste0("^", root, "/"), "", normalizePath(opts$csv))
 
 data <- read.csv(opts$csv, stringsAsFactors = TRUE)
 for (g in c(groups, factors)) data[[g]] <- factor(data[[g]])
@@ -48,37 +60,12 @@ start <- proc.time()[["elapsed"]]
 fit <- lmer(form, data = data, REML = !opts$ml)
 fit_seconds <- proc.time()[["elapsed"]] - start
 
-vc <- as.data.frame(VarCorr(fit))
-sds <- setNames(as.list(vc$sdcor), ifelse(vc$grp == "Residual", "Residual", vc$grp))
-co <- summary(fit)$coefficients
-re <- ranef(fit, condVar = TRUE)
-ranefs <- list()
-for (g in names(re)) {
-  pv <- attr(re[[g]], "postVar")
-  ranefs[[g]] <- list(
-    level = rownames(re[[g]]),
-    mode = unname(re[[g]][, 1]),
-    cond_sd = sqrt(as.numeric(pv[1, 1, ]))
-  )
-}
-result <- list(
-  formula = paste(deparse(form), collapse = ""),
-  reml = !opts$ml,
-  csv = opts$csv,
-  n = nobs(fit),
-  lme4_version = as.character(packageVersion("lme4")),
-  r_version = R.version.string,
+record <- fit_record(fit, paste(deparse(form), collapse = ""), csv_name, extras = list(
   fit_seconds = fit_seconds,
   n_evals = fit@optinfo$feval,
   optimizer = fit@optinfo$optimizer,
-  fixed = list(term = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2])),
-  sds = sds,
-  theta = unname(getME(fit, "theta")),
-  theta_names = names(getME(fit, "theta")),
-  criterion = if (opts$ml) deviance(fit) else REMLcrit(fit),
-  criterion_name = if (opts$ml) "deviance" else "REMLcrit",
-  ranef = ranefs
-)
-dir.create(dirname(opts$out), showWarnings = FALSE, recursive = TRUE)
-writeLines(toJSON(result, auto_unbox = TRUE, digits = NA, pretty = FALSE), opts$out)
-cat(sprintf("lmer fit: %.2f s; wrote %s\n", fit_seconds, opts$out))
+  theta = I(unname(getME(fit, "theta"))),
+  theta_names = I(names(getME(fit, "theta")))
+))
+write_reference(setNames(list(record), opts$name), opts$out, pretty = FALSE)
+cat(sprintf("lmer fit: %.2f s\n", fit_seconds))

@@ -11,12 +11,12 @@
 # and likelihood-ratio tests after ML refits: anova(uncorrelated, correlated) for sleepstudy,
 # anova(archers_intercept, archers_slope).
 #
-# For each fit it records the fixed effects with standard errors and t values, every row of
-# as.data.frame(VarCorr(fit)) (SDs and correlations), sigma, the REML criterion, the logLik,
-# AIC and BIC of the REML fit and of its ML refit, every conditional mode with its conditional
-# SD (as.data.frame(ranef(fit, condVar = TRUE))), isSingular, the optimizer's convergence
-# messages, and the profile-likelihood 95% intervals of confint(method = "profile",
-# oldNames = FALSE) (names such as sd_(Intercept)|Subject, cor_Days.(Intercept)|Subject, sigma).
+# Each fit is one record of scripts/lme4_common.R's layout, with extras:
+#   ml_refit  the record of refitML(fit);
+#   profile   the profile-likelihood 95% intervals of confint(method = "profile",
+#             oldNames = FALSE) (names such as sd_(Intercept)|Subject,
+#             cor_Days.(Intercept)|Subject, sigma) and the warnings lme4 gave.
+# The file's extras hold the two anova() tables (archers_anova, sleepstudy_anova).
 #
 # lme4's own data sets are first written to DATA_DIR as CSV (sleepstudy.csv, pastes.csv,
 # penicillin.csv) and every model is fitted to the CSV read back, so that Python reads exactly
@@ -26,24 +26,13 @@
 # OUTPUT_DIR defaults to <repo>/data/reference (the JSON goes to OUTPUT_DIR/lme4_lmer.json);
 # DATA_DIR defaults to <repo>/data. The tests re-run it into a temporary folder.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
 
-script_path <- function() {
-  args <- commandArgs(trailingOnly = FALSE)
-  hit <- grep("^--file=", args, value = TRUE)
-  if (length(hit) == 0) stop("run this script with Rscript")
-  normalizePath(sub("^--file=", "", hit[1]))
-}
-
-root <- dirname(dirname(script_path()))
-cli <- commandArgs(trailingOnly = TRUE)
-out_dir <- if (length(cli) >= 1) cli[1] else file.path(root, "data", "reference")
-data_dir <- if (length(cli) >= 2) cli[2] else file.path(root, "data")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
+dirs <- positional_dirs()
+root <- dirs$root
+data_dir <- dirs$data
 
 # lme4's data sets, written once as plain CSV (factors as their labels).
 write_lme4_data <- function(frame, name) {
@@ -64,80 +53,15 @@ read_data <- function(path, factors, levels = list()) {
   d
 }
 
-ml_summary <- function(m) {
-  ll <- logLik(m)
-  list(
-    deviance = unname(deviance(m)),
-    loglik = as.numeric(ll),
-    df = attr(ll, "df"),
-    AIC = AIC(m),
-    BIC = BIC(m)
-  )
-}
-
 describe <- function(fit, csv, formula, profile = TRUE) {
-  fe <- coef(summary(fit))
-  vc <- as.data.frame(VarCorr(fit))
-  re <- as.data.frame(ranef(fit, condVar = TRUE))
-  ll <- logLik(fit)
-  conv <- fit@optinfo$conv$lme4$messages
-  out <- list(
-    file = csv,
-    formula = formula,
-    REML = isREML(fit),
-    n_obs = nobs(fit),
-    ngrps = as.list(ngrps(fit)),
-    fixed = list(
-      term = I(rownames(fe)),
-      estimate = I(unname(fe[, "Estimate"])),
-      se = I(unname(fe[, "Std. Error"])),
-      t = I(unname(fe[, "t value"]))
-    ),
-    varcorr = list(
-      grp = vc$grp,
-      var1 = ifelse(is.na(vc$var1), "", vc$var1),
-      var2 = ifelse(is.na(vc$var2), "", vc$var2),
-      vcov = vc$vcov,
-      sdcor = vc$sdcor
-    ),
-    sigma = sigma(fit),
-    reml_criterion = unname(REMLcrit(fit)),
-    loglik = as.numeric(ll),
-    df = attr(ll, "df"),
-    AIC = AIC(fit),
-    BIC = BIC(fit),
-    ml = ml_summary(refitML(fit)),
-    ranef = list(
-      grpvar = as.character(re$grpvar),
-      term = as.character(re$term),
-      grp = as.character(re$grp),
-      condval = re$condval,
-      condsd = re$condsd
-    ),
-    singular = isSingular(fit),
-    converged = length(conv) == 0,
-    convergence_messages = if (length(conv) == 0) list() else as.list(conv)
-  )
+  extras <- list(ml_refit = fit_record(refitML(fit), formula, csv))
   if (profile) {
     # lme4 warns when a profile is not monotonic (a correlation with a flat likelihood); the
     # warnings are kept in the reference rather than printed.
-    notes <- character(0)
-    ci <- withCallingHandlers(
-      suppressMessages(confint(fit, method = "profile", oldNames = FALSE, level = 0.95)),
-      warning = function(w) {
-        notes <<- c(notes, conditionMessage(w))
-        invokeRestart("muffleWarning")
-      }
-    )
-    out$profile_ci <- list(
-      level = 0.95,
-      parameter = I(rownames(ci)),
-      lower = I(unname(ci[, 1])),
-      upper = I(unname(ci[, 2])),
-      warnings = I(notes)
-    )
+    ci <- quietly(confint(fit, method = "profile", oldNames = FALSE, level = 0.95))
+    extras$profile <- profile_record(ci$value, warnings = ci$warnings)
   }
-  out
+  fit_record(fit, formula, csv, extras = extras)
 }
 
 sleep <- read_data(file.path(data_dir, "sleepstudy.csv"), "Subject")
@@ -174,45 +98,20 @@ files <- list(
   archers_name_bow = "archers_50.csv"
 )
 
-out <- list(
-  generated_by = "scripts/lme4_lmer.R",
-  R_version = paste(R.version$major, R.version$minor, sep = "."),
-  lme4_version = as.character(packageVersion("lme4"))
-)
+records <- list()
 for (key in names(fits)) {
-  out[[key]] <- describe(fits[[key]], files[[key]], forms[[key]])
+  records[[key]] <- describe(fits[[key]], files[[key]], forms[[key]])
 }
 
 # Likelihood-ratio tests: anova() refits both models by ML.
-anova_summary <- function(null, alt, models) {
-  lrt <- suppressMessages(anova(fits[[null]], fits[[alt]]))
-  list(
-    models = c(null, alt),
-    npar = unname(lrt$npar),
-    AIC = unname(lrt$AIC),
-    BIC = unname(lrt$BIC),
-    loglik = unname(lrt$logLik),
-    deviance = unname(lrt$deviance),
-    chisq = unname(lrt$Chisq[2]),
-    df = unname(lrt$Df[2]),
-    p_value = unname(lrt[["Pr(>Chisq)"]][2])
+write_reference(
+  records,
+  file.path(dirs$out, "lme4_lmer.json"),
+  extras = list(
+    archers_anova = anova_record(fits$archers_intercept, fits$archers_slope,
+                                 c("archers_intercept", "archers_slope")),
+    # The correlation of the sleepstudy model:
+    sleepstudy_anova = anova_record(fits$sleepstudy_uncor, fits$sleepstudy,
+                                    c("sleepstudy_uncor", "sleepstudy"))
   )
-}
-out$archers_anova <- anova_summary("archers_intercept", "archers_slope")
-# The correlation of the sleepstudy model:
-lrt <- suppressMessages(anova(fits$sleepstudy_uncor, fits$sleepstudy))
-out$sleepstudy_anova <- list(
-  models = c("sleepstudy_uncor", "sleepstudy"),
-  npar = unname(lrt$npar),
-  AIC = unname(lrt$AIC),
-  BIC = unname(lrt$BIC),
-  loglik = unname(lrt$logLik),
-  deviance = unname(lrt$deviance),
-  chisq = unname(lrt$Chisq[2]),
-  df = unname(lrt$Df[2]),
-  p_value = unname(lrt[["Pr(>Chisq)"]][2])
 )
-
-path <- file.path(out_dir, "lme4_lmer.json")
-writeLines(toJSON(out, auto_unbox = TRUE, digits = I(12), pretty = TRUE, null = "null"), path)
-cat("wrote", path, "\n")

@@ -1,40 +1,30 @@
 # Reference values for the uncertainty of predicted archer effects (chapter 5).
 #
 # Fits Distance ~ Bow + (1 | Name) by REML with lme4 on data/archers_50.csv and
-# data/archers_50_unbalanced.csv and writes, for each data set and archer:
-#   * the conditional mode and its conditional SD, from ranef(fit, condVar = TRUE): the SD of
-#     alpha_j given the data with the fixed effects held at their estimates;
-#   * the full prediction-error SD, sqrt(Var(alpha_hat_j - alpha_j)), from Henderson's mixed-model
-#     equations: sigma^2 times the random-effect block of C^{-1}, where
-#     C = [X'X, X'Z; Z'X, Z'Z + (sigma^2 / sigma_a^2) I]. It also counts the uncertainty of the
-#     fixed effects, whose block of sigma^2 C^{-1} is vcov(fit).
-# and the fixed effects' standard errors, to data/reference/archers_pev_lme4.json.
+# data/archers_50_unbalanced.csv and writes one record per data set (the layout of
+# scripts/lme4_common.R: its ranef holds each archer's conditional mode and conditional SD,
+# the SD of alpha_j given the data with the fixed effects held at their estimates) to
+# data/reference/archers_pev_lme4.json, with the extra
+#   pev_sd  (grp, pev_sd): the full prediction-error SD, sqrt(Var(alpha_hat_j - alpha_j)), from
+#           Henderson's mixed-model equations: sigma^2 times the random-effect block of C^{-1},
+#           where C = [X'X, X'Z; Z'X, Z'Z + (sigma^2 / sigma_a^2) I]. It also counts the
+#           uncertainty of the fixed effects, whose block of sigma^2 C^{-1} is vcov(fit).
 #
 # Usage (from anywhere):  Rscript scripts/lme4_pev.R [OUTPUT_DIR]
 # OUTPUT_DIR defaults to <repo>/data/reference.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
 
-script_path <- function() {
-  args <- commandArgs(trailingOnly = FALSE)
-  hit <- grep("^--file=", args, value = TRUE)
-  if (length(hit) == 0) stop("run this script with Rscript")
-  normalizePath(sub("^--file=", "", hit[1]))
-}
-
-root <- dirname(dirname(script_path()))
-cli <- commandArgs(trailingOnly = TRUE)
-out_dir <- if (length(cli) >= 1) cli[1] else file.path(root, "data", "reference")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+dirs <- positional_dirs()
 
 pev_one <- function(csv) {
-  d <- read.csv(file.path(root, "data", csv), stringsAsFactors = FALSE)
+  d <- read.csv(file.path(dirs$root, "data", csv), stringsAsFactors = FALSE)
   d$Bow <- factor(d$Bow, levels = c("Northwood", "Southwood"))
   d$Name <- factor(d$Name)
-  fit <- lmer(Distance ~ Bow + (1 | Name), data = d, REML = TRUE)
+  formula <- "Distance ~ Bow + (1 | Name)"
+  fit <- lmer(as.formula(formula), data = d, REML = TRUE)
   re <- ranef(fit, condVar = TRUE)
   cond_sd <- sqrt(as.numeric(attr(re$Name, "postVar")[1, 1, ]))
   # Henderson's mixed-model equations at the REML estimates.
@@ -53,26 +43,15 @@ pev_one <- function(csv) {
   stopifnot(max(abs(cond_sd - sqrt(s2 / (colSums(Z) + s2 / va)))) < 1e-8)
   names <- rownames(re$Name)
   stopifnot(identical(colnames(Z), names))
-  list(
-    file = csv,
-    formula = "Distance ~ Bow + (1 | Name)",
-    REML = TRUE,
-    sd_group = sqrt(va),
-    sd_resid = sigma(fit),
-    fixed_se = as.list(setNames(sqrt(diag(as.matrix(vcov(fit)))), colnames(X))),
-    ranef = as.list(setNames(re$Name[, "(Intercept)"], names)),
-    cond_sd = as.list(setNames(cond_sd, names)),
-    pev_sd = as.list(setNames(pev_sd, names))
-  )
+  fit_record(fit, formula, csv, extras = list(
+    pev_sd = list(grp = I(names), pev_sd = I(unname(pev_sd)))
+  ))
 }
 
-out <- list(
-  generated_by = "scripts/lme4_pev.R",
-  R_version = paste(R.version$major, R.version$minor, sep = "."),
-  lme4_version = as.character(packageVersion("lme4")),
-  archers_50 = pev_one("archers_50.csv"),
-  archers_50_unbalanced = pev_one("archers_50_unbalanced.csv")
+write_reference(
+  list(
+    archers_50 = pev_one("archers_50.csv"),
+    archers_50_unbalanced = pev_one("archers_50_unbalanced.csv")
+  ),
+  file.path(dirs$out, "archers_pev_lme4.json")
 )
-path <- file.path(out_dir, "archers_pev_lme4.json")
-writeLines(toJSON(out, auto_unbox = TRUE, digits = I(12), pretty = TRUE), path)
-cat("wrote", path, "\n")

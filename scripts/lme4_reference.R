@@ -1,74 +1,39 @@
 # Reference values from lme4 for the book's random-intercept fits.
 #
 # Fits Distance ~ Bow + (1 | Name) by REML on data/archers_50.csv and
-# data/archers_50_unbalanced.csv and writes, for each data set, the fixed effects and their
-# standard errors, the two SDs, the REML criterion, the profile-likelihood 95% intervals of
-# confint() (.sig01 = archer SD, .sigma = residual SD), and the conditional modes (ranef) with
-# their conditional SDs, to data/reference/archers_lme4.json.
+# data/archers_50_unbalanced.csv and writes one record per data set (the layout of
+# scripts/lme4_common.R) to data/reference/archers_lme4.json, with extras:
+#   profile   the profile-likelihood 95% intervals of confint() for the archer SD and sigma;
+#   ml_refit  the record of refitML(fit) (its deviance is the record's criterion).
 #
 # Usage (from anywhere):  Rscript scripts/lme4_reference.R [OUTPUT_DIR]
 # OUTPUT_DIR defaults to <repo>/data/reference. The tests re-run it into a temporary folder.
 
-suppressPackageStartupMessages({
-  library(lme4)
-  library(jsonlite)
-})
+here <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+source(file.path(dirname(normalizePath(gsub("~\\+~", " ", sub("^--file=", "", here[1])))),
+                 "lme4_common.R"))
 
-script_path <- function() {
-  args <- commandArgs(trailingOnly = FALSE)
-  hit <- grep("^--file=", args, value = TRUE)
-  if (length(hit) == 0) stop("run this script with Rscript")
-  normalizePath(sub("^--file=", "", hit[1]))
-}
-
-root <- dirname(dirname(script_path()))
-cli <- commandArgs(trailingOnly = TRUE)
-out_dir <- if (length(cli) >= 1) cli[1] else file.path(root, "data", "reference")
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+dirs <- positional_dirs()
 
 fit_one <- function(csv) {
-  d <- read.csv(file.path(root, "data", csv), stringsAsFactors = FALSE)
+  d <- read.csv(file.path(dirs$root, "data", csv), stringsAsFactors = FALSE)
   d$Bow <- factor(d$Bow, levels = c("Northwood", "Southwood"))
   d$Name <- factor(d$Name)
-  fit <- lmer(Distance ~ Bow + (1 | Name), data = d, REML = TRUE)
-  fe <- coef(summary(fit))
-  vc <- as.data.frame(VarCorr(fit))
-  ci <- confint(fit, parm = c(".sig01", ".sigma"), method = "profile", oldNames = TRUE,
-                level = 0.95)
-  re <- ranef(fit, condVar = TRUE)
-  modes <- re$Name[, "(Intercept)"]
-  cond_sd <- sqrt(as.numeric(attr(re$Name, "postVar")[1, 1, ]))
-  ml <- refitML(fit)
-  list(
-    file = csv,
-    formula = "Distance ~ Bow + (1 | Name)",
-    REML = TRUE,
-    n_obs = nrow(d),
-    n_groups = nlevels(d$Name),
-    fixed = lapply(setNames(seq_len(nrow(fe)), rownames(fe)), function(i)
-      list(estimate = unname(fe[i, "Estimate"]), se = unname(fe[i, "Std. Error"]))),
-    sd_group = vc$sdcor[vc$grp == "Name"],
-    sd_resid = vc$sdcor[vc$grp == "Residual"],
-    reml_criterion = unname(REMLcrit(fit)),
-    ml_deviance = unname(deviance(ml)),
-    ml_sd_group = as.data.frame(VarCorr(ml))$sdcor[1],
-    ml_sd_resid = sigma(ml),
-    profile_ci = list(
-      sd_group = list(lower = unname(ci[".sig01", 1]), upper = unname(ci[".sig01", 2])),
-      sd_resid = list(lower = unname(ci[".sigma", 1]), upper = unname(ci[".sigma", 2]))
-    ),
-    ranef = as.list(setNames(modes, rownames(re$Name))),
-    ranef_sd = as.list(setNames(cond_sd, rownames(re$Name)))
-  )
+  formula <- "Distance ~ Bow + (1 | Name)"
+  fit <- lmer(as.formula(formula), data = d, REML = TRUE)
+  ci <- suppressMessages(confint(fit, parm = c(".sig01", ".sigma"), method = "profile",
+                                 oldNames = TRUE, level = 0.95))
+  rownames(ci) <- c("sd_(Intercept)|Name", "sigma")  # the names of oldNames = FALSE
+  fit_record(fit, formula, csv, extras = list(
+    profile = profile_record(ci),
+    ml_refit = fit_record(refitML(fit), formula, csv)
+  ))
 }
 
-out <- list(
-  generated_by = "scripts/lme4_reference.R",
-  R_version = paste(R.version$major, R.version$minor, sep = "."),
-  lme4_version = as.character(packageVersion("lme4")),
-  archers_50 = fit_one("archers_50.csv"),
-  archers_50_unbalanced = fit_one("archers_50_unbalanced.csv")
+write_reference(
+  list(
+    archers_50 = fit_one("archers_50.csv"),
+    archers_50_unbalanced = fit_one("archers_50_unbalanced.csv")
+  ),
+  file.path(dirs$out, "archers_lme4.json")
 )
-path <- file.path(out_dir, "archers_lme4.json")
-writeLines(toJSON(out, auto_unbox = TRUE, digits = I(12), pretty = TRUE), path)
-cat("wrote", path, "\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.book.lme4 import lme4_reference, read_reference
 from analysis.models.formula import (
     MAX_DEPTH,
     FormulaError,
@@ -61,11 +61,10 @@ def test_fixed_columns_are_named_and_ordered_as_r(small, formula):
 
 
 def test_every_reference_formula_gives_lme4s_fixed_names():
-    ref = json.loads(REFERENCE.read_text())
-    for key, fit in ref.items():
-        if isinstance(fit, dict) and "formula" in fit:
-            data = pd.read_csv(ROOT / "data" / fit["file"])
-            assert build_design(fit["formula"], data).fixed_names == fit["fixed"]["term"], key
+    for key in read_reference(REFERENCE)["fits"]:
+        ref = lme4_reference(key, REFERENCE)
+        data = pd.read_csv(ROOT / "data" / ref.data)
+        assert build_design(ref.formula, data).fixed_names == ref.fixed["term"].tolist(), key
 
 
 def test_values_of_transformations_and_arithmetic(small):
@@ -215,12 +214,12 @@ def test_the_front_end_serves_lmer_as_well(name):
 
     import mixedlm
 
-    ref = json.loads((ROOT / "data" / "reference" / "lme4_lmer.json").read_text())[name]
-    design = build_design(ref["formula"], pd.read_csv(ROOT / "data" / ref["file"]))
+    ref = lme4_reference(name, "lme4_lmer.json")
+    design = build_design(ref.formula, pd.read_csv(ROOT / "data" / ref.data))
     frame, plain, names = design.frame()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = mixedlm.lmer(plain, frame, REML=True)
-    assert [names[f"x{j}"] for j in range(len(design.fixed_names))] == ref["fixed"]["term"]
-    np.testing.assert_allclose(fit.beta, ref["fixed"]["estimate"], atol=1e-4)
-    assert fit.REMLcrit() == pytest.approx(ref["reml_criterion"], abs=1e-3)
+    assert [names[f"x{j}"] for j in range(len(design.fixed_names))] == ref.fixed["term"].tolist()
+    np.testing.assert_allclose(fit.beta, ref.fixed["estimate"], atol=1e-4)
+    assert fit.REMLcrit() == pytest.approx(ref.criterion, abs=1e-3)

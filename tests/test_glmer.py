@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.book.lme4 import lme4_reference, read_reference
 from analysis.book.reproducibility import book_root
 from analysis.cli import main
 from analysis.datasets.archers import HITS_SEED, simulate_hits
@@ -23,15 +24,15 @@ from analysis.models.formula import build_design
 from analysis.models.glmer import FAMILIES, _Laplace, fit_glmer
 
 ROOT = book_root()
-REFS = json.loads((ROOT / "data/reference/glmer_lme4.json").read_text())
-MODELS = [k for k, v in REFS.items() if isinstance(v, dict) and "formula" in v]
+MODELS = list(read_reference("glmer_lme4.json")["fits"])
+REFS = {name: lme4_reference(name, "glmer_lme4.json") for name in MODELS}
 TOL = 1e-3
 #: References whose SEs lme4 computes from its inexact deviance function (see module doc).
 SE_TOL = {"cbpp": 6e-3}
 
 
 def _data(name: str) -> pd.DataFrame:
-    return pd.read_csv(ROOT / "data" / REFS[name]["file"])
+    return pd.read_csv(ROOT / "data" / REFS[name].data)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,9 @@ def fits() -> dict:
         ref = REFS[name]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out[name] = fit_glmer(ref["formula"], _data(name), ref["family"], nagq=ref["nAGQ"])
+            out[name] = fit_glmer(
+                ref.formula, _data(name), ref.extras["family"], nagq=ref.extras["nAGQ"]
+            )
     return out
 
 
@@ -57,20 +60,22 @@ def test_every_reference_is_covered():
         "grouseticks_nb",
         "verbagg",
     }
-    assert {REFS[m]["family"] for m in MODELS} == set(FAMILIES)
+    assert {REFS[m].extras["family"] for m in MODELS} == set(FAMILIES)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_fixed_effects_and_ses_match_lme4(fits, name):
-    ref, fit = REFS[name]["fixed"], fits[name].fixed
-    assert fit["term"].tolist() == ref["term"]
+    ref, fit = REFS[name].fixed, fits[name].fixed
+    assert fit["term"].tolist() == ref["term"].tolist()
     np.testing.assert_allclose(fit["estimate"], ref["estimate"], atol=TOL, rtol=0)
-    np.testing.assert_allclose(fit["std_error"], ref["se"], atol=SE_TOL.get(name, TOL), rtol=0)
+    np.testing.assert_allclose(
+        fit["std_error"], ref["std_error"], atol=SE_TOL.get(name, TOL), rtol=0
+    )
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_variance_components_match_lme4(fits, name):
-    ref = REFS[name]["varcorr"]
+    ref = REFS[name].varcorr
     vc = fits[name].varcorr
     assert vc["grp"].tolist() == list(np.atleast_1d(ref["grp"]))
     assert vc["var1"].tolist() == list(np.atleast_1d(ref["var1"]))
@@ -80,18 +85,18 @@ def test_variance_components_match_lme4(fits, name):
 @pytest.mark.parametrize("name", MODELS)
 def test_loglik_and_criteria_match_lme4(fits, name):
     ref, fit = REFS[name], fits[name]
-    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-2)
-    assert fit.aic == pytest.approx(ref["AIC"], abs=2e-2)
-    assert fit.bic == pytest.approx(ref["BIC"], abs=2e-2)
-    assert fit.df == ref["df"]
-    assert fit.n_obs == ref["n_obs"]
-    assert fit.singular == ref["singular"]
-    assert fit.n_groups == {k: int(v) for k, v in ref["ngrps"].items()}
+    assert fit.loglik == pytest.approx(ref.loglik, abs=1e-2)
+    assert fit.aic == pytest.approx(ref.aic, abs=2e-2)
+    assert fit.bic == pytest.approx(ref.bic, abs=2e-2)
+    assert fit.df == ref.n_params
+    assert fit.n_obs == ref.n_obs
+    assert fit.singular == ref.singular
+    assert fit.n_groups == ref.ngrps
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_conditional_modes_and_sds_match_lme4(fits, name):
-    ref = pd.DataFrame(REFS[name]["ranef"])
+    ref = REFS[name].ranef
     ours = fits[name].ranef
     merged = ours.merge(ref, on=["grpvar", "term", "grp"], suffixes=("", "_lme4"))
     assert len(merged) == len(ref) == len(ours)
@@ -101,7 +106,7 @@ def test_conditional_modes_and_sds_match_lme4(fits, name):
 
 def test_negative_binomial_shape_matches_glmer_nb(fits):
     assert fits["grouseticks_nb"].nb_shape == pytest.approx(
-        REFS["grouseticks_nb"]["theta"], abs=1e-3
+        REFS["grouseticks_nb"].extras["theta"], abs=1e-3
     )
 
 
@@ -114,8 +119,8 @@ def test_quadrature_loglik_follows_lme4_and_keeps_the_normalised_one(fits):
 
 def test_cbpp_se_gap_is_lme4s_inexact_deviance():
     """lme4's devfun differs from the Laplace deviance by an amount that varies (cbpp)."""
-    check = REFS["cbpp_devfun"]
-    design = build_design(REFS["cbpp"]["formula"], _data("cbpp"))
+    check = read_reference("glmer_lme4.json")["extras"]["cbpp_devfun"]
+    design = build_design(REFS["cbpp"].formula, _data("cbpp"))
     lap = _Laplace(design, "binomial")
     ours = np.array([lap.deviance(np.array(p[:1]), np.array(p[1:])) for p in check["parameters"]])
     gap = np.asarray(check["deviance"]) - ours
@@ -126,7 +131,7 @@ def test_cbpp_se_gap_is_lme4s_inexact_deviance():
 
 def test_guard_reaches_a_deviance_no_worse_than_lme4s(fits):
     for name in ("archers_hits", "verbagg", "grouseticks"):
-        assert fits[name].loglik >= REFS[name]["loglik"] - 1e-4, name
+        assert fits[name].loglik >= REFS[name].loglik - 1e-4, name
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,13 +157,13 @@ def test_mixedlm_vcov_is_the_conditional_one_not_lme4s():
     import mixedlm
     from mixedlm.families.poisson import Poisson
 
-    design = build_design(REFS["grouseticks"]["formula"], _data("grouseticks"))
+    design = build_design(REFS["grouseticks"].formula, _data("grouseticks"))
     frame, formula, _ = design.frame()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = mixedlm.glmer(formula, frame, family=Poisson())
     se = np.sqrt(np.diag(np.asarray(fit.vcov())))
-    assert abs(se[0] - REFS["grouseticks"]["fixed"]["se"][0]) > 3e-3
+    assert abs(se[0] - REFS["grouseticks"].fixed["std_error"][0]) > 3e-3
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,7 +242,7 @@ def test_perfect_separation_warns_and_flags_with_finite_estimates(capsys, tmp_pa
 def test_json_has_the_lmer_layout(capsys):
     path = ROOT / "data" / "cbpp.csv"
     code, out, _ = _run(
-        capsys, [str(path), "--formula", REFS["cbpp"]["formula"], "--family", "binomial", "--json"]
+        capsys, [str(path), "--formula", REFS["cbpp"].formula, "--family", "binomial", "--json"]
     )
     assert code == 0
     doc = json.loads(out)
@@ -268,7 +273,7 @@ def test_text_report(capsys):
         [
             str(ROOT / "data" / "grouseticks.csv"),
             "--formula",
-            REFS["grouseticks_nb"]["formula"],
+            REFS["grouseticks_nb"].formula,
             "--family",
             "negbin",
         ],
@@ -329,7 +334,7 @@ def test_guard_recovers_from_a_start_short_of_the_optimum(fits):
     from analysis.models.glmer import _refine
 
     ref = REFS["archers_hits"]
-    design = build_design(ref["formula"], _data("archers_hits"))
+    design = build_design(ref.formula, _data("archers_hits"))
     lap = _Laplace(design, "binomial")
     best = fits["archers_hits"]
     sd_int, sd_bow, rho = best.varcorr["sdcor"]
@@ -339,4 +344,4 @@ def test_guard_recovers_from_a_start_short_of_the_optimum(fits):
     assert start_loglik < best.loglik - 0.5
     x, value, *_ = _refine(lambda v: lap.deviance(v[:3], v[3:]), start, lap.theta_lower())
     assert -0.5 * value == pytest.approx(best.loglik, abs=1e-4)
-    np.testing.assert_allclose(x[3:], ref["fixed"]["estimate"], atol=TOL)
+    np.testing.assert_allclose(x[3:], ref.fixed["estimate"], atol=TOL)

@@ -19,12 +19,13 @@ import pandas as pd
 import pytest
 
 import analysis
+from analysis.book.lme4 import lme4_reference, read_reference
 from analysis.models.ols import fit_ols
 
 TESTS = Path(__file__).resolve().parent
 #: The package the subprocesses run: the one this test imported.
 PACKAGE_ROOT = Path(analysis.__file__).resolve().parents[1]
-REFERENCE = json.loads((TESTS.parent / "data" / "reference" / "hostile_lme4.json").read_text())
+REFERENCE = read_reference("hostile_lme4.json")
 
 
 def run(*argv: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
@@ -56,7 +57,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, command: str, *wo
 
 def reference_frame(case: str) -> pd.DataFrame:
     """The data lme4 was given for ``case``."""
-    return pd.DataFrame(REFERENCE[case]["data"])
+    fits = REFERENCE["fits"]
+    recorded = fits[case]["extras"] if case in fits else REFERENCE["extras"][case]
+    return pd.DataFrame(recorded["data"])
 
 
 @pytest.fixture(scope="module")
@@ -105,26 +108,28 @@ def test_fit_mixed_blups_scale_exactly_at_1e80(archers):
 
 
 def test_lmer_json_stays_json_for_a_rank_deficient_design(tmp_path):
-    ref = REFERENCE["rank_deficient"]
+    ref = lme4_reference("rank_deficient", "hostile_lme4.json")
     reference_frame("rank_deficient").drop(columns=["f", "k"], errors="ignore").to_csv(
         tmp_path / "rank.csv", index=False
     )
     result = run("lmer", "rank.csv", "--formula", "y ~ x + x2 + (1 | g)", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)  # nothing but the document on stdout
-    assert len(out["dropped_columns"]) == ref["n_dropped"] == 1
-    assert out["dropped_columns"] == [ref["dropped"]] == ["x2"]  # lme4 keeps the first
-    assert out["reml_criterion"] == pytest.approx(ref["remlcrit"], rel=1e-6)
+    assert len(out["dropped_columns"]) == ref.extras["n_dropped"] == 1
+    assert out["dropped_columns"] == [ref.extras["dropped"]] == ["x2"]  # lme4 keeps the first
+    assert out["reml_criterion"] == pytest.approx(ref.criterion, rel=1e-6)
     estimates = {row["term"]: row["estimate"] for row in out["fixed"]}
-    assert estimates == pytest.approx(ref["fixef"], rel=1e-5)
+    assert estimates == pytest.approx(
+        dict(zip(ref.fixed["term"], ref.fixed["estimate"], strict=True)), rel=1e-5
+    )
     notes = [line for line in result.stderr.splitlines() if "rank deficient" in line]
     assert len(notes) == 1 and notes[0].startswith("lmer: warning: ")
     assert out["dropped_columns"][0] in notes[0]
-    assert "rank deficient" in ref["messages"]  # lme4 says so too
+    assert "rank deficient" in ref.extras["messages"]  # lme4 says so too
 
 
 def test_lmer_refuses_a_one_level_factor_as_lme4_does(tmp_path):
-    assert "2 or more levels" in REFERENCE["one_level_factor"]["error"]
+    assert "2 or more levels" in REFERENCE["extras"]["one_level_factor"]["error"]
     reference_frame("one_level_factor").to_csv(tmp_path / "one.csv", index=False)
     result = run("lmer", "one.csv", "--formula", "y ~ f + (1 | g)", cwd=tmp_path)
     assert_one_line_error(result, "lmer", "'f'", "one level")
@@ -143,7 +148,7 @@ def test_lmer_refuses_a_one_level_factor_as_lme4_does(tmp_path):
     ],
 )
 def test_a_constant_response_is_refused(tmp_path, command, options):
-    assert REFERENCE["constant_response"]["remlcrit_is_finite"] is False  # lme4: -Inf
+    assert REFERENCE["extras"]["constant_response"]["remlcrit_is_finite"] is False  # lme4: -Inf
     reference_frame("constant_response").to_csv(tmp_path / "const.csv", index=False)
     result = run(command, "const.csv", *options, cwd=tmp_path)
     line = assert_one_line_error(result, command, "'y'", "constant")
@@ -233,14 +238,14 @@ def _n_groups(command: str, out: dict) -> int:
     ],
 )
 def test_numeric_looking_labels_stay_apart(tmp_path, command, options):
-    ref = REFERENCE["numeric_labels"]
+    ref = lme4_reference("numeric_labels", "hostile_lme4.json")
     data = reference_frame("numeric_labels")
     assert {"01", "1"} <= set(data["g"])
     data.to_csv(tmp_path / "labels.csv", index=False)
     result = run(command, "labels.csv", *options, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert _n_groups(command, json.loads(result.stdout)) == ref["ngroups_as_text"] == 10
-    assert ref["ngroups_as_numbers"] == 5  # what reading the labels as numbers would give
+    assert _n_groups(command, json.loads(result.stdout)) == ref.ngrps["g"] == 10
+    assert ref.extras["ngroups_as_numbers"] == 5  # what reading the labels as numbers would give
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,8 +270,8 @@ def test_fit_mixed_level_applies_to_fixed_effect_intervals(archers):
 
 
 def test_lmer_profiles_a_singular_fit_as_lme4(tmp_path):
-    ref = REFERENCE["singular_profile"]
-    assert ref["singular"] is True
+    ref = lme4_reference("singular_profile", "hostile_lme4.json")
+    assert ref.singular is True
     reference_frame("singular_profile").to_csv(tmp_path / "sing.csv", index=False)
     result = run(
         "lmer", "sing.csv", "--formula", "y ~ x + (1 | g)", "--profile", "--json", cwd=tmp_path
@@ -275,7 +280,7 @@ def test_lmer_profiles_a_singular_fit_as_lme4(tmp_path):
     out = json.loads(result.stdout)
     assert out["singular"] is True
     ours = {row["parm"]: row for row in out["profile"]["intervals"]}
-    lme4 = ref["confint"]
+    lme4 = ref.profile
     for parm, lower, upper in zip(lme4["parm"], lme4["lower"], lme4["upper"], strict=True):
         assert ours[parm]["lower"] == pytest.approx(lower, abs=2e-3), parm
         assert ours[parm]["upper"] == pytest.approx(upper, abs=2e-3), parm
@@ -283,8 +288,8 @@ def test_lmer_profiles_a_singular_fit_as_lme4(tmp_path):
 
 
 def test_lmer_reports_a_singular_correlated_fit_with_a_null_correlation(tmp_path):
-    ref = REFERENCE["singular_correlated"]
-    assert ref["singular"] is True and ref["correlation_is_nan"] is True
+    ref = lme4_reference("singular_correlated", "hostile_lme4.json")
+    assert ref.singular is True and ref.extras["correlation_is_nan"] is True
     reference_frame("singular_correlated").to_csv(tmp_path / "sc.csv", index=False)
     result = run("lmer", "sc.csv", "--formula", "y ~ x + (x | g)", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -416,7 +421,7 @@ def test_fit_mixed_names_a_numeric_intercept_column(archers):
 
 
 def test_lmer_warns_of_a_constant_random_slope_as_lme4_does(tmp_path):
-    assert REFERENCE["constant_slope"]["warnings"]  # lme4 warns
+    assert REFERENCE["extras"]["constant_slope"]["warnings"]  # lme4 warns
     reference_frame("constant_slope").to_csv(tmp_path / "k.csv", index=False)
     result = run("lmer", "k.csv", "--formula", "y ~ 1 + (k | g)", cwd=tmp_path)
     notes = [line for line in result.stderr.splitlines() if "'k'" in line]

@@ -8,13 +8,13 @@ mixedlm's prediction standard errors, which use the same C^{-1} for ``x'beta + a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.book.lme4 import lme4_reference
 from analysis.datasets.archers import fifty_archers, simulate_archers, unbalanced_archers
 from analysis.models.mixed import fit_random_intercept, prediction_errors
 from analysis.studies.coverage import prediction_coverage_study
@@ -44,13 +44,13 @@ def _dense_mme(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_matches_lme4_condvar_and_henderson(case):
     name, _, fit = case
-    ref = json.loads(REFERENCE.read_text())[name]
+    ref = lme4_reference(name, REFERENCE)
     table = prediction_errors(fit)
-    cond = pd.Series(ref["cond_sd"]).loc[table.index]
-    pev = pd.Series(ref["pev_sd"]).loc[table.index]
-    np.testing.assert_allclose(table["cond_sd"], cond, rtol=1e-6)
-    np.testing.assert_allclose(table["pev_sd"], pev, rtol=1e-6)
-    np.testing.assert_allclose(table["blup"], pd.Series(ref["ranef"]).loc[table.index], atol=1e-5)
+    modes = ref.ranef.set_index("grp").loc[table.index.astype(str)]
+    pev = pd.Series(ref.extras["pev_sd"]["pev_sd"], index=ref.extras["pev_sd"]["grp"])
+    np.testing.assert_allclose(table["cond_sd"], modes["condsd"], rtol=1e-6)
+    np.testing.assert_allclose(table["pev_sd"], pev.loc[table.index.astype(str)], rtol=1e-6)
+    np.testing.assert_allclose(table["blup"], modes["condval"], atol=1e-5)
 
 
 def test_matches_dense_mme_and_statsmodels(case):

@@ -1,7 +1,6 @@
 """The Laplace and adaptive Gauss-Hermite log-likelihoods of chapter 11, against closed forms,
 numerical integration and lme4."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +9,11 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import expit
 
+from analysis.book.lme4 import lme4_reference
 from analysis.models.quadrature import binomial_group_loglik, binomial_marginal_loglik
 
 ROOT = Path(__file__).resolve().parents[1]
-REF = json.loads((ROOT / "data" / "reference" / "glmer_lme4.json").read_text())
+REF = {k: lme4_reference(k, "glmer_lme4.json") for k in ["archers_trials", "archers_trials_agq"]}
 
 
 def _exact(hits, trials, eta, sigma):
@@ -79,22 +79,22 @@ def test_laplace_matches_lme4_and_quadrature_matches_lme4_up_to_the_saturated_mo
     ours = binomial_marginal_loglik(
         cells["hits"],
         cells["shots"],
-        _eta(lap["fixed"], cells),
+        _eta(lap.fixed, cells),
         cells["Name"],
-        lap["varcorr"]["sdcor"],
+        lap.sd("Name"),
         1,
     )
-    assert ours == pytest.approx(lap["loglik"], abs=1e-3)
+    assert ours == pytest.approx(lap.loglik, abs=1e-3)
     ours9 = binomial_marginal_loglik(
         cells["hits"],
         cells["shots"],
-        _eta(agq["fixed"], cells),
+        _eta(agq.fixed, cells),
         cells["Name"],
-        agq["varcorr"]["sdcor"],
+        agq.sd("Name"),
         9,
     )
     saturated = stats.binom.logpmf(cells["hits"], cells["shots"], cells["hits"] / cells["shots"])
-    assert ours9 - saturated.sum() == pytest.approx(agq["loglik"], abs=1e-6)
+    assert ours9 - saturated.sum() == pytest.approx(agq.loglik, abs=1e-6)
 
 
 @pytest.mark.parametrize(

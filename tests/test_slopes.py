@@ -4,7 +4,6 @@ The studies are :mod:`analysis.studies.coverage` (Wald coverage) and
 :mod:`analysis.studies.singular` (singular fits).
 """
 
-import json
 import subprocess
 import warnings
 from pathlib import Path
@@ -17,6 +16,7 @@ import pymc as pm
 import pytest
 from scipy import stats
 
+from analysis.book.lme4 import lme4_reference, read_reference
 from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.archers import simulate_archers
 from analysis.models import slopes
@@ -298,13 +298,12 @@ def test_singular_rate_falls_with_more_archers_and_larger_slope_sd():
 
 @pytest.fixture(scope="module")
 def singular_reference():
-    with open(SINGULAR_REFERENCE, encoding="utf-8") as fh:
-        return json.load(fh)
+    return lme4_reference("archers_singular", SINGULAR_REFERENCE)
 
 
 def test_singular_example_is_the_data_lme4_fitted(singular_reference):
     data = singular.singular_example().data
-    ref = singular_reference["data"]
+    ref = singular_reference.extras["data"]
     np.testing.assert_array_equal(data["Distance"].to_numpy(), np.asarray(ref["Distance"]))
     assert data["Bow"].astype(str).tolist() == ref["Bow"]
     assert data["Name"].astype(str).tolist() == ref["Name"]
@@ -313,22 +312,23 @@ def test_singular_example_is_the_data_lme4_fitted(singular_reference):
 def test_singular_fit_matches_lme4(singular_reference):
     ref = singular_reference
     fit = _lmer(slopes.SLOPE_FORMULA, singular.singular_example().data)
-    assert fit.isSingular() and ref["is_singular"]
-    assert ref["messages"] == ["boundary (singular) fit: see help('isSingular')"]
-    np.testing.assert_allclose(fit.theta, ref["theta"], atol=1e-3)
-    vc = {(r["grp"], r.get("var1"), r.get("var2")): r for r in ref["varcorr"]}
+    assert fit.isSingular() and ref.singular
+    assert ref.extras["messages"] == ["boundary (singular) fit: see help('isSingular')"]
+    np.testing.assert_allclose(fit.theta, ref.extras["theta"], atol=1e-3)
+    vc = ref.varcorr.set_index(["grp", "var1", "var2"])["sdcor"]
     cov = fit.VarCorr().get_cov("Name")
     sd_a, sd_b = np.sqrt(np.diag(cov))
-    assert sd_a == pytest.approx(vc[("Name", "(Intercept)", None)]["sdcor"], abs=1e-3)
-    assert sd_b == pytest.approx(vc[("Name", "BowSouthwood", None)]["sdcor"], abs=1e-3)
+    assert sd_a == pytest.approx(vc[("Name", "(Intercept)", "")], abs=1e-3)
+    assert sd_b == pytest.approx(vc[("Name", "BowSouthwood", "")], abs=1e-3)
     corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
-    assert corr == pytest.approx(vc[("Name", "(Intercept)", "BowSouthwood")]["sdcor"], abs=1e-6)
+    assert corr == pytest.approx(vc[("Name", "(Intercept)", "BowSouthwood")], abs=1e-6)
     assert abs(corr) == pytest.approx(1.0)  # singular by a perfect correlation
-    assert fit.sigma == pytest.approx(vc[("Residual", None, None)]["sdcor"], abs=1e-3)
+    assert fit.sigma == pytest.approx(vc[("Residual", "", "")], abs=1e-3)
     fixef = list(fit.fixef().values())
-    assert fixef[1] == pytest.approx(ref["fixed"]["BowSouthwood"]["estimate"], abs=1e-4)
-    assert np.sqrt(fit.vcov()[1, 1]) == pytest.approx(ref["fixed"]["BowSouthwood"]["se"], abs=1e-3)
-    assert fit.REMLcrit() == pytest.approx(ref["reml_criterion"], abs=1e-3)
+    bow = ref.fixed.set_index("term").loc["BowSouthwood"]
+    assert fixef[1] == pytest.approx(bow["estimate"], abs=1e-4)
+    assert np.sqrt(fit.vcov()[1, 1]) == pytest.approx(bow["std_error"], abs=1e-3)
+    assert fit.REMLcrit() == pytest.approx(ref.criterion, abs=1e-3)
 
 
 @pytest.mark.slow
@@ -340,11 +340,10 @@ def test_singular_r_script_reproduces_committed_reference(tmp_path, singular_ref
         [exe, str(SINGULAR_SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr
-    with open(tmp_path / "archers_singular_lme4.json", encoding="utf-8") as fh:
-        fresh = json.load(fh)
-    assert fresh["data"] == singular_reference["data"]
-    assert fresh["is_singular"] == singular_reference["is_singular"]
-    np.testing.assert_allclose(fresh["theta"], singular_reference["theta"], atol=1e-6)
+    fresh = lme4_reference("archers_singular", tmp_path / "archers_singular_lme4.json")
+    assert fresh.extras["data"] == singular_reference.extras["data"]
+    assert fresh.singular == singular_reference.singular
+    np.testing.assert_allclose(fresh.extras["theta"], singular_reference.extras["theta"], atol=1e-6)
 
 
 # --- helpers and figures ------------------------------------------------------------------------
@@ -520,23 +519,22 @@ CENTRING_SCRIPT = ROOT / "scripts" / "lme4_centring.R"
 
 @pytest.fixture(scope="module")
 def centring_reference():
-    with open(CENTRING_REFERENCE, encoding="utf-8") as fh:
-        return json.load(fh)
+    return read_reference(CENTRING_REFERENCE)
 
 
 def test_centring_fits_match_lme4_and_only_the_uncorrelated_model_moves(centring_reference):
-    from analysis.book.lme4 import assert_matches_lme4, compare_with_lme4, reference_from_record
+    from analysis.book.lme4 import assert_matches_lme4
     from analysis.models.lmer import fit_lmer, lrt
 
     sleep = pd.read_csv(ROOT / "data" / "sleepstudy.csv", dtype={"Subject": str})
-    sleep["Days_c"] = sleep["Days"] - centring_reference["days_centre"]
+    sleep["Days_c"] = sleep["Days"] - centring_reference["extras"]["days_centre"]
     fits = {
-        key: fit_lmer(centring_reference[key]["formula"], sleep)
+        key: fit_lmer(centring_reference["fits"][key]["formula"], sleep)
         for key in ("uncentred_cor", "uncentred_uncor", "centred_cor", "centred_uncor")
     }
     for key, fit in fits.items():
-        table = compare_with_lme4(reference_from_record(centring_reference[key]), fit)
-        assert_matches_lme4(table, sd=1e-3, fixed=1e-3)  # lme4 stops short in sd_(Intercept)
+        ref = lme4_reference(key, CENTRING_REFERENCE)
+        assert_matches_lme4(fit, ref, sd=1e-3, fixed=1e-3)  # lme4 stops short in sd_(Intercept)
     # the correlated model is the same model wherever Days = 0; the uncorrelated is not
     assert fits["centred_cor"].REMLcrit() == pytest.approx(
         fits["uncentred_cor"].REMLcrit(), abs=1e-6
@@ -544,11 +542,11 @@ def test_centring_fits_match_lme4_and_only_the_uncorrelated_model_moves(centring
     assert abs(fits["centred_uncor"].REMLcrit() - fits["uncentred_uncor"].REMLcrit()) > 5
     for which in ("uncentred", "centred"):
         mine = lrt(fits[f"{which}_uncor"], fits[f"{which}_cor"])
-        ref = centring_reference[f"anova_{which}"]
+        ref = centring_reference["extras"][f"anova_{which}"]
         assert mine["chisq"] == pytest.approx(ref["chisq"], abs=1e-3)
         assert mine["p"] == pytest.approx(ref["p_value"], abs=1e-5)
-    assert centring_reference["anova_centred"]["p_value"] < 0.01
-    assert centring_reference["anova_uncentred"]["p_value"] > 0.5
+    assert centring_reference["extras"]["anova_centred"]["p_value"] < 0.01
+    assert centring_reference["extras"]["anova_uncentred"]["p_value"] > 0.5
 
 
 @pytest.mark.slow
@@ -562,12 +560,13 @@ def test_centring_r_script_reproduces_committed_reference(tmp_path, centring_ref
     if run.returncode != 0 and "nlme" in run.stderr:
         pytest.skip("R's nlme package is not installed")
     assert run.returncode == 0, run.stderr
-    with open(tmp_path / "sleepstudy_centring_lme4.json", encoding="utf-8") as fh:
-        fresh = json.load(fh)
+    fresh = read_reference(tmp_path / "sleepstudy_centring_lme4.json")
     for key in ("anova_uncentred", "anova_centred", "residual_sd_by_subject"):
-        assert fresh[key]["chisq"] == pytest.approx(centring_reference[key]["chisq"], abs=1e-6)
+        assert fresh["extras"][key]["chisq"] == pytest.approx(
+            centring_reference["extras"][key]["chisq"], abs=1e-6
+        )
     np.testing.assert_allclose(
-        fresh["centred_cor"]["varcorr"]["sdcor"],
-        centring_reference["centred_cor"]["varcorr"]["sdcor"],
+        fresh["fits"]["centred_cor"]["varcorr"]["sdcor"],
+        centring_reference["fits"]["centred_cor"]["varcorr"]["sdcor"],
         atol=1e-6,
     )

@@ -1,21 +1,26 @@
 """The one comparison with lme4: any of the book's fits beside lme4's numbers for the same model.
 
-lme4's numbers are committed under ``data/reference/`` by the R scripts in ``scripts/``, in
-three layouts (one per script). :func:`lme4_reference` reads any of them by model name into
-one layout, and the fits of the book -- statsmodels' random-intercept fit
-(:class:`analysis.models.mixed.MixedFit`), the crossed REML fitter
-(:class:`analysis.models.crossed.CrossedFit`) and mixedlm's fits
-(:func:`analysis.models.lmer.fit_lmer`) -- are read into the same layout, lme4's own
-``as.data.frame`` vocabulary: fixed effects (``term``, ``estimate``, ``std_error``), variance
-components (``grp``, ``var1``, ``var2``, ``sdcor``), conditional modes (``grpvar``, ``term``,
-``grp``, ``condval``, ``condsd``) and profile intervals (``parm``, ``lower``, ``upper``).
-:func:`compare_with_lme4` sets the two side by side; chapters show that table and the tests
-assert on it, so there is one comparison, not one per chapter.
+lme4's numbers are committed under ``data/reference/`` by the R scripts in ``scripts/``, all in
+one layout (``scripts/lme4_common.R``): a file is ``{"fits": {name: record}, "extras": {...}}``
+and a record is the vocabulary of :class:`analysis.models.results.FitResult`, column by column
+-- fixed effects (``term``, ``estimate``, ``std_error``, ``statistic``), variance components
+(``grp``, ``var1``, ``var2``, ``sdcor``, as ``as.data.frame(VarCorr(fit))``), conditional modes
+(``grpvar``, ``term``, ``grp``, ``condval``, ``condsd``), ``criterion`` (the REML criterion of a
+REML fit, else -2 log-likelihood), ``loglik``, ``n_obs``, ``singular``, ``method``, ``AIC``,
+``BIC`` -- with what one script adds (profile intervals, an ML refit, prediction-error SDs, ...)
+under ``extras``. :func:`lme4_reference` reads one record into an :class:`Lme4Reference` (a
+``FitResult`` with the formula, the profile intervals and the extras), and
+:func:`read_reference` one whole file (its file-level ``extras``: anova tables and the like).
+The fits of the book are read into the same vocabulary by
+:func:`analysis.models.results.result_of`; :func:`compare_with_lme4` sets the two side by side
+and :func:`assert_matches_lme4` asserts on that table, so there is one comparison, not one per
+chapter.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,10 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.models.results import result_of
+from analysis.models.results import FitResult, result_of
 
 __all__ = [
-    "REFERENCES",
+    "REFERENCE_FILES",
+    "Lme4Reference",
+    "read_reference",
     "lme4_reference",
     "reference_from_record",
     "fixef_frame",
@@ -39,17 +46,93 @@ __all__ = [
     "assert_matches_lme4",
 ]
 
-#: Where each model's lme4 numbers are: the file under ``data/reference`` and its key there
-#: (``None``: the file holds one model). Models not listed are looked up in ``lme4_lmer.json``.
-REFERENCES: dict[str, tuple[str, str | None]] = {
-    "archers_50": ("archers_lme4.json", "archers_50"),
-    "archers_50_unbalanced": ("archers_lme4.json", "archers_50_unbalanced"),
-    "archers_50_crossed": ("archers_50_crossed_lme4.json", None),
-    "insteval": ("insteval_lme4.json", None),
-}
+#: The files :func:`lme4_reference` searches for a fit name, in this order (the first file with
+#: the name wins: ``archers_50`` is the record of ``archers_lme4.json``, not of
+#: ``archers_pev_lme4.json``, which fits the same model).
+REFERENCE_FILES: tuple[str, ...] = (
+    "archers_lme4.json",
+    "lme4_lmer.json",
+    "archers_50_crossed_lme4.json",
+    "insteval_lme4.json",
+    "insteval_dept_lme4.json",
+    "sleepstudy_centring_lme4.json",
+    "archers_pev_lme4.json",
+    "archers_singular_lme4.json",
+    "glmer_lme4.json",
+    "hostile_lme4.json",
+)
 
+_FIXED = ["term", "estimate", "std_error"]
 _VARCORR = ["grp", "var1", "var2", "sdcor"]
 _RANEF = ["grpvar", "term", "grp", "condval", "condsd"]
+
+
+@dataclass(frozen=True)
+class Lme4Reference(FitResult):
+    """lme4's numbers for one model: a :class:`FitResult` (``kind="lme4"``) and the rest.
+
+    Attributes
+    ----------
+    name
+        The fit's name in its file.
+    formula
+        The model formula, lme4's syntax.
+    data
+        The CSV the model was fitted to (as the script names it), ``None`` if not recorded.
+    profile
+        ``confint(fit, method = "profile")`` as ``parm``, ``lower``, ``upper`` (lme4's
+        ``oldNames = FALSE`` names), ``None`` where lme4 was not profiled.
+    extras
+        What the script recorded besides (``ml_refit``, ``pev_sd``, ``seconds``, ...), as
+        written.
+    record
+        The whole record as written.
+    """
+
+    name: str = ""
+    formula: str = ""
+    data: str | None = None
+    profile: pd.DataFrame | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def aic(self) -> float:
+        """lme4's ``AIC(fit)``."""
+        return float(self.record["AIC"])
+
+    @property
+    def bic(self) -> float:
+        """lme4's ``BIC(fit)``."""
+        return float(self.record["BIC"])
+
+    @property
+    def n_params(self) -> int:
+        """The number of parameters (``attr(logLik(fit), "df")``)."""
+        return int(self.record["df"])
+
+    @property
+    def ngrps(self) -> dict[str, int]:
+        """lme4's ``ngrps(fit)``: the number of levels of each grouping factor."""
+        return {str(k): int(v) for k, v in self.record["ngrps"].items()}
+
+    @property
+    def ml_refit(self) -> Lme4Reference:
+        """The record of ``refitML(fit)``, where the script wrote one."""
+        if "ml_refit" not in self.extras:
+            raise KeyError(f"lme4's {self.name!r} has no ML refit recorded")
+        return reference_from_record(self.extras["ml_refit"], f"{self.name} (ML refit)")
+
+    def sd(self, grp: str, var1: str = "(Intercept)") -> float:
+        """Return one SD of :attr:`varcorr` (``sd("Residual")`` is sigma)."""
+        vc = self.varcorr
+        if grp == "Residual":
+            rows = vc[vc["grp"] == "Residual"]
+        else:
+            rows = vc[(vc["grp"] == grp) & (vc["var1"] == var1) & (vc["var2"] == "")]
+        if len(rows) != 1:
+            raise KeyError(f"lme4's {self.name!r} has no SD {var1!r} | {grp!r}")
+        return float(rows["sdcor"].iloc[0])
 
 
 @cache
@@ -63,141 +146,88 @@ def _reference_dir() -> Path:
     return book_root() / "data" / "reference"
 
 
-def lme4_reference(name: str, folder: str | Path | None = None) -> dict[str, Any]:
-    """Return lme4's numbers for model ``name`` in one layout, whatever file holds them.
+def read_reference(file: str | Path, folder: str | Path | None = None) -> dict[str, Any]:
+    """Return one reference file as written: ``fits`` (name -> record), ``extras`` and versions.
+
+    Parameters
+    ----------
+    file
+        A file name under the reference folder (``"glmer_lme4.json"``) or a path.
+    folder
+        The reference folder (default ``data/reference`` of the book).
+    """
+    root = Path(folder) if folder is not None else _reference_dir()
+    return _read((root / file).resolve())
+
+
+def lme4_reference(
+    name: str, file: str | Path | None = None, *, folder: str | Path | None = None
+) -> Lme4Reference:
+    """Return lme4's numbers for the fit ``name``.
 
     Parameters
     ----------
     name
-        A key of :data:`REFERENCES`, or of ``lme4_lmer.json`` (``"sleepstudy"``, ...).
+        The fit's name in its file (``"archers_50"``, ``"sleepstudy"``, ``"insteval"``, ...).
+    file
+        The file that holds it (a name under ``folder`` or a path); by default the first of
+        :data:`REFERENCE_FILES` that has a fit of that name.
     folder
         The reference folder (default ``data/reference`` of the book).
 
     Returns
     -------
-    dict
-        ``formula``, ``reml``, ``fixed``, ``varcorr``, ``ranef`` and ``profile`` (DataFrames
-        in lme4's vocabulary; ``profile`` is ``None`` where lme4 was not profiled),
-        ``criterion`` (the REML criterion of a REML fit, else the deviance) and ``raw`` (the
-        file's own record).
+    Lme4Reference
 
     Raises
     ------
     ValueError
-        If no reference file knows ``name``.
+        If no reference file has a fit ``name``.
     """
-    root = Path(folder) if folder is not None else _reference_dir()
-    file, key = REFERENCES.get(name, ("lme4_lmer.json", name))
-    records = _read(root / file)
-    raw = records if key is None else records.get(key)
-    if not isinstance(raw, dict) or "fixed" not in raw:
-        known = sorted(
-            set(REFERENCES)
-            | {
-                k
-                for k, v in _read(root / "lme4_lmer.json").items()
-                if isinstance(v, dict) and "formula" in v
-            }
-        )
-        raise ValueError(f"no lme4 reference {name!r}; known: {known}")
-    return reference_from_record(raw)
+    files = [file] if file is not None else list(REFERENCE_FILES)
+    for candidate in files:
+        fits = read_reference(candidate, folder)["fits"]
+        if name in fits:
+            return reference_from_record(fits[name], name)
+    known = sorted({k for f in files for k in read_reference(f, folder)["fits"]})
+    raise ValueError(f"no lme4 reference {name!r}; known: {known}")
 
 
-def reference_from_record(raw: dict[str, Any]) -> dict[str, Any]:
-    """Read one model's record, as any of the R scripts in ``scripts/`` writes it.
+def reference_from_record(record: dict[str, Any], name: str = "") -> Lme4Reference:
+    """Read one record, as ``scripts/lme4_common.R`` writes it, into an :class:`Lme4Reference`.
 
-    The layout of :func:`lme4_reference`; for records that are not committed (the tests rerun
-    lme4 on fresh data).
+    For records that are not committed (the tests rerun lme4 on fresh data).
     """
-    if "varcorr" in raw:  # scripts/lme4_lmer.R
-        reml = bool(raw["REML"])
-        ref = {
-            "formula": raw["formula"],
-            "reml": reml,
-            "fixed": pd.DataFrame(raw["fixed"]).rename(columns={"se": "std_error"})[
-                ["term", "estimate", "std_error"]
-            ],
-            "varcorr": pd.DataFrame(raw["varcorr"]).fillna("")[_VARCORR],
-            "ranef": pd.DataFrame(raw["ranef"]).astype({"grp": str})[_RANEF],
-            "criterion": float(raw["reml_criterion"] if reml else raw["ml"]["deviance"]),
-            "profile": None,
-        }
-        if "profile_ci" in raw:
-            pc = raw["profile_ci"]
-            ref["profile"] = pd.DataFrame(
-                {"parm": pc["parameter"], "lower": pc["lower"], "upper": pc["upper"]}
-            )
-    elif "sd_group" in raw:  # scripts/lme4_reference.R: Distance ~ Bow + (1 | Name)
-        group = raw["formula"].split("|")[1].strip(" )")
-        ranef = pd.Series(raw["ranef"])
-        ref = {
-            "formula": raw["formula"],
-            "reml": bool(raw["REML"]),
-            "fixed": pd.DataFrame(
-                [(t, v["estimate"], v["se"]) for t, v in raw["fixed"].items()],
-                columns=["term", "estimate", "std_error"],
-            ),
-            "varcorr": _one_intercept_varcorr({group: raw["sd_group"]}, raw["sd_resid"]),
-            "ranef": pd.DataFrame(
-                {
-                    "grpvar": group,
-                    "term": "(Intercept)",
-                    "grp": [str(k) for k in ranef.index],
-                    "condval": ranef.to_numpy(float),
-                    "condsd": pd.Series(raw["ranef_sd"]).reindex(ranef.index).to_numpy(float),
-                }
-            ),
-            "criterion": float(raw["reml_criterion"] if raw["REML"] else raw["ml_deviance"]),
-            "profile": pd.DataFrame(
-                {
-                    "parm": [f"sd_(Intercept)|{group}", "sigma"],
-                    "lower": [
-                        raw["profile_ci"]["sd_group"]["lower"],
-                        raw["profile_ci"]["sd_resid"]["lower"],
-                    ],
-                    "upper": [
-                        raw["profile_ci"]["sd_group"]["upper"],
-                        raw["profile_ci"]["sd_resid"]["upper"],
-                    ],
-                }
-            ),
-        }
-    else:  # scripts/lme4_insteval.R: crossed random intercepts
-        sds = dict(raw["sds"])
-        sigma = sds.pop("Residual")
-        ref = {
-            "formula": raw["formula"],
-            "reml": bool(raw["reml"]),
-            "fixed": pd.DataFrame(raw["fixed"]).rename(columns={"se": "std_error"})[
-                ["term", "estimate", "std_error"]
-            ],
-            "varcorr": _one_intercept_varcorr(sds, sigma),
-            "ranef": pd.concat(
-                [
-                    pd.DataFrame(
-                        {
-                            "grpvar": g,
-                            "term": "(Intercept)",
-                            "grp": [str(v) for v in block["level"]],
-                            "condval": block["mode"],
-                            "condsd": block["cond_sd"],
-                        }
-                    )
-                    for g, block in raw["ranef"].items()
-                ],
-                ignore_index=True,
-            ),
-            "criterion": float(raw["criterion"]),
-            "profile": None,
-        }
-    ref["raw"] = raw
-    return ref
-
-
-def _one_intercept_varcorr(sds: dict[str, float], sigma: float) -> pd.DataFrame:
-    rows = [(g, "(Intercept)", "", float(sd)) for g, sd in sds.items()]
-    rows.append(("Residual", "", "", float(sigma)))
-    return pd.DataFrame(rows, columns=_VARCORR)
+    fixed = pd.DataFrame(record["fixed"])
+    fixed = fixed[_FIXED + (["statistic"] if "statistic" in fixed else [])]
+    varcorr = pd.DataFrame(record["varcorr"])[_VARCORR]
+    varcorr["sdcor"] = varcorr["sdcor"].astype(float)  # null (a NaN correlation) as NaN
+    ranef = pd.DataFrame(record["ranef"], columns=_RANEF).astype(
+        {"grpvar": str, "term": str, "grp": str, "condval": float, "condsd": float}
+    )
+    extras = dict(record.get("extras") or {})
+    profile = None
+    if "profile" in extras:
+        p = extras["profile"]
+        profile = pd.DataFrame({"parm": p["parm"], "lower": p["lower"], "upper": p["upper"]})
+    return Lme4Reference(
+        kind="lme4",
+        method=str(record["method"]),
+        n_obs=int(record["n_obs"]),
+        fixed=fixed,
+        varcorr=varcorr,
+        ranef=ranef,
+        criterion=float(record["criterion"]),
+        loglik=float(record["loglik"]),
+        singular=bool(record["singular"]),
+        converged=bool(record["converged"]),
+        name=name,
+        formula=str(record["formula"]),
+        data=record.get("data"),
+        profile=profile,
+        extras=extras,
+        record=record,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +286,7 @@ def _varcorr_label(row: pd.Series) -> str:
 
 
 def compare_with_lme4(
-    name: str | dict[str, Any],
+    name: str | Lme4Reference,
     fit: Any,
     *,
     profile: pd.DataFrame | None = None,
@@ -267,8 +297,8 @@ def compare_with_lme4(
     Parameters
     ----------
     name
-        The reference model (see :func:`lme4_reference`), or a reference already read
-        (:func:`reference_from_record`).
+        The reference model's name (see :func:`lme4_reference`), or a reference already read
+        (:func:`lme4_reference`, :func:`reference_from_record`).
     fit
         A fit of the same model: a ``MixedFit``, a ``CrossedFit`` or a mixedlm fit.
     profile
@@ -290,16 +320,18 @@ def compare_with_lme4(
         component or level of the reference is missing from the fit.
     """
     ref = lme4_reference(name) if isinstance(name, str) else name
-    if _reml(fit) != ref["reml"]:
+    if not isinstance(ref, Lme4Reference):
+        raise TypeError(f"not an lme4 reference: {type(ref).__name__} (see lme4_reference)")
+    if _reml(fit) != ref.reml:
         raise ValueError(
-            f"the fit is {'REML' if _reml(fit) else 'ML'}, lme4's {ref['formula']!r} is not"
+            f"the fit is {'REML' if _reml(fit) else 'ML'}, lme4's {ref.formula!r} is not"
         )
     rows: list[tuple[str, float, float]] = []
     mine = fixef_frame(fit).set_index("term")
-    missing = sorted(set(ref["fixed"]["term"]) - set(mine.index))
+    missing = sorted(set(ref.fixed["term"]) - set(mine.index))
     if missing:
         raise ValueError(f"the fit has no fixed effect(s) {missing} (lme4 names)")
-    for _, row in ref["fixed"].iterrows():
+    for _, row in ref.fixed.iterrows():
         rows.append(
             (
                 f"{row['term']} estimate",
@@ -315,16 +347,18 @@ def compare_with_lme4(
             )
         )
     vc = varcorr_frame(fit).merge(
-        ref["varcorr"], on=["grp", "var1", "var2"], how="right", suffixes=("_py", "_lme4")
+        ref.varcorr, on=["grp", "var1", "var2"], how="right", suffixes=("_py", "_lme4")
     )
     if vc["sdcor_py"].isna().any():
         raise ValueError(f"the fit lacks variance components of lme4's {name!r}")
     for _, row in vc.iterrows():
         rows.append((_varcorr_label(row), float(row["sdcor_py"]), float(row["sdcor_lme4"])))
-    rows.append(("REML criterion" if ref["reml"] else "deviance", criterion(fit), ref["criterion"]))
-    if profile is not None and ref["profile"] is not None:
+    rows.append(
+        ("REML criterion" if ref.reml else "deviance", criterion(fit), float(ref.criterion))
+    )
+    if profile is not None and ref.profile is not None:
         prof = _profile_in_lme4_terms(profile, fit).set_index("parm")
-        for _, row in ref["profile"].iterrows():
+        for _, row in ref.profile.iterrows():
             if row["parm"] in prof.index:
                 rows.append(
                     (
@@ -344,7 +378,7 @@ def compare_with_lme4(
     table["difference"] = table["python"] - table["lme4"]
     if modes:
         both = ranef_frame(fit).merge(
-            ref["ranef"], on=["grpvar", "term", "grp"], how="right", suffixes=("_py", "_lme4")
+            ref.ranef, on=["grpvar", "term", "grp"], how="right", suffixes=("_py", "_lme4")
         )
         if both["condval_py"].isna().any():
             raise ValueError(f"the fit lacks conditional modes of lme4's {name!r}")
@@ -368,11 +402,12 @@ def compare_with_lme4(
 
 
 #: The agreement the book asks of every fit against lme4 (absolute differences): fixed effects
-#: and their SEs, SDs and correlations 1e-4, criterion 1e-3, conditional modes and their SDs
-#: 1e-3, profile bounds 0.01.
+#: and their SEs, SDs (``sd``) and correlations (``cor``) 1e-4, criterion 1e-3, conditional
+#: modes and their SDs 1e-3, profile bounds 0.01.
 TOLERANCES: dict[str, float] = {
     "fixed": 1e-4,
     "sd": 1e-4,
+    "cor": 1e-4,
     "criterion": 1e-3,
     "modes": 1e-3,
     "profile": 0.01,
@@ -385,7 +420,9 @@ def kind_of_quantity(quantity: str) -> str:
         return "profile"
     if quantity.endswith((" estimate", " SE")):
         return "fixed"
-    if quantity.startswith(("SD ", "cor ")) or quantity == "sigma":
+    if quantity.startswith("cor "):
+        return "cor"
+    if quantity.startswith("SD ") or quantity == "sigma":
         return "sd"
     if quantity in ("REML criterion", "deviance"):
         return "criterion"
@@ -394,20 +431,44 @@ def kind_of_quantity(quantity: str) -> str:
     raise ValueError(f"unknown quantity {quantity!r}")
 
 
-def assert_matches_lme4(table: pd.DataFrame, **tolerances: float) -> None:
-    """Raise an AssertionError naming every row of ``table`` that differs from lme4 too much.
+def assert_matches_lme4(
+    table: pd.DataFrame | Any,
+    reference: str | Lme4Reference | None = None,
+    *,
+    profile: pd.DataFrame | None = None,
+    modes: bool = False,
+    **tolerances: float,
+) -> pd.DataFrame:
+    """Raise an AssertionError naming every quantity that differs from lme4 too much.
+
+    Either ``assert_matches_lme4(fit, reference)`` -- the fit and lme4's reference (a name or
+    an :class:`Lme4Reference`), compared by :func:`compare_with_lme4` with ``profile`` and
+    ``modes`` -- or ``assert_matches_lme4(table)`` on a :func:`compare_with_lme4` table.
 
     Parameters
     ----------
     table
-        A :func:`compare_with_lme4` table.
+        A fit (with ``reference``) or a :func:`compare_with_lme4` table (without).
+    reference
+        lme4's reference for the fit.
+    profile, modes
+        Passed to :func:`compare_with_lme4` (with ``reference`` only).
     **tolerances
         Replacements for :data:`TOLERANCES` (e.g. ``sd=1e-3`` where lme4's optimizer stops
         short of the optimum on a flat criterion), each to be justified where it is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The comparison table.
     """
     unknown = set(tolerances) - set(TOLERANCES)
     if unknown:
         raise ValueError(f"unknown tolerance(s) {sorted(unknown)}; known: {list(TOLERANCES)}")
+    if reference is not None:
+        table = compare_with_lme4(reference, table, profile=profile, modes=modes)
+    elif profile is not None or modes:
+        raise ValueError("profile and modes need a fit and its reference")
     limits = TOLERANCES | tolerances
     kinds = table["quantity"].map(kind_of_quantity)
     too_far = table[~(table["difference"].abs() <= kinds.map(limits))]
@@ -415,3 +476,4 @@ def assert_matches_lme4(table: pd.DataFrame, **tolerances: float) -> None:
         raise AssertionError(
             "differences from lme4 beyond tolerance:\n" + too_far.to_string(index=False)
         )
+    return table
