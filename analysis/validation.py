@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an ``int`` if it is a whole number of at least 1.
+def check_positive_int(
+    name: str, value: object, *, minimum: int = 1, maximum: int | None = None
+) -> int:
+    """Return ``value`` as an ``int`` if it is a whole number from ``minimum`` to ``maximum``.
 
     Parameters
     ----------
@@ -19,18 +22,24 @@ def check_positive_int(name: str, value: object) -> int:
         The argument's name, used in the error message.
     value
         The value to check. Booleans and non-integral floats are rejected.
+    minimum
+        The smallest value allowed (1 by default; 2 for, say, a number of folds).
+    maximum
+        The largest value allowed, if any.
 
     Raises
     ------
     ValueError
-        If ``value`` is not a positive whole number.
+        If ``value`` is not a whole number from ``minimum`` to ``maximum``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             raise ValueError(f"{name} must be a whole number, got {value!r}")
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
     return int(value)
 
 
@@ -100,6 +109,160 @@ def check_nonnegative(name: str, value: object) -> float:
     if x < 0:
         raise ValueError(f"{name} must not be negative, got {value!r}")
     return x
+
+
+def check_positive(name: str, value: object) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number greater than 0 (a scale, a step).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite number (the message of :func:`check_finite`), or is 0 or
+        negative.
+    """
+    x = check_finite(name, value)
+    if x <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return x
+
+
+def check_interval(
+    name: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    closed: Literal["neither", "left", "right", "both"] = "neither",
+) -> float:
+    """Return ``value`` as a ``float`` if it is a finite number in an interval.
+
+    Parameters
+    ----------
+    name
+        The argument's name, used in the error message.
+    value
+        The value to check.
+    low, high
+        The interval's ends.
+    closed
+        Which ends belong to the interval: ``"neither"`` (the default, as for a share strictly
+        between 0 and 1), ``"left"``, ``"right"`` or ``"both"`` (as for a correlation in
+        [-1, 1]).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite number, or lies outside the interval; the message writes
+        the interval with its brackets.
+    """
+    x = check_finite(name, value)
+    low_ok = x >= low if closed in ("left", "both") else x > low
+    high_ok = x <= high if closed in ("right", "both") else x < high
+    if not (low_ok and high_ok):
+        left = "[" if closed in ("left", "both") else "("
+        right = "]" if closed in ("right", "both") else ")"
+        raise ValueError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}")
+    return x
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` as a ``bool`` if it is ``True`` or ``False`` (a NumPy bool too).
+
+    A switch such as ``reml`` or ``centered`` is refused when given a number or a string, so
+    that ``"False"`` (a true string) does not silently switch it on.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a boolean.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """Return ``value`` as a ``str`` if it is one of ``choices`` (an engine, a family...).
+
+    Parameters
+    ----------
+    name
+        The argument's name, used in the error message.
+    value
+        The value to check.
+    choices
+        The allowed names.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not one of ``choices``; the message (``unknown NAME VALUE: ...``)
+        lists them.
+    """
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"unknown {name} {value!r}: {name} must be one of {listed}")
+    return str(value)
+
+
+def finite_array(
+    name: str, values: object, *, ndim: int | None = 1, min_size: int = 1
+) -> np.ndarray:
+    """Return ``values`` as a float array of finite numbers, checking its shape and size.
+
+    Parameters
+    ----------
+    name
+        The argument's name, used in the error message.
+    values
+        Numbers (a list, an array, a Series).
+    ndim
+        The number of dimensions required; ``None`` accepts any.
+    min_size
+        The fewest values required.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as floats.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` are not numbers, have another number of dimensions, hold fewer than
+        ``min_size`` values, or hold a missing or infinite value.
+    """
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must hold numbers") from err
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D sequence of numbers, got {array.ndim}-D")
+    if array.size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} has missing or infinite values")
+    return array
+
+
+def require_rows(data: pd.DataFrame, argname: str = "data", minimum: int = 1) -> None:
+    """Raise a ``ValueError`` if ``data`` is not a DataFrame with at least ``minimum`` rows.
+
+    Parameters
+    ----------
+    data
+        The frame to check.
+    argname
+        The argument's name, used in the error message.
+    minimum
+        The fewest rows required.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"{argname} must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) < minimum:
+        if len(data) == 0:
+            raise ValueError(f"{argname} is empty: there are no rows")
+        raise ValueError(f"{argname} has {len(data)} rows, fewer than the {minimum} needed")
 
 
 def require_columns(data: pd.DataFrame, columns: Iterable[str], argname: str = "data") -> None:

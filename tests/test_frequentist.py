@@ -52,7 +52,10 @@ def test_closed_form_archer_se_matches_ols():
 
 
 def test_ols_recovers_bow_effect_on_a_large_sample():
-    data = simulate_archers(500, 10, seed=4, bow_effect=-7.0).data
+    # 200 archers x 2 bows x 10 shots = 4000 shots: the residual SD's standard error is about
+    # 5 / sqrt(2 x 3799) = 0.06, so the 0.2 bound still catches a misfit (500 archers made a
+    # 10000 x 501 design whose least squares took most of this test's 17 s).
+    data = simulate_archers(200, 10, seed=4, bow_effect=-7.0).data
     fit = fit_ols(data, "Distance ~ Bow + Name")
     assert abs(fit.params[SOUTHWOOD_TERM] - (-7.0)) < 4 * fit.bse[SOUTHWOOD_TERM]
     assert abs(np.sqrt(fit.scale) - 5.0) < 0.2

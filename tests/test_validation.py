@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,3 +127,101 @@ def test_every_fitter_refuses_a_response_whose_squares_would_overflow():
     frame = pd.DataFrame({"y": [LARGEST_RESPONSE, -1.0], "x": [1e200, 0.0]})
     assert numeric_response(frame, "y").max() == LARGEST_RESPONSE
     assert numeric_response(frame, "x", role="predictor").max() == 1e200
+
+
+def test_check_positive_int_bounds():
+    from analysis.validation import check_positive_int
+
+    assert check_positive_int("k", 2, minimum=2) == 2
+    assert check_positive_int("nagq", np.int64(25), maximum=25) == 25
+    with pytest.raises(ValueError, match="k must be at least 2, got 1"):
+        check_positive_int("k", 1, minimum=2)
+    with pytest.raises(ValueError, match="nagq must be at most 25, got 26"):
+        check_positive_int("nagq", 26, maximum=25)
+
+
+def test_check_positive():
+    from analysis.validation import check_positive
+
+    assert check_positive("sd", np.float64(0.5)) == 0.5
+    for bad in (0, -1.0, 0.0):
+        with pytest.raises(ValueError, match="sd must be positive"):
+            check_positive("sd", bad)
+    for bad in (float("inf"), float("nan"), "1", True, None):
+        with pytest.raises(ValueError, match="sd must be a finite number"):
+            check_positive("sd", bad)
+
+
+@pytest.mark.parametrize(
+    ("closed", "inside", "outside", "shown"),
+    [
+        ("neither", [0.5], [0.0, 1.0], "(0, 1)"),
+        ("left", [0.0, 0.5], [1.0, -0.1], "[0, 1)"),
+        ("right", [1.0], [0.0], "(0, 1]"),
+        ("both", [0.0, 1.0], [1.5, -1e-9], "[0, 1]"),
+    ],
+)
+def test_check_interval(closed, inside, outside, shown):
+    from analysis.validation import check_interval
+
+    for value in inside:
+        assert check_interval("p", value, 0.0, 1.0, closed=closed) == value
+    for value in outside:
+        with pytest.raises(ValueError, match=re.escape(f"p must lie in {shown}, got {value!r}")):
+            check_interval("p", value, 0.0, 1.0, closed=closed)
+    with pytest.raises(ValueError, match="p must be a finite number"):
+        check_interval("p", float("nan"), 0.0, 1.0, closed=closed)
+
+
+def test_check_bool():
+    from analysis.validation import check_bool
+
+    assert check_bool("reml", np.bool_(False)) is False
+    assert check_bool("reml", True) is True
+    for bad in (0, 1, "False", None, np.array([True])):
+        with pytest.raises(ValueError, match="reml must be True or False"):
+            check_bool("reml", bad)
+
+
+def test_check_choice():
+    from analysis.validation import check_choice
+
+    assert check_choice("engine", "pymc", ("nutpie", "pymc")) == "pymc"
+    for bad in ("PyMC", "", None, 1, ["pymc"]):
+        message = f"unknown engine {bad!r}: engine must be one of 'nutpie', 'pymc'"
+        with pytest.raises(ValueError, match=re.escape(message) + "$"):
+            check_choice("engine", bad, ("nutpie", "pymc"))
+
+
+def test_finite_array():
+    from analysis.validation import finite_array
+
+    out = finite_array("x", pd.Series([1, 2]))
+    assert out.dtype == float and out.tolist() == [1.0, 2.0]
+    assert finite_array("m", [[1.0]], ndim=None).shape == (1, 1)
+    assert finite_array("m", [], ndim=None, min_size=0).size == 0
+    cases = [
+        (([[1.0, 2.0]],), {}, "x must be a 1-D sequence of numbers, got 2-D"),
+        (([],), {}, r"x must hold at least 1 value\(s\), got 0"),
+        (([1.0],), {"min_size": 2}, r"x must hold at least 2 value\(s\), got 1"),
+        (([1.0, np.nan],), {}, "x has missing or infinite values"),
+        (([1.0, np.inf],), {}, "x has missing or infinite values"),
+        ((["a"],), {}, "x must hold numbers"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            finite_array("x", *args, **kwargs)
+
+
+def test_require_rows():
+    from analysis.validation import require_rows
+
+    frame = pd.DataFrame({"y": [1.0, 2.0]})
+    require_rows(frame)
+    require_rows(frame, minimum=2)
+    with pytest.raises(ValueError, match="train is empty"):
+        require_rows(frame.iloc[:0], "train")
+    with pytest.raises(ValueError, match="data has 2 rows, fewer than the 3 needed"):
+        require_rows(frame, minimum=3)
+    with pytest.raises(ValueError, match="data must be a pandas DataFrame, got list"):
+        require_rows([1.0, 2.0])

@@ -37,7 +37,13 @@ import pymc as pm
 
 from analysis.bayes.priors import DEFAULT_PRIORS, Priors
 from analysis.datasets.archers import BOWS
-from analysis.validation import check_finite, require_columns
+from analysis.validation import (
+    check_bool,
+    check_positive,
+    numeric_response,
+    require_columns,
+    require_rows,
+)
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -77,14 +83,8 @@ def archer_arrays(
         name, or priors that are not a ``Priors``.
     """
     require_columns(data, ["Distance", "Bow", "Name"])
-    if len(data) == 0:
-        raise ValueError("data is empty")
-    try:
-        y = data["Distance"].to_numpy(dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ValueError("data['Distance'] must be numeric") from err
-    if not np.all(np.isfinite(y)):
-        raise ValueError("data['Distance'] must be finite (no missing or infinite values)")
+    require_rows(data)
+    y = numeric_response(data, "Distance")
     if data["Bow"].isna().any():
         raise ValueError("data['Bow'] has missing values")
     bows = data["Bow"].astype(str)
@@ -154,11 +154,8 @@ def fixed_effects_model(
         For missing columns, empty or non-finite data, an unknown bow, a non-positive
         ``sigma_a`` or a non-boolean ``centered``.
     """
-    sigma_a = check_finite("sigma_a", sigma_a)
-    if sigma_a <= 0:
-        raise ValueError(f"sigma_a must be positive, got {sigma_a!r}")
-    if not isinstance(centered, (bool, np.bool_)):
-        raise ValueError(f"centered must be True or False, got {centered!r}")
+    sigma_a = check_positive("sigma_a", sigma_a)
+    centered = check_bool("centered", centered)
     coords, y, south, idx = archer_arrays(data, priors)
     with pm.Model(coords=coords) as model:
         mu = pm.Normal("mu", mu=priors.intercept_mean, sigma=priors.intercept_sd)
@@ -225,8 +222,7 @@ def mixed_model(
         For missing columns, empty or non-finite data, an unknown bow, fewer than two
         archers, or a non-boolean ``centered``.
     """
-    if not isinstance(centered, (bool, np.bool_)):
-        raise ValueError(f"centered must be True or False, got {centered!r}")
+    centered = check_bool("centered", centered)
     coords, y, south, idx = archer_arrays(data, priors)
     if len(coords["archer"]) < 2:
         raise ValueError(
@@ -272,6 +268,5 @@ def information_ratio(shots_per_archer: float, sigma_a: float, sigma_e: float) -
         ("sigma_a", sigma_a),
         ("sigma_e", sigma_e),
     ):
-        if check_finite(name, value) <= 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+        check_positive(name, value)
     return float(shots_per_archer * sigma_a**2 / sigma_e**2)

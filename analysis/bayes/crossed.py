@@ -70,6 +70,8 @@ from xarray import DataTree
 from analysis.bayes import Priors, SigmaPrior
 from analysis.models.crossed import FixedDesign, fixed_design, group_codes
 from analysis.validation import (
+    check_bool,
+    check_positive,
     check_positive_int,
     check_seed,
     model_columns,
@@ -517,8 +519,7 @@ def marginal_model(
         non-centred), and a potential ``loglik``.
     """
     data = _as_prepared(data)
-    if not isinstance(centered, (bool, np.bool_)):
-        raise ValueError(f"centered must be True or False, got {centered!r}")
+    centered = check_bool("centered", centered)
     g1 = data.groups[1]
     with pm.Model(coords={g1: [str(v) for v in data.levels[g1]]}) as model:
         sigma_e = priors.sigma.build("sigma_e")
@@ -679,8 +680,7 @@ def fit_advi(
     n = check_positive_int("n", n)
     draws = check_positive_int("draws", draws)
     seed = check_seed(seed)
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    learning_rate = check_positive("learning_rate", learning_rate)
     start = time.perf_counter()
     with model:
         approx = pm.fit(

@@ -19,7 +19,13 @@ from xarray import DataTree
 
 from analysis.bayes.archers import archer_arrays
 from analysis.bayes.priors import DEFAULT_PRIORS, Priors
-from analysis.validation import check_finite, check_positive_int, check_seed
+from analysis.validation import (
+    check_bool,
+    check_nonnegative_int,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["gibbs_mixed_model"]
 
@@ -104,14 +110,10 @@ def gibbs_mixed_model(
     seed = check_seed(seed)
     draws = check_positive_int("draws", draws)
     chains = check_positive_int("chains", chains)
-    if isinstance(tune, bool) or not isinstance(tune, (int, np.integer)) or tune < 0:
-        raise ValueError(f"tune must be a non-negative integer, got {tune!r}")
-    a0 = check_finite("variance_shape", variance_shape)
-    b0 = check_finite("variance_scale", variance_scale)
-    if a0 <= 0 or b0 <= 0:
-        raise ValueError("variance_shape and variance_scale must be positive")
-    if not isinstance(centered, (bool, np.bool_)):
-        raise ValueError(f"centered must be True or False, got {centered!r}")
+    tune = check_nonnegative_int("tune", tune)
+    a0 = check_positive("variance_shape", variance_shape)
+    b0 = check_positive("variance_scale", variance_scale)
+    centered = check_bool("centered", centered)
     coords, y, south, idx = archer_arrays(data, priors)
     n_archers = len(coords["archer"])
     if n_archers < 2:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from analysis.validation import check_positive_int, check_seed, require_columns
+from analysis.validation import check_positive_int, check_seed, finite_array, require_columns
 
 __all__ = [
     "subsample_by_group",
@@ -79,11 +79,9 @@ def subsample_by_group(data: pd.DataFrame, group: str, n_groups: int, *, seed: i
 
 
 def _check_cutpoints(cutpoints: np.ndarray) -> np.ndarray:
-    cut = np.asarray(cutpoints, dtype=float)
+    cut = finite_array("cutpoints", cutpoints, ndim=None, min_size=0)
     if cut.ndim < 1 or cut.shape[-1] < 1:
         raise ValueError("cutpoints must have at least one entry on their last axis")
-    if not np.all(np.isfinite(cut)):
-        raise ValueError("cutpoints must be finite")
     if np.any(np.diff(cut, axis=-1) <= 0):
         raise ValueError("cutpoints must be strictly increasing along their last axis")
     return cut
@@ -111,9 +109,7 @@ def cumulative_logit_probabilities(eta: np.ndarray, cutpoints: np.ndarray) -> np
         If the cutpoints are not finite and strictly increasing, or ``eta`` is not finite.
     """
     cut = _check_cutpoints(cutpoints)
-    eta = np.asarray(eta, dtype=float)
-    if not np.all(np.isfinite(eta)):
-        raise ValueError("eta must be finite")
+    eta = finite_array("eta", eta, ndim=None, min_size=0)
     below = special.expit(cut - eta[..., None])  # P(Y <= k), k = 1..K-1
     shape = below.shape[:-1] + (1,)
     cumulative = np.concatenate([np.zeros(shape), below, np.ones(shape)], axis=-1)
@@ -121,10 +117,8 @@ def cumulative_logit_probabilities(eta: np.ndarray, cutpoints: np.ndarray) -> np
 
 
 def _check_scale(mean: np.ndarray, sd: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.asarray(mean, dtype=float)
-    sd = np.asarray(sd, dtype=float)
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(sd))):
-        raise ValueError("mean and sd must be finite")
+    mean = finite_array("mean", mean, ndim=None, min_size=0)
+    sd = finite_array("sd", sd, ndim=None, min_size=0)
     if np.any(sd <= 0):
         raise ValueError("sd must be positive")
     return mean, sd
@@ -160,8 +154,7 @@ def gaussian_rating_probabilities(
         If a value is not finite, ``sd`` is not positive, or ``n_categories`` is below 2.
     """
     mean, sd = _check_scale(mean, sd)
-    if check_positive_int("n_categories", n_categories) < 2:
-        raise ValueError("n_categories must be at least 2")
+    check_positive_int("n_categories", n_categories, minimum=2)
     edges = np.arange(1, n_categories) + 0.5
     z = (edges - mean[..., None]) / np.asarray(sd)[..., None]
     below = stats.norm.cdf(z)

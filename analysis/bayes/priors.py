@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from analysis.validation import check_finite, numeric_response
+from analysis.validation import check_choice, check_finite, check_positive, numeric_response
 
 __all__ = ["SigmaPrior", "Priors", "DEFAULT_PRIORS"]
 
@@ -44,10 +44,8 @@ class SigmaPrior:
     scale: float = 50.0
 
     def __post_init__(self) -> None:
-        if self.family not in _SIGMA_FAMILIES:
-            raise ValueError(f"family must be one of {_SIGMA_FAMILIES}, got {self.family!r}")
-        if check_finite("scale", self.scale) <= 0:
-            raise ValueError(f"scale must be positive, got {self.scale!r}")
+        check_choice("family", self.family, _SIGMA_FAMILIES)
+        check_positive("scale", self.scale)
 
     def label(self) -> str:
         """Return a short human-readable name such as ``"HalfNormal(50)"``."""
@@ -138,8 +136,7 @@ class Priors:
     def __post_init__(self) -> None:
         check_finite("intercept_mean", self.intercept_mean)
         for name in ("intercept_sd", "effect_sd", "lkj_eta"):
-            if check_finite(name, getattr(self, name)) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            check_positive(name, getattr(self, name))
         for name in ("sigma", "group_sd", "slope_sd"):
             if not isinstance(getattr(self, name), SigmaPrior):
                 raise ValueError(f"{name} must be a SigmaPrior, got {getattr(self, name)!r}")

@@ -23,7 +23,7 @@ import pymc as pm
 from pymc.backends.arviz import patch_nutpie_idata
 from xarray import DataTree
 
-from analysis.validation import check_level, check_positive_int, check_seed
+from analysis.validation import check_choice, check_level, check_positive_int, check_seed
 
 __all__ = [
     "Engine",
@@ -80,8 +80,7 @@ class SamplerSettings:
         check_positive_int("chains", self.chains)
         check_positive_int("cores", self.cores)
         check_level(self.target_accept, "target_accept")
-        if self.engine not in ("nutpie", "pymc"):
-            raise ValueError(f"engine must be 'nutpie' or 'pymc', got {self.engine!r}")
+        check_choice("engine", self.engine, ("nutpie", "pymc"))
 
     def resolved_engine(self) -> Engine:
         """Return the engine that will actually run (nutpie only if it is installed)."""

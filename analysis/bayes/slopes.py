@@ -13,7 +13,7 @@ import pandas as pd
 import pymc as pm
 
 from analysis.bayes.priors import Priors
-from analysis.validation import numeric_response, require_columns
+from analysis.validation import check_choice, numeric_response, require_columns, require_rows
 
 __all__ = ["Structure", "random_slopes_model"]
 
@@ -84,11 +84,9 @@ def random_slopes_model(
     ValueError
         For missing or non-numeric columns, fewer than two groups, or an unknown structure.
     """
-    if structure not in _STRUCTURES:
-        raise ValueError(f"structure must be one of {_STRUCTURES}, got {structure!r}")
+    check_choice("structure", structure, _STRUCTURES)
     require_columns(data, [response, slope, group])
-    if len(data) == 0:
-        raise ValueError("data is empty")
+    require_rows(data)
     y = numeric_response(data, response)
     x = numeric_response(data, slope, role="predictor")
     if data[group].isna().any():

@@ -31,6 +31,7 @@ import pandas as pd
 
 from analysis.validation import (
     check_finite,
+    check_interval,
     check_nonnegative,
     check_nonnegative_int,
     check_positive_int,
@@ -339,9 +340,7 @@ def simulate_archers(
     archer_sd = check_nonnegative("archer_sd", archer_sd)
     shot_sd = check_nonnegative("shot_sd", shot_sd)
     bow_sd = check_nonnegative("bow_sd", bow_sd)
-    skill_bow_corr = check_finite("skill_bow_corr", skill_bow_corr)
-    if not -1.0 <= skill_bow_corr <= 1.0:
-        raise ValueError(f"skill_bow_corr must lie in [-1, 1], got {skill_bow_corr!r}")
+    skill_bow_corr = check_interval("skill_bow_corr", skill_bow_corr, -1.0, 1.0, closed="both")
     if bow_sd == 0.0 and skill_bow_corr != 0.0:
         raise ValueError(
             "skill_bow_corr must be 0 when bow_sd is 0 (a bow effect that does not vary "
@@ -607,9 +606,7 @@ def simulate_hits(
     distance_slope = check_finite("distance_slope", distance_slope)
     archer_sd = check_nonnegative("archer_sd", archer_sd)
     bow_sd = check_nonnegative("bow_sd", bow_sd)
-    skill_bow_corr = check_finite("skill_bow_corr", skill_bow_corr)
-    if not -1.0 <= skill_bow_corr <= 1.0:
-        raise ValueError(f"skill_bow_corr must lie in [-1, 1], got {skill_bow_corr!r}")
+    skill_bow_corr = check_interval("skill_bow_corr", skill_bow_corr, -1.0, 1.0, closed="both")
     names = (
         archer_names(n_archers, seed=seed)
         if n_archers <= len(_GIVEN) * len(_HOUSES)

@@ -22,6 +22,7 @@ from analysis.validation import (
     check_positive_int,
     check_seed,
     require_columns,
+    require_rows,
 )
 
 __all__ = [
@@ -162,8 +163,7 @@ def split_insteval(
     tuple of pandas.DataFrame
         ``(train, test)``, each keeping the original row index and the column types.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    require_rows(data)
     test_fraction = check_level(test_fraction, "test_fraction")
     seed = check_seed(seed)
     n = len(data)

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.validation import check_finite, check_nonnegative, check_positive_int, check_seed
+from analysis.validation import (
+    check_finite,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["CrossedTruth", "MILLION_DESIGN", "write_crossed_parquet"]
 
@@ -102,10 +108,8 @@ def write_crossed_parquet(
     sds = {
         "user": check_nonnegative("user_sd", user_sd),
         "item": check_nonnegative("item_sd", item_sd),
-        "Residual": check_nonnegative("noise_sd", noise_sd),
+        "Residual": check_positive("noise_sd", noise_sd),
     }
-    if sds["Residual"] == 0:
-        raise ValueError("noise_sd must be positive")
     intercept = check_finite("intercept", intercept)
     beta = check_finite("beta", beta)
     spread = check_nonnegative("activity_spread", activity_spread)

@@ -16,8 +16,10 @@ import pandas as pd
 
 from analysis.validation import (
     check_finite,
+    check_interval,
     check_nonnegative,
     check_nonnegative_int,
+    check_positive,
     check_positive_int,
     check_seed,
     require_columns,
@@ -83,10 +85,7 @@ class OnlineSimulation:
 
 
 def _check_fraction(name: str, value: object) -> float:
-    x = check_finite(name, value)
-    if not 0.0 <= x < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return x
+    return check_interval(name, value, 0.0, 1.0, closed="left")
 
 
 def simulate_online(
@@ -155,25 +154,17 @@ def simulate_online(
     seed = check_seed(seed)
     intercept = check_finite("intercept", intercept)
     unit_sd = check_nonnegative("unit_sd", unit_sd)
-    noise_sd = check_nonnegative("noise_sd", noise_sd)
-    if noise_sd == 0:
-        raise ValueError("noise_sd must be positive, got 0")
-    median_traffic = check_nonnegative("median_traffic", median_traffic)
-    if median_traffic == 0:
-        raise ValueError("median_traffic must be positive, got 0")
+    noise_sd = check_positive("noise_sd", noise_sd)
+    median_traffic = check_positive("median_traffic", median_traffic)
     traffic_spread = check_nonnegative("traffic_spread", traffic_spread)
-    max_traffic = check_positive_int("max_traffic", max_traffic)
-    if max_traffic < 2:
-        raise ValueError(f"max_traffic must be at least 2, got {max_traffic}")
+    max_traffic = check_positive_int("max_traffic", max_traffic, minimum=2)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     n_unseen = check_nonnegative_int("n_unseen", n_unseen)
     n_devices = check_nonnegative_int("n_devices", n_devices)
     device_sd = check_nonnegative("device_sd", device_sd)
     if n_devices == 0 and device_sd > 0:
         raise ValueError("device_sd must be 0 when n_devices is 0")
-    rho = check_finite("traffic_effect_corr", traffic_effect_corr)
-    if not -1.0 < rho < 1.0:
-        raise ValueError(f"traffic_effect_corr must lie in (-1, 1), got {traffic_effect_corr!r}")
+    rho = check_interval("traffic_effect_corr", traffic_effect_corr, -1.0, 1.0)
     if rho != 0.0 and unit_sd == 0.0:
         raise ValueError("traffic_effect_corr needs unit_sd > 0 (there is no effect to follow)")
 
@@ -295,8 +286,7 @@ def simulate_clicks(
     seed = check_seed(seed)
     intercept = check_finite("intercept", intercept)
     advertiser_sd = check_nonnegative("advertiser_sd", advertiser_sd)
-    if check_nonnegative("median_impressions", median_impressions) == 0:
-        raise ValueError("median_impressions must be positive, got 0")
+    check_positive("median_impressions", median_impressions)
     impression_spread = check_nonnegative("impression_spread", impression_spread)
     max_impressions = check_positive_int("max_impressions", max_impressions)
     rng = np.random.default_rng(seed)
@@ -400,19 +390,15 @@ def simulate_visits(
     ValueError
         If an argument is out of range; the message names it.
     """
-    n_sites = check_positive_int("n_sites", n_sites)
-    n_weeks = check_positive_int("n_weeks", n_weeks)
-    if n_sites < 2 or n_weeks < 2:
-        raise ValueError("n_sites and n_weeks must be at least 2")
+    n_sites = check_positive_int("n_sites", n_sites, minimum=2)
+    n_weeks = check_positive_int("n_weeks", n_weeks, minimum=2)
     seed = check_seed(seed)
     intercept = check_finite("intercept", intercept)
     promo_effect = check_finite("promo_effect", promo_effect)
     site_sd = check_nonnegative("site_sd", site_sd)
     week_sd = check_nonnegative("week_sd", week_sd)
     extra_sd = check_nonnegative("extra_sd", extra_sd)
-    share = check_finite("promo_share", promo_share)
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"promo_share must lie in (0, 1), got {promo_share!r}")
+    share = check_interval("promo_share", promo_share, 0.0, 1.0)
     rng = np.random.default_rng(seed)
     site = np.repeat(np.arange(n_sites), n_weeks)
     week = np.tile(np.arange(n_weeks), n_sites)

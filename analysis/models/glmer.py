@@ -86,7 +86,7 @@ import pandas as pd
 from scipy import linalg, optimize, sparse, special
 
 from analysis.models.formula import Design, build_design
-from analysis.validation import SINGULAR_TOL
+from analysis.validation import SINGULAR_TOL, check_choice, check_positive_int
 
 __all__ = ["FAMILIES", "MAX_RANDOM", "GlmerFit", "fit_glmer", "check_response"]
 
@@ -943,11 +943,8 @@ def fit_glmer(
 
 def _fit_glmer(formula: str, data: pd.DataFrame, family: str, nagq: int) -> GlmerFit:
     started = time.perf_counter()
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; use one of {', '.join(FAMILIES)}")
-    if isinstance(nagq, bool) or not isinstance(nagq, (int, np.integer)) or not 1 <= nagq <= 25:
-        raise ValueError(f"nagq must be a whole number from 1 to 25, got {nagq!r}")
-    nagq = int(nagq)
+    check_choice("family", family, FAMILIES)
+    nagq = check_positive_int("nagq", nagq, maximum=25)
     design = build_design(formula, data)
     check_response(design, family)
     if not design.random:

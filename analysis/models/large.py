@@ -63,11 +63,14 @@ import pandas as pd
 from scipy.sparse.linalg import LinearOperator, cg
 
 from analysis.validation import (
+    check_choice,
     check_grouping_levels,
+    check_positive,
     check_positive_int,
     check_response_scale,
     column_names,
     require_columns,
+    require_rows,
 )
 
 __all__ = ["LargeFit", "Solver", "moment_estimates", "backfit", "fit_large"]
@@ -165,9 +168,8 @@ def _prepare(data: object, response: str, fixed: Sequence[str], groups: Sequence
         raise ValueError(f"a column appears in two roles: {roles}")
     if isinstance(data, pd.DataFrame):
         require_columns(data, roles)
+        require_rows(data)
         frame = data.loc[:, roles].copy()
-        if len(frame) == 0:
-            raise ValueError("data has no rows")
         for col in (response, *fixed_list):
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 raise ValueError(f"column {col!r} must be numeric")
@@ -638,10 +640,8 @@ def _finish(
     start: float,
     solver: str = "cg",
 ) -> LargeFit:
-    if solver not in _SOLVERS:
-        raise ValueError(f"solver must be one of {_SOLVERS}, got {solver!r}")
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be positive, got {tol!r}")
+    check_choice("solver", solver, _SOLVERS)
+    tol = check_positive("tol", tol)
     max_sweeps = check_positive_int("max_sweeps", max_sweeps)
     solve = _solve_cg if solver == "cg" else _backfit
     beta, effects, history, converged = solve(d, sds, tol, max_sweeps)

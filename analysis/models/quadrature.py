@@ -33,7 +33,7 @@ import pandas as pd
 from numpy.polynomial.hermite import hermgauss
 from scipy.special import expit, gammaln
 
-from analysis.validation import check_nonnegative, check_positive_int
+from analysis.validation import check_positive, check_positive_int
 
 __all__ = ["binomial_group_loglik", "binomial_marginal_loglik"]
 
@@ -80,8 +80,7 @@ def binomial_group_loglik(
         The log marginal likelihood, binomial coefficients included (as lme4 reports it).
     """
     n_nodes = check_positive_int("n_nodes", n_nodes)
-    if check_nonnegative("sigma", sigma) == 0.0:
-        raise ValueError("sigma must be positive: with sigma = 0 there is nothing to integrate")
+    sigma = check_positive("sigma", sigma)  # with sigma = 0 there is nothing to integrate
     hits, trials, eta = (np.asarray(a, dtype=float) for a in (hits, trials, eta))
     b_hat = _mode(hits, trials, eta, sigma)
     p = expit(eta + b_hat)

@@ -21,7 +21,7 @@ from xarray import DataTree
 
 from analysis.bayes import HYPERPARAMETERS, SigmaPrior, posterior_means
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import check_positive_int, require_columns
+from analysis.validation import check_positive_int, finite_array, require_columns
 
 #: Colours of the priors in :func:`plot_prior_sensitivity`, in the order the draws are given.
 PRIOR_COLORS: tuple[str, ...] = ("#2e86c1", "#b03a2e", "#27ae60", "#8e44ad")
@@ -58,9 +58,7 @@ def plot_sd_posterior_vs_interval(
     matplotlib.figure.Figure
         The figure.
     """
-    draws = np.asarray(draws, dtype=float).ravel()
-    if draws.size < 2 or not np.all(np.isfinite(draws)):
-        raise ValueError("draws must hold at least two finite values")
+    draws = finite_array("draws", np.ravel(draws), min_size=2)
     est, lo, hi = (float(v) for v in interval)
     if not lo <= est <= hi:
         raise ValueError(f"interval must be (estimate, lower, upper) in order, got {interval}")

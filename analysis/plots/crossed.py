@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from analysis.datasets.insteval import per_group_counts, rating_distribution
 from analysis.models.metrics import rmse
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import require_columns
+from analysis.validation import check_positive, require_columns
 
 __all__ = ["plot_ratings_overview", "plot_sparsity", "plot_residual_histogram"]
 
@@ -128,9 +128,7 @@ def plot_residual_histogram(
     for label, r in arrays.items():
         ax.hist(r, bins=edges, density=True, alpha=0.55, label=f"{label} (RMSE {rmse(r):.3f})")
     if normal_sd is not None:
-        sd = float(normal_sd)
-        if not sd > 0:
-            raise ValueError(f"normal_sd must be positive, got {normal_sd!r}")
+        sd = check_positive("normal_sd", normal_sd)
         grid = np.linspace(-lim, lim, 400)
         density = np.exp(-0.5 * (grid / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
         ax.plot(grid, density, color="black", lw=1.2, label=f"N(0, {sd:.3f}²)")

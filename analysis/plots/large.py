@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import require_columns
+from analysis.validation import finite_array, require_columns
 
 __all__ = ["plot_solver_convergence", "plot_scaling"]
 
@@ -37,9 +37,7 @@ def plot_solver_convergence(
         raise ValueError("histories must hold at least one solver")
     fig, ax = figure_axes(ax, (7.0, 3.8))
     for k, (label, history) in enumerate(histories.items()):
-        values = np.asarray(history, dtype=float)
-        if values.size == 0 or not np.all(np.isfinite(values)):
-            raise ValueError(f"the history of {label!r} must be finite and non-empty")
+        values = finite_array(f"the history of {label!r}", history, ndim=None)
         ax.plot(
             np.arange(1, values.size + 1),
             np.maximum(values, 1e-16),

@@ -18,7 +18,14 @@ from matplotlib.ticker import NullFormatter
 from scipy import stats
 
 from analysis.plots.style import figure_axes, legend_above
-from analysis.validation import check_level, require_columns
+from analysis.validation import (
+    check_level,
+    check_positive,
+    check_positive_int,
+    finite_array,
+    require_columns,
+    require_rows,
+)
 
 __all__ = [
     "CATERPILLAR_LABEL_SIZE",
@@ -424,11 +431,8 @@ OWN_COLOR, MODEL_COLOR, POPULATION_COLOR = "#b03a2e", "#2e86c1", "#566573"
 
 def _coefficient_frame(frame: pd.DataFrame, slope: str, argname: str) -> pd.DataFrame:
     """Return the ``(Intercept)`` and ``slope`` columns of ``frame`` as floats, checked."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{argname} must be a pandas DataFrame, got {type(frame).__name__}")
     require_columns(frame, [INTERCEPT, slope], argname=argname)
-    if frame.empty:
-        raise ValueError(f"{argname} has no rows")
+    require_rows(frame, argname)
     out = frame[[INTERCEPT, slope]].astype(float)
     if not np.isfinite(out.to_numpy()).all():
         raise ValueError(f"{argname} has missing or infinite coefficients")
@@ -437,12 +441,7 @@ def _coefficient_frame(frame: pd.DataFrame, slope: str, argname: str) -> pd.Data
 
 def _finite_vector(name: str, values: object) -> np.ndarray:
     """Return ``values`` as a 1-D float array, refusing empty or non-finite input."""
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} has missing or infinite values")
-    return array
+    return finite_array(name, values)
 
 
 def plot_subject_panels(
@@ -490,8 +489,7 @@ def plot_subject_panels(
     require_columns(data, [x, y, group], argname="data")
     own = _coefficient_frame(own, x, "own")
     model = _coefficient_frame(model, x, "model")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = check_positive_int("ncols", ncols)
     labels = data[group].astype(str)
     own.index, model.index = own.index.astype(str), model.index.astype(str)
     groups = list(pd.unique(labels))
@@ -616,8 +614,10 @@ def plot_shrinkage_2d(
         raise ValueError("cov must be a finite, symmetric 2 x 2 matrix")
     if np.linalg.eigvalsh(cov).min() <= 0:
         raise ValueError("cov must be positive definite (a singular fit has no ellipse)")
-    if not levels or any(not 0 < float(p) < 1 for p in levels):
-        raise ValueError(f"levels must be shares strictly between 0 and 1, got {levels!r}")
+    if not levels:
+        raise ValueError("levels must hold at least one share strictly between 0 and 1")
+    for p in levels:
+        check_level(p, "levels")
     fig, ax = plt.subplots(figsize=(7.0, 5.4), layout="constrained")
     for i, mass in enumerate(sorted(levels)):
         ring = _ellipse(center, cov, float(mass))
@@ -703,8 +703,8 @@ def plot_residuals_fitted(
     r = _finite_vector("residuals", residuals)
     if x.shape != r.shape:
         raise ValueError(f"fitted and residuals differ in length ({x.size} and {r.size})")
-    if sigma is not None and (not np.isfinite(sigma) or sigma <= 0):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    if sigma is not None:
+        sigma = check_positive("sigma", sigma)
     fig, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
     ax.scatter(x, r, s=14, color="#2c3e50", alpha=0.75, label="observations")
     ax.axhline(0.0, color="black", lw=0.7)
@@ -821,8 +821,8 @@ def plot_residual_spread(
     labels = pd.Series(np.asarray(groups)).astype(str)
     if labels.size != r.size:
         raise ValueError(f"residuals and groups differ in length ({r.size} and {labels.size})")
-    if sigma is not None and (not np.isfinite(sigma) or sigma <= 0):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    if sigma is not None:
+        sigma = check_positive("sigma", sigma)
     frame = pd.DataFrame({"r": r, "g": labels.to_numpy()})
     spread = frame.groupby("g")["r"].std().sort_values(kind="stable")
     if spread.isna().any():

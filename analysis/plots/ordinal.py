@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis.plots.style import figure_axes, legend_above
+from analysis.validation import finite_array
 
 #: Colours of the bars of :func:`plot_rating_probabilities`, in the order the sources are given.
 SOURCE_COLORS: tuple[str, ...] = ("#555555", "#2e86c1", "#b03a2e", "#27ae60")
@@ -45,8 +46,8 @@ def plot_latent_scale(
     matplotlib.figure.Figure
         The figure.
     """
-    cut = np.asarray(cutpoints, dtype=float)
-    if cut.ndim != 1 or np.any(np.diff(cut) <= 0):
+    cut = finite_array("cutpoints", cutpoints)
+    if np.any(np.diff(cut) <= 0):
         raise ValueError("cutpoints must be a strictly increasing 1-d array")
     if not shifts:
         raise ValueError("shifts must name at least one latent location")
