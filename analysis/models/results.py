@@ -3,8 +3,8 @@
 The fitters return their own result objects: statsmodels' random-intercept fit wrapped in
 :class:`analysis.models.mixed.MixedFit`, the crossed REML fitter's
 :class:`analysis.models.crossed.CrossedFit`, the large-data fitter's
-:class:`analysis.models.large.LargeFit`, and mixedlm's ``LmerResult`` from
-:func:`analysis.models.lmer.fit_lmer`. Each keeps what only it knows (a statsmodels result, a
+:class:`analysis.models.large.LargeFit`, mixedlm's ``LmerResult`` from
+:func:`analysis.models.lmer.fit_lmer` and :class:`analysis.models.glmer.GlmerFit`. Each keeps what only it knows (a statsmodels result, a
 profiled deviance, a Dask history). What every reader of a fit needs -- the comparison with
 lme4, the command line, a chapter's table -- is the same small set of numbers, and
 :func:`result_of` reads any fit into it, in one place: a :class:`FitResult` with
@@ -16,7 +16,13 @@ lme4, the command line, a chapter's table -- is the same small set of numbers, a
 - ``ranef``: lme4's ``as.data.frame(ranef(fit, condVar = TRUE))`` -- ``grpvar``, ``term``,
   ``grp``, ``condval``, ``condsd``;
 - ``criterion`` (the REML criterion of a REML fit, else the deviance), ``loglik``, ``reml``,
-  ``n_obs``, ``singular``, and :meth:`FitResult.to_dict` / :meth:`FitResult.summary`.
+  ``n_obs``, ``singular``, ``family`` and ``link``, AIC and BIC;
+- optional interval estimates, ``confint`` (lme4's VarCorr rows with ``estimate``, ``lower``,
+  ``upper``) and ``fixed_confint``, added by :func:`with_intervals` from a table in lme4's
+  ``confint`` names;
+- ``extras``: what only one fitter reports (dropped columns, iterations, quadrature points);
+- :meth:`FitResult.to_dict` (one JSON document) and :meth:`FitResult.summary` (one printout,
+  as lme4's ``summary``), which the command line prints for every command.
 
 A fit of a type it does not know is refused with a ``TypeError`` naming the type: the types are
 checked, not guessed from their attributes.
@@ -281,20 +287,36 @@ def _number(value: float) -> str:
 
 
 def _table(frame: pd.DataFrame) -> list[str]:
-    """Return a frame as indented text lines, numbers to six significant digits."""
-    text = frame.to_string(index=False, float_format=_number, na_rep="")
-    return ["  " + line for line in text.splitlines()]
+    """Return a frame as indented text lines, each column under its name.
+
+    Text is left-aligned; numbers are right-aligned with six significant digits; ``None`` is
+    left blank (NaN is printed as ``NaN``).
+    """
+    columns = []
+    for name in frame.columns:
+        values = frame[name].tolist()
+        numeric = all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            for v in values
+            if v is not None
+        )
+        cells = ["" if v is None else _number(float(v)) if numeric else str(v) for v in values]
+        width = max([len(str(name)), *(len(c) for c in cells)])
+        align = str.rjust if numeric else str.ljust
+        columns.append([align(str(name), width), *(align(c, width) for c in cells)])
+    return ["  " + "  ".join(row).rstrip() for row in zip(*columns, strict=True)]
 
 
 def _varcorr_text(varcorr: pd.DataFrame) -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for row in varcorr.itertuples(index=False):
+        sd = float(row.sdcor)
         if row.var2:
-            rows.append((row.grp, f"{row.var1} : {row.var2}", "", "", _number(row.sdcor)))
+            rows.append((row.grp, f"{row.var1} : {row.var2}", None, None, sd))
         else:
-            sd = float(row.sdcor)
-            rows.append((row.grp, row.var1 or "", _number(sd * sd), _number(sd), ""))
-    return pd.DataFrame(rows, columns=["Groups", "Name", "Variance", "Std.Dev.", "Corr"])
+            rows.append((row.grp, row.var1 or "", sd * sd, sd, None))
+    columns = ["Groups", "Name", "Variance", "Std.Dev.", "Corr"]
+    return pd.DataFrame(rows, columns=columns, dtype=object)  # None stays blank
 
 
 def _summary_lines(result: FitResult, top: int) -> list[str]:
@@ -306,7 +328,9 @@ def _summary_lines(result: FitResult, top: int) -> list[str]:
         how = f"Linear mixed model fit by {result.method}"
     lines = [f"{how} [{result.kind}]"]
     if not result.linear:
-        lines.append(f" Family: {result.family} ( {result.link} )")
+        shape = result.extras.get("nb_theta")
+        theta = "" if shape is None else f", negative binomial shape (theta) {_number(shape)}"
+        lines.append(f" Family: {result.family} ( {result.link} ){theta}")
     if result.formula:
         lines.append(f"Formula: {result.formula}")
     if result.criterion is not None:
@@ -357,7 +381,8 @@ def _summary_lines(result: FitResult, top: int) -> list[str]:
     shown = {
         k: v
         for k, v in result.extras.items()
-        if isinstance(v, (str, int, float, bool)) or (isinstance(v, list) and 0 < len(v) <= 10)
+        if k != "nb_theta"
+        and (isinstance(v, (str, int, float, bool)) or (isinstance(v, list) and 0 < len(v) <= 10))
     }
     if shown:
         lines += ["", "Details:"]
@@ -420,8 +445,8 @@ def result_of(fit: Any) -> FitResult:
     ----------
     fit
         A :class:`~analysis.models.mixed.MixedFit`, :class:`~analysis.models.crossed.CrossedFit`,
-        :class:`~analysis.models.large.LargeFit` or mixedlm ``LmerResult``, or a
-        :class:`FitResult` (returned as it is).
+        :class:`~analysis.models.large.LargeFit`, :class:`~analysis.models.glmer.GlmerFit` or
+        mixedlm ``LmerResult``, or a :class:`FitResult` (returned as it is).
 
     Returns
     -------
