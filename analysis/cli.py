@@ -23,21 +23,21 @@ Five commands fit the book's models to a file of your own:
     ``python -m analysis glmer PATH.csv --formula "hit ~ Bow + distance + (1 + Bow | Name)"
     --family binomial``.
 
-Every command prints its fit one way: the fitter's result is read into the one result of every
-fit (:func:`analysis.models.results.result_of`, a
-:class:`~analysis.models.results.FitResult`) and printed by its ``summary`` (``--top K`` adds
-the K lowest and highest conditional modes of every grouping factor), or, with ``--json``, as
-one JSON document: ``command`` and ``file``, then the keys of ``FitResult.to_dict`` (``kind``,
-``formula``, ``family``, ``link``, ``method``, ``n_obs``, ``n_groups``, ``fixed``, ``varcorr``,
-``sigma``, ``criterion_name``, ``criterion``, ``loglik``, ``df``, ``AIC``, ``BIC``,
-``singular``, ``converged``, ``confint``, ``extras``, ``ranef``), then ``fit_seconds`` with
-``--timings``. A successful command exits with status 0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
-a fit that fails or gives non-finite numbers) is reported as one line
-``COMMAND: error: MESSAGE`` on stderr, with exit status 2 and nothing on stdout; warnings go
-to stderr as ``COMMAND: warning: MESSAGE``, and so does anything a library prints while
-fitting, so stdout holds the report or the document alone. Output that cannot be written (a
-closed stdout, a pipe whose reader has gone, a full disk) is an error too, status 2. The JSON
-documents hold no timings unless ``--timings`` asks for them, so two runs print the same bytes.
+Every command prints its fit one way: the fitter's result is read into the one result of every fit
+(:func:`analysis.models.results.result_of`, a :class:`~analysis.models.results.FitResult`) and
+printed by its ``summary`` (``--top K`` adds the K lowest and highest conditional modes of every
+grouping factor), or, with ``--json``, as one JSON document: ``command`` and ``file``, then the keys
+of ``FitResult.to_dict`` (``kind``, ``formula``, ``family``, ``link``, ``method``, ``n_obs``,
+``n_groups``, ``fixed``, ``varcorr``, ``sigma``, ``criterion_name``, ``criterion``, ``loglik``,
+``df``, ``AIC``, ``BIC``, ``singular``, ``converged``, ``confint``, ``extras``, ``ranef``), then
+``fit_seconds`` with ``--timings``. A successful command exits with status 0. Bad input (a missing
+or unreadable file, a missing column, a model the data cannot support, a fit that fails or gives
+non-finite numbers) is reported as one line ``COMMAND: error: MESSAGE`` on stderr, with exit status
+2 and nothing on stdout; warnings go to stderr as ``COMMAND: warning: MESSAGE``, and so does
+anything a library prints while fitting, so stdout holds the report or the document alone. Output
+that cannot be written (a closed stdout, a pipe whose reader has gone, a full disk) is an error too,
+status 2. The JSON documents hold no timings unless ``--timings`` asks for them, so two runs print
+the same bytes.
 
 Grouping columns are read as text: they hold labels, so ``001`` and ``1`` are two groups.
 

@@ -4,10 +4,10 @@ The fitters return their own result objects: statsmodels' random-intercept fit w
 :class:`analysis.models.mixed.MixedFit`, the crossed REML fitter's
 :class:`analysis.models.crossed.CrossedFit`, the large-data fitter's
 :class:`analysis.models.large.LargeFit`, mixedlm's ``LmerResult`` from
-:func:`analysis.models.lmer.fit_lmer` and :class:`analysis.models.glmer.GlmerFit`. Each keeps what only it knows (a statsmodels result, a
-profiled deviance, a Dask history). What every reader of a fit needs -- the comparison with
-lme4, the command line, a chapter's table -- is the same small set of numbers, and
-:func:`result_of` reads any fit into it, in one place: a :class:`FitResult` with
+:func:`analysis.models.lmer.fit_lmer` and :class:`analysis.models.glmer.GlmerFit`. Each keeps what
+only it knows (a statsmodels result, a profiled deviance, a Dask history). What every reader of a
+fit needs -- the comparison with lme4, the command line, a chapter's table -- is the same small set
+of numbers, and :func:`result_of` reads any fit into it, in one place: a :class:`FitResult` with
 
 - ``fixed``: lme4's ``coef(summary(fit))`` -- ``term`` (lme4's names, e.g. ``BowSouthwood``),
   ``estimate``, ``std_error``;
