@@ -53,7 +53,10 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotations only: registering the commands imports nothing heavy
+    from analysis.models.results import FitResult
 
 __all__ = ["CommandError", "EXIT_ERROR", "build_parser", "main"]
 
@@ -82,7 +85,7 @@ class _Output:
         Messages to print on stderr as ``COMMAND: warning: MESSAGE``.
     """
 
-    result: Any
+    result: FitResult
     file: str
     fit_seconds: float
     warnings: tuple[str, ...] = ()

@@ -67,7 +67,19 @@ def _clean(value: object) -> object:
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
     """Return a frame's rows as JSON-ready dicts (NumPy scalars as Python, NaN as None)."""
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype):  # column at a time: InstEval's modes
+            values = column.to_numpy(dtype=float)
+            cells = values.tolist()
+            if not np.isfinite(values).all():
+                cells = [v if math.isfinite(v) else None for v in cells]
+        else:
+            cells = [_clean(v) for v in column.tolist()]
+        columns.append(cells)
+    names = [str(name) for name in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -458,13 +470,15 @@ def result_of(fit: Any) -> FitResult:
     TypeError
         For an object of any other type.
     """
-    from analysis.models.crossed import CrossedFit
-    from analysis.models.glmer import GlmerFit
-    from analysis.models.large import LargeFit
-    from analysis.models.mixed import MixedFit
-
     if isinstance(fit, FitResult):
         return fit
+    # A fit's class is defined in a module that is loaded already (it made the fit): the types
+    # are checked without importing the other fitters (statsmodels, Dask, mixedlm take seconds)
+    MixedFit = _loaded_class("analysis.models.mixed", "MixedFit")  # noqa: N806
+    CrossedFit = _loaded_class("analysis.models.crossed", "CrossedFit")  # noqa: N806
+    LargeFit = _loaded_class("analysis.models.large", "LargeFit")  # noqa: N806
+    GlmerFit = _loaded_class("analysis.models.glmer", "GlmerFit")  # noqa: N806
+    LmerResult = _loaded_class("mixedlm.models.lmer", "LmerResult")  # noqa: N806
     if isinstance(fit, MixedFit):
         table = fit.fixed
         ranef = pd.DataFrame(
@@ -554,10 +568,6 @@ def result_of(fit: Any) -> FitResult:
                 "warnings": list(fit.messages),
             },
         )
-    try:
-        from mixedlm.models.lmer import LmerResult
-    except ImportError:  # pragma: no cover - mixedlm is a dependency
-        LmerResult = ()  # type: ignore[assignment]  # noqa: N806
     if isinstance(fit, LmerResult):
         from analysis.models import lmer
 
@@ -582,6 +592,18 @@ def result_of(fit: Any) -> FitResult:
             },
         )
     raise TypeError(f"not a fit of the book: {type(fit).__module__}.{type(fit).__name__}")
+
+
+def _loaded_class(module: str, name: str) -> type | tuple[()]:
+    """Return class ``name`` of ``module`` if the module is loaded, else ``()`` (matches nothing).
+
+    An object of a class is made by the class's module, so a module that is not loaded has
+    made no object to check.
+    """
+    import sys
+
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else ()
 
 
 def _has_me(fit: Any, name: str) -> bool:
