@@ -159,3 +159,23 @@ def test_summary_shows_the_lowest_and_highest_modes(fits):
         assert level in text
     assert modes["grp"].iloc[2] not in text.split("Conditional modes")[1]
     assert "Conditional modes" not in result.summary()  # top=0 shows none
+
+
+def test_reading_a_fit_imports_no_other_fitter():
+    """result_of checks types against loaded modules only: fit-crossed's output does not pay
+    for importing statsmodels, Dask or mixedlm (seconds of a command's wall time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from analysis.datasets.archers import fifty_archers; "
+        "from analysis.models.crossed import fit_crossed; "
+        "from analysis.models.results import result_of; "
+        "data = fifty_archers().data; "
+        "result_of(fit_crossed(data, 'Distance', ['Bow'], ['Name'])).to_dict(); "
+        "print([m for m in ('statsmodels', 'dask', 'mixedlm') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=book_root()
+    )
+    assert out.stdout.strip() == "[]"
