@@ -402,7 +402,7 @@ def _summary_lines(result: FitResult, top: int) -> list[str]:
             if isinstance(value, float):
                 value = _number(value)
             elif isinstance(value, list):
-                value = ", ".join(str(v) for v in value)
+                value = ", ".join(_number(v) if isinstance(v, float) else str(v) for v in value)
             lines.append(f"  {key}: {value}")
     return lines
 
