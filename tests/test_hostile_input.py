@@ -500,6 +500,8 @@ def test_fit_crossed_on_a_wide_file_raises_no_performance_warning(tmp_path):
     [
         ("fit-crossed", ["--response", "y", "--groups", "user", "item"], "d.csv"),
         ("fit-large", ["--response", "y", "--groups", "user", "item"], "d.parquet"),
+        ("fit-mixed", ["--response", "y", "--fixed", "--group", "user"], "d.csv"),
+        ("lmer", ["--formula", "y ~ 1 + (1 | user)", "--engine", "mixedlm"], "d.csv"),
     ],
 )
 def test_json_is_byte_identical_between_runs(tmp_path, command, options, data):
