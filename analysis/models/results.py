@@ -328,7 +328,8 @@ def _varcorr_text(varcorr: pd.DataFrame) -> pd.DataFrame:
         else:
             rows.append((row.grp, row.var1 or "", sd * sd, sd, None))
     columns = ["Groups", "Name", "Variance", "Std.Dev.", "Corr"]
-    return pd.DataFrame(rows, columns=columns, dtype=object)  # None stays blank
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)  # None stays blank
+    return frame if varcorr["var2"].astype(bool).any() else frame.drop(columns="Corr")
 
 
 def _summary_lines(result: FitResult, top: int) -> list[str]:
