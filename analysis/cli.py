@@ -23,15 +23,21 @@ Five commands fit the book's models to a file of your own:
     ``python -m analysis glmer PATH.csv --formula "hit ~ Bow + distance + (1 + Bow | Name)"
     --family binomial``.
 
-Every command prints a text report, or one JSON document with ``--json``, and exits with status
-0. Bad input (a missing or unreadable file, a missing column, a model the data cannot support,
-a fit that fails or gives non-finite numbers) is reported as one line
-``COMMAND: error: MESSAGE`` on stderr, with exit status 2 and nothing on stdout; warnings go
-to stderr as ``COMMAND: warning: MESSAGE``, and so does anything a library prints while
-fitting, so stdout holds the report or the document alone. Output that cannot be written (a
-closed stdout, a pipe whose reader has gone, a full disk) is an error too, status 2. The JSON
-documents name the number of observations ``n_obs`` in every command; they hold no timings
-unless ``--timings`` asks for them, so two runs print the same bytes.
+Every command prints its fit one way: the fitter's result is read into the one result of every fit
+(:func:`analysis.models.results.result_of`, a :class:`~analysis.models.results.FitResult`) and
+printed by its ``summary`` (``--top K`` adds the K lowest and highest conditional modes of every
+grouping factor), or, with ``--json``, as one JSON document: ``command`` and ``file``, then the keys
+of ``FitResult.to_dict`` (``kind``, ``formula``, ``family``, ``link``, ``method``, ``n_obs``,
+``n_groups``, ``fixed``, ``varcorr``, ``sigma``, ``criterion_name``, ``criterion``, ``loglik``,
+``df``, ``AIC``, ``BIC``, ``singular``, ``converged``, ``confint``, ``extras``, ``ranef``), then
+``fit_seconds`` with ``--timings``. A successful command exits with status 0. Bad input (a missing
+or unreadable file, a missing column, a model the data cannot support, a fit that fails or gives
+non-finite numbers) is reported as one line ``COMMAND: error: MESSAGE`` on stderr, with exit status
+2 and nothing on stdout; warnings go to stderr as ``COMMAND: warning: MESSAGE``, and so does
+anything a library prints while fitting, so stdout holds the report or the document alone. Output
+that cannot be written (a closed stdout, a pipe whose reader has gone, a full disk) is an error too,
+status 2. The JSON documents hold no timings unless ``--timings`` asks for them, so two runs print
+the same bytes.
 
 Grouping columns are read as text: they hold labels, so ``001`` and ``1`` are two groups.
 
@@ -47,7 +53,10 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotations only: registering the commands imports nothing heavy
+    from analysis.models.results import FitResult
 
 __all__ = ["CommandError", "EXIT_ERROR", "build_parser", "main"]
 
@@ -61,24 +70,25 @@ class CommandError(Exception):
 
 @dataclass(frozen=True)
 class _Output:
-    """What a command produced.
+    """What a command produced: one fit, read into the one result of every fit.
 
     Attributes
     ----------
-    document
-        The result as JSON-ready plain objects (printed with ``--json``).
-    report
-        Prints the text report (without ``--json``).
+    result
+        The fit (:class:`analysis.models.results.FitResult`): printed by its ``summary``, or
+        as its ``to_dict`` inside the envelope of :func:`_document` with ``--json``.
+    file
+        The data file or folder the command read.
+    fit_seconds
+        Wall time of the fit (intervals included), put in the output with ``--timings``.
     warnings
         Messages to print on stderr as ``COMMAND: warning: MESSAGE``.
-    indent
-        Indentation of the printed JSON document (``None``: one line).
     """
 
-    document: dict[str, Any]
-    report: Callable[[], None]
+    result: FitResult
+    file: str
+    fit_seconds: float
     warnings: tuple[str, ...] = ()
-    indent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,24 +174,36 @@ def _add_ml(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
 
 
-def _add_json(parser: argparse.ArgumentParser) -> None:
-    """Add ``--json`` (print one JSON document instead of the text report)."""
+def _add_output(parser: argparse.ArgumentParser, *, top: int = 0) -> None:
+    """Add the output options every command shares: ``--json``, ``--timings``, ``--top``."""
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-
-
-def _add_timings(parser: argparse.ArgumentParser) -> None:
-    """Add ``--timings`` (put the fit's wall time, ``fit_seconds``, in the JSON document)."""
     parser.add_argument(
         "--timings",
         action="store_true",
-        help="add the fit's wall time (fit_seconds) to the JSON document; without it two runs "
+        help="add the fit's wall time (fit_seconds) to the output; without it two runs "
         "on the same data print the same document, byte for byte",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=top,
+        metavar="K",
+        help=f"without --json, how many conditional modes per grouping factor to show at "
+        f"each end, the lowest and the highest (default {top})",
     )
 
 
-def _timed(document: dict[str, Any], timings: bool) -> dict[str, Any]:
-    """Return ``document`` without its ``fit_seconds`` unless ``timings`` asks for it."""
-    return document if timings else {k: v for k, v in document.items() if k != "fit_seconds"}
+def _document(command: str, output: _Output, timings: bool) -> dict[str, Any]:
+    """Return the JSON document of every command: a small envelope around the fit's result.
+
+    ``command`` and ``file`` first, then the keys of
+    :meth:`analysis.models.results.FitResult.to_dict`, then ``fit_seconds`` with
+    ``--timings`` only (so that two runs print the same bytes).
+    """
+    document = {"command": command, "file": output.file, **output.result.to_dict()}
+    if timings:
+        document["fit_seconds"] = output.fit_seconds
+    return document
 
 
 def _one_line(text: object) -> str:
@@ -329,7 +351,7 @@ def _non_finite_at(value: Any, where: str = "") -> str | None:
     return None
 
 
-def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
+def _json_text(document: dict[str, Any]) -> str:
     """Return ``document`` as strict JSON.
 
     Raises
@@ -339,7 +361,7 @@ def _json_text(document: dict[str, Any], indent: int | None = None) -> str:
         numbers has failed. The message names the first such value.
     """
     try:
-        return json.dumps(document, allow_nan=False, indent=indent)
+        return json.dumps(document, allow_nan=False)
     except ValueError:
         where = _non_finite_at(document)
         raise CommandError(
@@ -433,6 +455,8 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(chatter):
             _ignore_library_noise()
             try:
+                if args.top < 0:
+                    raise CommandError(f"--top must not be negative, got {args.top}")
                 output = command.fit(args)
             except (ArithmeticError, np.linalg.LinAlgError, RuntimeError) as exc:
                 # LinAlgError is a ValueError: this clause comes first
@@ -441,12 +465,11 @@ def _execute(command: _Command, args: argparse.Namespace) -> int:
                 raise CommandError(f"missing key or column {exc}") from None
             except (ValueError, OSError) as exc:
                 raise CommandError(str(exc)) from None
-            text = _json_text(output.document, output.indent) + "\n"
+            text = _json_text(_document(command.name, output, args.timings)) + "\n"
             if not args.json:
-                report = io.StringIO()
-                with contextlib.redirect_stdout(report):
-                    output.report()
-                text = report.getvalue()
+                text = output.result.summary(top=args.top) + "\n"
+                if args.timings:
+                    text += f"fit in {output.fit_seconds:.2f} s\n"
     except CommandError as exc:
         return _error(command.name, exc)
     messages = [
@@ -474,14 +497,6 @@ def _ignore_library_noise() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _print_estimates(fit: Any) -> None:
-    """Print a fit's fixed effects and standard deviations (``fit-crossed``, ``fit-large``)."""
-    print("\nFixed effects:")
-    print(fit.fixed.to_string(float_format=lambda v: f"{v:.6g}"))
-    print("\nStandard deviations:")
-    print(fit.sds.to_string(float_format=lambda v: f"{v:.6g}"))
-
-
 # --------------------------------------------------------------------------------------------
 # fit-mixed
 # --------------------------------------------------------------------------------------------
@@ -499,73 +514,46 @@ def _mixed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default="Name", help="grouping column (random intercepts)")
     _add_ml(parser)
     parser.add_argument("--level", type=float, default=0.95, help="confidence level")
-    _add_json(parser)
-
-
-def _finite_or_none(x: float) -> float | None:
-    """Return ``x`` as a float, or ``None`` (JSON ``null``) if it is NaN or infinite."""
-    import math
-
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _mixed_document(fit: Any, ci: Any, path: str, level: float) -> dict[str, Any]:
-    """Return a :class:`analysis.models.mixed.MixedFit` and its profile CIs as JSON data."""
-    num = _finite_or_none
-    return {
-        "file": path,
-        "formula": f"{fit.response} ~ {' + '.join(fit.fixed_terms) or '1'} + (1 | {fit.group})",
-        "method": "REML" if fit.reml else "ML",
-        "n_obs": fit.n_obs,
-        "n_groups": fit.n_groups,
-        "loglik": num(fit.loglik),
-        "fixed": {
-            str(term): {
-                **{k: num(row[k]) for k in ("estimate", "se", "z", "p", "ci_low", "ci_high")},
-                "level": level,
-            }
-            for term, row in fit.fixed.iterrows()
-        },
-        "sd_group": num(fit.sd_group),
-        "sd_resid": num(fit.sd_resid),
-        "singular": fit.singular,
-        "profile_ci": {
-            "level": level,
-            "deviance": "ML (as lme4's confint)",
-            **{
-                str(name): {k: num(row[k]) for k in ("estimate", "lower", "upper")}
-                for name, row in ci.iterrows()
-            },
-        },
-        "blups": {str(k): num(v) for k, v in fit.blups.items()},
-        "blup_sd": {str(k): num(v) for k, v in fit.blup_sd.items()},
-    }
+    _add_output(parser)
 
 
 def _fit_mixed(args: argparse.Namespace) -> _Output:
-    """Run ``fit-mixed``: REML (or ML) fit, profile intervals, BLUPs."""
-    from analysis.models.mixed import fit_random_intercept, lme4_summary
+    """Run ``fit-mixed``: REML (or ML) fit, profile intervals of the SDs, Wald of the rest."""
+    import time
+
+    import pandas as pd
+
+    from analysis.models.mixed import fit_random_intercept
     from analysis.models.profile import profile_ci
+    from analysis.models.results import result_of, with_intervals
     from analysis.validation import check_level
 
     check_level(args.level, "--level")
     data = _read_csv(args.path, text_columns=[args.group])
     _require_columns(data, args.path, [args.response, *args.fixed, args.group])
     roles = {"response": args.response, "fixed": tuple(args.fixed), "group": args.group}
+    start = time.perf_counter()
     fit = fit_random_intercept(data, reml=not args.ml, level=args.level, **roles)
     ci = profile_ci(data, level=args.level, **roles)
-
-    def report() -> None:
-        print(lme4_summary(fit))
-        print()
-        print(f"Wald {args.level:.0%} intervals of the fixed effects:")
-        print(fit.fixed.loc[:, ["ci_low", "ci_high"]].to_string(float_format=lambda v: f"{v:.4f}"))
-        print()
-        print(f"Profile-likelihood {args.level:.0%} intervals (ML deviance, as lme4's confint):")
-        print(ci.to_string(float_format=lambda v: f"{v:.4f}"))
-
-    return _Output(_mixed_document(fit, ci, args.path, args.level), report, indent=2)
+    seconds = time.perf_counter() - start
+    result = result_of(fit)
+    # lme4's confint names: the SDs' profile intervals (ML estimates), the Wald intervals of
+    # the fixed effects at the same level
+    parm = {"sd_group": f"sd_(Intercept)|{args.group}", "sd_resid": "sigma"}
+    table = pd.DataFrame(
+        {
+            "parm": [parm[str(k)] for k in ci.index] + list(result.fixed["term"]),
+            "lower": [*ci["lower"], *fit.fixed["ci_low"]],
+            "upper": [*ci["upper"], *fit.fixed["ci_high"]],
+        }
+    )
+    estimates = {parm[str(k)]: float(v) for k, v in ci["estimate"].items()}
+    method = (
+        "SDs by profile likelihood of the ML deviance (ML estimates), as lme4's confint; "
+        "fixed effects by Wald"
+    )
+    result = with_intervals(result, table, args.level, method, estimates)
+    return _Output(result, args.path, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -590,25 +578,24 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
         "holding only 0/1 values is treated as a factor, as InstEval's service is in lme4)",
     )
     _add_ml(parser)
-    _add_json(parser)
-    _add_timings(parser)
-    parser.add_argument(
-        "--top",
-        type=int,
-        default=5,
-        metavar="K",
-        help="without --json, how many levels per group to show at each end (default 5)",
-    )
+    _add_output(parser, top=5)
+
+
+def _intercepts_formula(response: str, fixed: Sequence[str], groups: Sequence[str]) -> str:
+    """Return lme4's formula of crossed random intercepts (``y ~ x + (1 | g) + (1 | h)``)."""
+    terms = [*(fixed or ["1"]), *(f"(1 | {g})" for g in groups)]
+    return f"{response} ~ {' + '.join(terms)}"
 
 
 def _fit_crossed(args: argparse.Namespace) -> _Output:
     """Run ``fit-crossed``: crossed random intercepts by REML (or ML)."""
+    import dataclasses
+
     import pandas as pd
 
     from analysis.models.crossed import fit_crossed
+    from analysis.models.results import result_of
 
-    if args.top < 0:
-        raise CommandError(f"--top must not be negative, got {args.top}")
     data = _read_csv(args.csv, text_columns=args.groups)
     _require_columns(data, args.csv, [args.response, *args.fixed, *args.groups])
     factors = args.factors
@@ -624,29 +611,9 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     # all at once: a column at a time fragments a wide frame (pandas' PerformanceWarning)
     data = data.assign(**{col: pd.Categorical(data[col]) for col in factors})
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
-    return _Output(_timed(fit.to_dict(), args.timings), lambda: _print_crossed(fit, args.top))
-
-
-def _print_crossed(fit: Any, top: int) -> None:
-    """Print the text report of ``fit-crossed``, ``top`` levels at each end per group."""
-    import pandas as pd
-
-    kind = "REML" if fit.reml else "ML"
-    print(f"Linear mixed model fitted by {kind}: {fit.n_obs} rows, response {fit.response}")
-    print(
-        f"{fit.criterion_name}: {fit.criterion:.4f}   ({fit.n_evals} evaluations, "
-        f"{fit.fit_seconds:.2f} s)"
-    )
-    _print_estimates(fit)
-    for group, frame in fit.ranef.items():
-        ordered = frame.sort_values("mode")
-        shown = (
-            ordered
-            if len(ordered) <= 2 * top
-            else pd.concat([ordered.head(top), ordered.tail(top)])
-        )
-        print(f"\nConditional modes of {group} ({len(frame)} levels; lowest and highest):")
-        print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
+    formula = _intercepts_formula(args.response, args.fixed, args.groups)
+    result = dataclasses.replace(result_of(fit), formula=formula)
+    return _Output(result, args.csv, fit.fit_seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -686,15 +653,16 @@ def _large_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-sweeps", type=int, default=2000, help="iteration limit (one pass over the data each)"
     )
-    _add_json(parser)
-    _add_timings(parser)
+    _add_output(parser)
 
 
 def _fit_large(args: argparse.Namespace) -> _Output:
     """Run ``fit-large``: moments and conjugate gradients (or backfitting), on Dask."""
+    import dataclasses
     from pathlib import Path
 
     from analysis.models.large import fit_large
+    from analysis.models.results import result_of
 
     if args.workers < 0:
         raise CommandError(f"--workers must not be negative, got {args.workers}")
@@ -742,15 +710,13 @@ def _fit_large(args: argparse.Namespace) -> _Output:
         if client is not None:
             client.close()
     notes = () if fit.converged else (f"{args.solver} did not converge in {fit.sweeps} iterations",)
-
-    def report() -> None:
-        print(
-            f"Crossed random intercepts by {fit.method}: {fit.n_obs} rows, response "
-            f"{args.response}; {fit.sweeps} iterations, {fit.fit_seconds:.2f} s"
-        )
-        _print_estimates(fit)
-
-    return _Output(_timed(fit.to_dict(), args.timings), report, notes)
+    result = result_of(fit)
+    result = dataclasses.replace(
+        result,
+        formula=_intercepts_formula(args.response, args.fixed, args.groups),
+        extras={"solver": args.solver, "workers": args.workers, **result.extras},
+    )
+    return _Output(result, args.data, fit.fit_seconds, notes)
 
 
 def _cores() -> int:
@@ -783,13 +749,21 @@ def _lmer_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (default): crossed or nested random intercepts by the package's own sparse "
         "REML fitter, everything else by mixedlm; mixedlm: always mixedlm",
     )
-    _add_json(parser)
+    _add_output(parser)
+
+
+#: Level of ``lmer --profile``'s intervals (lme4's ``confint`` default).
+_PROFILE_LEVEL = 0.95
 
 
 def _fit_lmer(args: argparse.Namespace) -> _Output:
     """Run ``lmer``: any lme4 formula (crossed intercepts by the fast path); text is factors."""
-    from analysis.models.fast_path import crossed_route, fit_crossed_route, lmer_document
-    from analysis.models.lmer import fit_lmer, grouping_columns, summary_dict
+    import dataclasses
+    import time
+
+    from analysis.models.fast_path import crossed_route, fit_crossed_route
+    from analysis.models.lmer import fit_lmer, grouping_columns, profile_frame
+    from analysis.models.results import result_of, with_intervals
 
     try:
         groups = grouping_columns(args.formula)
@@ -806,42 +780,18 @@ def _fit_lmer(args: argparse.Namespace) -> _Output:
         route = crossed_route(args.formula, data) if fast else None
     except ValueError:  # the full path below reports what is wrong with the input
         route = None
+    start = time.perf_counter()
     if route is not None:
-        summary = lmer_document(fit_crossed_route(route, reml=not args.ml), args.formula)
+        result = fit_crossed_route(route, reml=not args.ml)
     else:
         fit = fit_lmer(args.formula, data, reml=not args.ml)
-        summary = summary_dict(fit, profile=args.profile)
-    return _Output(summary, lambda: _print_lmer(summary))
-
-
-def _print_lmer(summary: dict[str, Any]) -> None:
-    """Print the text report of ``lmer`` from its JSON document, as lme4's summary would."""
-    import pandas as pd
-
-    crit = "REML criterion" if "reml_criterion" in summary else "deviance"
-    value = summary.get("reml_criterion", summary.get("deviance"))
-    print(f"Linear mixed model fit by {summary['method']}: {summary['formula']}")
-    print(
-        f"{crit}: {value:.4f}   logLik {summary['loglik']:.4f}   AIC {summary['AIC']:.2f}"
-        f"   BIC {summary['BIC']:.2f}"
-    )
-    if summary["singular"]:
-        print("boundary (singular) fit: see help('isSingular')")
-    print("\nRandom effects:")
-    print(
-        pd.DataFrame(summary["varcorr"]).to_string(index=False, float_format=lambda v: f"{v:.6g}")
-    )
-    groups = ", ".join(f"{k}, {v}" for k, v in summary["n_groups"].items())
-    print(f"Number of obs: {summary['n_obs']}, groups: {groups}")
-    print("\nFixed effects:")
-    print(pd.DataFrame(summary["fixed"]).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-    if "profile" in summary:
-        print(f"\nProfile-likelihood intervals ({summary['profile']['level']:.0%}):")
-        print(
-            pd.DataFrame(summary["profile"]["intervals"]).to_string(
-                index=False, float_format=lambda v: f"{v:.4f}"
-            )
-        )
+        result = result_of(fit)
+        if args.profile:
+            method = "profile likelihood of the ML deviance, as lme4's confint(method = 'profile')"
+            table = profile_frame(fit, _PROFILE_LEVEL)
+            result = with_intervals(result, table, _PROFILE_LEVEL, method)
+    seconds = time.perf_counter() - start
+    return _Output(dataclasses.replace(result, formula=args.formula), args.csv, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -871,36 +821,17 @@ def _glmer_arguments(parser: argparse.ArgumentParser) -> None:
         help="1 for the Laplace approximation (default); more for adaptive "
         "Gauss-Hermite quadrature with one scalar random effect",
     )
-    _add_json(parser)
+    _add_output(parser)
 
 
 def _fit_glmer(args: argparse.Namespace) -> _Output:
     """Run ``glmer``: a generalized linear mixed model as lme4's glmer (glmer.nb)."""
-    import pandas as pd
-
     from analysis.models.glmer import fit_glmer
+    from analysis.models.results import result_of
 
     data = _read_csv(args.csv)
     fit = fit_glmer(args.formula, data, args.family, nagq=args.nagq)
-    document = {"file": args.csv, **fit.to_dict()}
-
-    def report() -> None:
-        print(f"Generalized linear mixed model fit by maximum likelihood ({document['method']})")
-        print(f"Family: {fit.family} ({document['link']})   Formula: {fit.formula}")
-        print(
-            f"logLik {fit.loglik:.4f}   deviance {fit.deviance:.4f}   AIC {fit.aic:.2f}"
-            f"   BIC {fit.bic:.2f}"
-        )
-        if fit.nb_shape is not None:
-            print(f"negative binomial shape (theta): {fit.nb_shape:.6g}")
-        print("\nRandom effects:")
-        print(fit.varcorr.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-        groups = ", ".join(f"{k}, {v}" for k, v in fit.n_groups.items())
-        print(f"Number of obs: {fit.n_obs}, groups: {groups}")
-        print("\nFixed effects:")
-        print(pd.DataFrame(fit.fixed).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-
-    return _Output(document, report)
+    return _Output(result_of(fit), args.csv, fit.fit_seconds)
 
 
 # --------------------------------------------------------------------------------------------

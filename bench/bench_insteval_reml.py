@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from bench_large import last_json, timed
+from bench_large import last_json, sds_of, timed
 
 from analysis.book.lme4 import lme4_reference
 from analysis.book.reproducibility import machine_info, rscript_with_lme4
@@ -80,7 +80,7 @@ def time_python(csv: Path, limit: float) -> dict[str, object]:
         "peak_mb": run["peak_mb"],
         "n_evals": fit.n_evals,
         "criterion": fit.criterion,
-        "sd_s": out.get("sds", {}).get("s", float("nan")),
+        "sd_s": sds_of(out).get("s", float("nan")),
     }
 
 
@@ -129,14 +129,14 @@ def time_lmer_command(csv: Path, limit: float) -> dict[str, object]:
         [sys.executable, "-m", "analysis", "lmer", str(csv), "--formula", formula, "--json"], limit
     )
     out = last_json(str(run["stdout"]))
-    sds = {r["grp"]: r["sdcor"] for r in out.get("varcorr", [])}
+    sds = sds_of(out)
     return {
         "status": run["status"],
         "fit_s": float("nan"),
         "command_s": run["wall_seconds"],
         "peak_mb": run["peak_mb"],
         "n_evals": -1,
-        "criterion": float(out.get("reml_criterion", float("nan"))),
+        "criterion": float(out.get("criterion") or float("nan")),
         "sd_s": float(sds.get("s", float("nan"))),
     }
 

@@ -102,6 +102,12 @@ def timed(cmd: list[str], limit: float) -> dict[str, object]:
     return {"status": status, "wall_seconds": wall, "peak_mb": rss, "stdout": stdout}
 
 
+def sds_of(document: dict[str, object]) -> dict[str, float]:
+    """The SDs of a command's JSON document by group (``Residual`` too): its ``varcorr`` rows."""
+    rows = document.get("varcorr", [])
+    return {r["grp"]: r["sdcor"] for r in rows if not r["var2"]}  # type: ignore[union-attr]
+
+
 def last_json(text: str) -> dict[str, object]:
     """The last line of ``text`` that parses as a JSON object ({} if none)."""
     for line in reversed(text.strip().splitlines()):
@@ -130,8 +136,17 @@ def exact_runs(csv: Path, groups: list[str]) -> dict[str, list[str]]:
             "--groups",
             *groups,
             "--json",
+            "--timings",
         ],
-        "mixedlm (lmer)": [*py, "lmer", str(csv), "--formula", f"y ~ x + {terms}", "--json"],
+        "mixedlm (lmer)": [
+            *py,
+            "lmer",
+            str(csv),
+            "--formula",
+            f"y ~ x + {terms}",
+            "--json",
+            "--timings",
+        ],
     }
     lme4 = rscript_with_lme4()
     if lme4:
@@ -197,10 +212,13 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
                 "--workers",
                 str(workers),
                 "--json",
+                "--timings",
             ]
             result = timed(cmd, limit)
             fit = last_json(str(result["stdout"]))
-            sds = fit.get("sds", {})
+            sds = sds_of(fit)
+            extras = fit.get("extras") or {}
+            iterations = extras.get("iterations", float("nan"))  # type: ignore[union-attr]
             rows.append(
                 {
                     "rows": n,
@@ -208,7 +226,7 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
                     "status": result["status"],
                     "wall_seconds": result["wall_seconds"],
                     "fit_seconds": fit.get("fit_seconds", float("nan")),
-                    "iterations": fit.get("sweeps", float("nan")),
+                    "iterations": iterations,
                     "peak_mb": result["peak_mb"],
                     "user_sd": sds.get("user", float("nan")),
                     "item_sd": sds.get("item", float("nan")),
@@ -218,7 +236,7 @@ def bench_scale(data_dir: Path, limit: float, max_rows: int) -> pd.DataFrame:
             print(
                 f"  moments+CG {n:>12,} rows  {workers} worker(s)  {result['status']:<8} "
                 f"{result['wall_seconds']:8.1f} s  {result['peak_mb']:8.0f} MB  "
-                f"{fit.get('sweeps', '?')} iterations",
+                f"{iterations} iterations",
                 flush=True,
             )
     return pd.DataFrame(rows)

@@ -34,22 +34,27 @@ def test_json_output_matches_the_fitter(sim_csv, capsys):
     assert run_cli([*argv, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     fit = fit_crossed(data, "y", ["service"], ["s", "d", "dept"])
-    assert out["criterion_name"] == "REMLcrit"
+    assert out["command"] == "fit-crossed" and out["kind"] == "crossed"
+    assert out["formula"] == "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+    assert out["criterion_name"] == "REML criterion"
     assert out["n_obs"] == len(data) and "n" not in out  # one name in every command
     assert out["criterion"] == pytest.approx(fit.criterion, rel=1e-12)
-    assert out["fixed"]["term"] == ["(Intercept)", "service1"]
-    assert out["sds"]["d"] == pytest.approx(fit.sds["d"], rel=1e-9)
-    assert set(out["ranef"]) == {"s", "d", "dept"}
-    assert len(out["ranef"]["s"]["mode"]) == 60
-    assert out["ranef"]["d"]["level"] == [str(v) for v in fit.ranef["d"].index]
+    assert [row["term"] for row in out["fixed"]] == ["(Intercept)", "service1"]
+    sds = {row["grp"]: row["sdcor"] for row in out["varcorr"]}
+    assert sds["d"] == pytest.approx(fit.sds["d"], rel=1e-9)
+    assert out["n_groups"] == {"s": 60, "d": 15, "dept": data["dept"].nunique()}
+    modes = [row for row in out["ranef"] if row["grpvar"] == "d"]
+    assert [row["grp"] for row in modes] == [str(v) for v in fit.ranef["d"].index]
+    assert [row["condval"] for row in modes] == pytest.approx(fit.ranef["d"]["mode"].tolist())
+    assert out["extras"]["n_evals"] == fit.n_evals
 
 
 def test_ml_and_text_output(sim_csv, capsys):
     path, _ = sim_csv
     assert run_cli([str(path), "--response", "y", "--groups", "s", "d", "--ml", "--top", "2"]) == 0
     text = capsys.readouterr().out
-    assert "fitted by ML" in text and "deviance" in text
-    assert "Conditional modes of s (60 levels" in text
+    assert "fit by maximum likelihood" in text and "deviance" in text
+    assert "Conditional modes of (Intercept) | s (60 levels; the 2 lowest and 2 highest)" in text
 
 
 @pytest.mark.parametrize(
@@ -150,7 +155,7 @@ def test_python_m_analysis_runs_the_command(sim_csv):
         cwd=ROOT,
         check=True,
     )
-    assert json.loads(proc.stdout)["fixed"]["term"] == ["(Intercept)", "service1"]
+    assert [r["term"] for r in json.loads(proc.stdout)["fixed"]] == ["(Intercept)", "service1"]
 
 
 def test_cli_fails_cleanly_on_a_response_that_overflows(tmp_path, capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from analysis.book.lme4 import lme4_reference
 from analysis.book.reproducibility import book_root
-from analysis.models.fast_path import crossed_route, fit_crossed_route, lmer_document
+from analysis.models.fast_path import crossed_route, fit_crossed_route
 from analysis.models.lmer import fit_lmer
 from analysis.models.results import result_of
 
@@ -68,29 +68,18 @@ def test_other_structures_stay_with_mixedlm(formula):
     assert crossed_route(formula, data) is None
 
 
-def test_document_has_the_lmer_layout():
+def test_fast_path_result_reports_lme4s_summary_numbers():
+    """The fast path's result prints what lme4's summary prints, as every fit's result does."""
     formula, data = REFS["penicillin"].formula, _data("penicillin")
-    doc = lmer_document(fit_crossed_route(crossed_route(formula, data)), formula)
-    for key in (
-        "formula",
-        "method",
-        "n_obs",
-        "n_groups",
-        "fixed",
-        "varcorr",
-        "sigma",
-        "reml_criterion",
-        "loglik",
-        "AIC",
-        "BIC",
-        "singular",
-        "converged",
-        "ranef",
-    ):
-        assert key in doc
-    assert doc["n_groups"] == {"plate": 24, "sample": 6}
+    result = fit_crossed_route(crossed_route(formula, data))
+    doc = result.to_dict()
+    assert doc["kind"] == "crossed" and doc["method"] == "REML"
+    assert doc["criterion_name"] == "REML criterion"
     ref = REFS["penicillin"]
+    assert doc["n_groups"] == ref.group_sizes == {"plate": 24, "sample": 6}
+    assert doc["df"] == ref.n_params == 4  # intercept, two SDs and sigma
     assert doc["AIC"] == pytest.approx(ref.aic, abs=1e-2)
     assert doc["BIC"] == pytest.approx(ref.bic, abs=1e-2)
     assert doc["loglik"] == pytest.approx(ref.loglik, abs=1e-3)
+    assert doc["sigma"] == pytest.approx(ref.sigma, rel=1e-4)
     json.dumps(doc, allow_nan=False)

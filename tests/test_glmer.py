@@ -91,7 +91,7 @@ def test_loglik_and_criteria_match_lme4(fits, name):
     assert fit.df == ref.n_params
     assert fit.n_obs == ref.n_obs
     assert fit.singular == ref.singular
-    assert fit.n_groups == ref.ngrps
+    assert fit.n_groups == ref.group_sizes
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -235,11 +235,11 @@ def test_perfect_separation_warns_and_flags_with_finite_estimates(capsys, tmp_pa
     assert code == 0
     assert "glmer: warning: perfect separation" in err
     doc = json.loads(out)
-    assert "x" in doc["separation"]
+    assert "x" in doc["extras"]["separation"]
     assert all(np.isfinite(row["estimate"]) for row in doc["fixed"])
 
 
-def test_json_has_the_lmer_layout(capsys):
+def test_json_has_every_commands_layout(capsys):
     path = ROOT / "data" / "cbpp.csv"
     code, out, _ = _run(
         capsys, [str(path), "--formula", REFS["cbpp"].formula, "--family", "binomial", "--json"]
@@ -247,24 +247,31 @@ def test_json_has_the_lmer_layout(capsys):
     assert code == 0
     doc = json.loads(out)
     for key in (
+        "command",
+        "file",
         "fixed",
         "varcorr",
         "ranef",
         "loglik",
-        "deviance",
+        "criterion",
+        "df",
         "AIC",
         "BIC",
         "singular",
         "converged",
         "n_obs",
         "n_groups",
-        "separation",
+        "extras",
     ):
         assert key in doc
+    assert (doc["family"], doc["link"], doc["method"]) == ("binomial", "logit", "Laplace")
     assert set(doc["fixed"][0]) == {"term", "estimate", "std_error", "z_value", "p_value"}
-    assert set(doc["varcorr"][0]) == {"grp", "var1", "var2", "vcov", "sdcor"}
+    assert set(doc["varcorr"][0]) == {"grp", "var1", "var2", "sdcor"}
     assert set(doc["ranef"][0]) == {"grpvar", "term", "grp", "condval", "condsd"}
-    assert doc["n_obs"] == 56 and doc["deviance"] == pytest.approx(-2 * doc["loglik"])
+    assert doc["n_obs"] == 56 and doc["criterion_name"] == "deviance"
+    assert doc["criterion"] == pytest.approx(-2 * doc["loglik"])
+    assert doc["AIC"] == pytest.approx(REFS["cbpp"].record["AIC"], abs=1e-3)
+    assert doc["extras"]["separation"] == [] and doc["extras"]["nAGQ"] == 1
 
 
 def test_text_report(capsys):

@@ -204,7 +204,9 @@ def test_fit_large_command(tmp_path, capsys):
     )
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["method"] == "moments+cg" and out["converged"]
-    assert set(out["sds"]) == {"s", "d", "Residual"}
+    assert [row["grp"] for row in out["varcorr"]] == ["s", "d", "Residual"]
+    assert out["criterion"] is None and out["AIC"] is None  # moments: no likelihood
+    assert out["extras"]["solver"] == "cg" and out["extras"]["iterations"] > 0
     assert out["n_obs"] == len(data) and "n" not in out  # the name every command uses
     assert (
         main(["fit-large", str(tmp_path / "missing.parquet"), "--response", "y", "--groups", "s"])

@@ -29,6 +29,7 @@ from analysis.book.lme4 import (
 )
 from analysis.book.reproducibility import book_root, rscript_with_lme4
 from analysis.models import lmer as L
+from analysis.models.results import lme4_parm
 
 ROOT = book_root()
 MODELS = list(read_reference("lme4_lmer.json")["fits"])
@@ -268,13 +269,19 @@ def test_cli_prints_lme4_profile_intervals_as_json():
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    mine = {r["parm"]: (r["lower"], r["upper"]) for r in out["profile"]["intervals"]}
+    ci = out["confint"]
+    mine = {
+        lme4_parm(r["grp"].split(".")[0], r["var1"], r["var2"]): (r["lower"], r["upper"])
+        for r in ci["varcorr"]
+    } | {r["term"]: (r["lower"], r["upper"]) for r in ci["fixed"]}
+    assert ci["level"] == 0.95 and len(mine) == 5
     ref = REFS["sleepstudy_uncor"].profile
     for parm, lo, hi in zip(ref["parm"], ref["lower"], ref["upper"], strict=True):
         assert abs(mine[parm][0] - lo) < 0.01 and abs(mine[parm][1] - hi) < 0.01, parm
     assert out["method"] == "REML" and out["singular"] is False
     assert len(out["ranef"]) == 36 and {"condval", "condsd"} <= set(out["ranef"][0])
-    assert {"sigma", "reml_criterion", "loglik", "AIC", "BIC", "varcorr"} <= set(out)
+    assert out["kind"] == "mixedlm" and out["criterion_name"] == "REML criterion"
+    assert {"sigma", "criterion", "loglik", "AIC", "BIC", "varcorr"} <= set(out)
 
 
 def test_cli_ml_reports_the_deviance():
@@ -283,7 +290,8 @@ def test_cli_ml_reports_the_deviance():
     )
     out = json.loads(run.stdout)
     assert out["method"] == "ML"
-    assert abs(out["deviance"] - REFS["sleepstudy"].ml_refit.criterion) < 1e-3
+    assert out["criterion_name"] == "deviance"
+    assert abs(out["criterion"] - REFS["sleepstudy"].ml_refit.criterion) < 1e-3
 
 
 @pytest.mark.parametrize(

@@ -60,21 +60,34 @@ def test_json_output_on_a_fresh_csv(fresh_csv, capsys):
     )
     assert status == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n_obs"] == 96 and out["n_groups"] == 12 and out["method"] == "REML"
-    assert set(out["fixed"]) == {"Intercept", "arm[T.treated]"}
-    assert out["fixed"]["Intercept"]["se"] > 0
-    assert out["sd_group"] > 0 and out["sd_resid"] > 0
-    ci = out["profile_ci"]
-    for name in ("sd_group", "sd_resid"):
-        assert ci[name]["lower"] < ci[name]["estimate"] < ci[name]["upper"]
-    assert len(out["blups"]) == 12
-    assert abs(sum(out["blups"].values())) < 1e-6  # conditional modes sum to zero here
+    assert out["command"] == "fit-mixed" and out["file"] == str(fresh_csv)
+    assert out["n_obs"] == 96 and out["n_groups"] == {"school": 12} and out["method"] == "REML"
+    assert out["formula"] == "score ~ arm + (1 | school)"
+    fixed = {row["term"]: row for row in out["fixed"]}
+    assert set(fixed) == {"(Intercept)", "armtreated"}  # lme4's names
+    assert fixed["(Intercept)"]["std_error"] > 0
+    sds = {row["grp"]: row["sdcor"] for row in out["varcorr"]}
+    assert sds["school"] > 0 and sds["Residual"] == out["sigma"] > 0
+    ci = out["confint"]
+    assert ci["level"] == 0.95 and "profile" in ci["method"]
+    assert [row["grp"] for row in ci["varcorr"]] == ["school", "Residual"]
+    for row in ci["varcorr"]:
+        assert row["lower"] < row["estimate"] < row["upper"]
+    for row in ci["fixed"]:  # Wald intervals around the estimates
+        assert row["lower"] < fixed[row["term"]]["estimate"] < row["upper"]
+    assert len(out["ranef"]) == 12
+    assert abs(sum(r["condval"] for r in out["ranef"])) < 1e-6  # modes sum to zero here
 
 
 def test_text_output(fresh_csv, capsys):
     assert fit_mixed(str(fresh_csv), "--response", "score", "--fixed", "--group", "school") == 0
     out = capsys.readouterr().out
-    assert "Random effects:" in out and "Profile-likelihood 95% intervals" in out
+    assert "Random effects:" in out and "95% intervals: SDs by profile likelihood" in out
+    assert "Conditional modes" not in out  # none unless --top asks
+    argv = ["--response", "score", "--fixed", "arm", "--group", "school", "--top", "2"]
+    assert fit_mixed(str(fresh_csv), *argv) == 0
+    out = capsys.readouterr().out
+    assert "Conditional modes of (Intercept) | school (12 levels; the 2 lowest" in out
 
 
 @pytest.mark.parametrize(
@@ -150,7 +163,7 @@ def test_python_m_analysis_entry_point(tmp_path):
         cwd=ROOT,
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["n_groups"] == 6
+    assert json.loads(run.stdout)["n_groups"] == {"Name": 6}
 
 
 def test_help_lists_every_command():
@@ -161,7 +174,7 @@ def test_help_lists_every_command():
         cwd=ROOT,
         check=True,
     )
-    for command in ("fit-mixed", "fit-crossed", "fit-large", "lmer"):
+    for command in ("fit-mixed", "fit-crossed", "fit-large", "lmer", "glmer"):
         assert command in run.stdout
         sub = subprocess.run(
             [sys.executable, "-m", "analysis", command, "--help"],
@@ -170,7 +183,8 @@ def test_help_lists_every_command():
             cwd=ROOT,
             check=True,
         )
-        assert "--json" in sub.stdout
+        for option in ("--json", "--timings", "--top"):  # every command prints one way
+            assert option in sub.stdout
     assert not (ROOT / "analysis" / "cli").exists()  # one module, analysis/cli.py
 
 
@@ -193,6 +207,29 @@ def test_singular_fit_is_flagged_in_json_and_warned(tmp_path, capsys):
     assert main(["fit-mixed", str(path), "--json"]) == 0
     out, err = capsys.readouterr()
     doc = json.loads(out)
-    assert doc["singular"] is True and doc["sd_group"] < 1e-4 * doc["sd_resid"]
+    assert doc["singular"] is True and doc["varcorr"][0]["sdcor"] < 1e-4 * doc["sigma"]
     assert "fit-mixed: warning: boundary (singular) fit" in err
     assert main(["fit-mixed", str(tmp_path / "flat.csv"), "--json"]) == 0
+
+
+def test_the_readme_shows_what_the_command_prints(capsys, monkeypatch):
+    """The README's example of the one text report is the command's output (the same lines
+    and words; numbers to within 1e-4 of each other, so that another BLAS passes)."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- cli-example: (.+?) -->\n```text\n(.*?)```", readme, re.S)
+    assert match, "the README shows no example output"
+    monkeypatch.chdir(ROOT)
+    assert main(shlex.split(match.group(1))) == 0
+    printed, shown = capsys.readouterr().out.splitlines(), match.group(2).splitlines()
+    assert len(printed) == len(shown)
+    for ours, theirs in zip(printed, shown, strict=True):
+        a, b = ours.split(), theirs.split()
+        assert len(a) == len(b), ours
+        for x, y in zip(a, b, strict=True):
+            try:
+                assert float(x) == pytest.approx(float(y), rel=1e-4, abs=1e-8), ours
+            except ValueError:
+                assert x == y, ours

@@ -71,50 +71,27 @@ _RANEF = ["grpvar", "term", "grp", "condval", "condsd"]
 class Lme4Reference(FitResult):
     """lme4's numbers for one model: a :class:`FitResult` (``kind="lme4"``) and the rest.
 
+    The formula, ``df`` (``attr(logLik(fit), "df")``), ``n_groups`` (``ngrps``) and ``extras``
+    (what the script recorded besides: ``ml_refit``, ``pev_sd``, ``seconds``, ...) are
+    :class:`FitResult`'s fields, so AIC and BIC are computed as for every fit.
+
     Attributes
     ----------
     name
         The fit's name in its file.
-    formula
-        The model formula, lme4's syntax.
     data
         The CSV the model was fitted to (as the script names it), ``None`` if not recorded.
     profile
         ``confint(fit, method = "profile")`` as ``parm``, ``lower``, ``upper`` (lme4's
         ``oldNames = FALSE`` names), ``None`` where lme4 was not profiled.
-    extras
-        What the script recorded besides (``ml_refit``, ``pev_sd``, ``seconds``, ...), as
-        written.
     record
         The whole record as written.
     """
 
     name: str = ""
-    formula: str = ""
     data: str | None = None
     profile: pd.DataFrame | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def aic(self) -> float:
-        """lme4's ``AIC(fit)``."""
-        return float(self.record["AIC"])
-
-    @property
-    def bic(self) -> float:
-        """lme4's ``BIC(fit)``."""
-        return float(self.record["BIC"])
-
-    @property
-    def n_params(self) -> int:
-        """The number of parameters (``attr(logLik(fit), "df")``)."""
-        return int(self.record["df"])
-
-    @property
-    def ngrps(self) -> dict[str, int]:
-        """lme4's ``ngrps(fit)``: the number of levels of each grouping factor."""
-        return {str(k): int(v) for k, v in self.record["ngrps"].items()}
 
     @property
     def ml_refit(self) -> Lme4Reference:
@@ -223,6 +200,8 @@ def reference_from_record(record: dict[str, Any], name: str = "") -> Lme4Referen
         converged=bool(record["converged"]),
         name=name,
         formula=str(record["formula"]),
+        df=int(record["df"]),
+        n_groups={str(k): int(v) for k, v in (record.get("ngrps") or {}).items()} or None,
         data=record.get("data"),
         profile=profile,
         extras=extras,

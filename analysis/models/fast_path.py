@@ -11,23 +11,22 @@ InstEval, ``bench/bench_insteval_reml.py``) instead of mixedlm. Both reach lme4'
 test suite checks the two against each other and against lme4.
 
 The result is an :class:`analysis.models.results.FitResult` in lme4's names (terms, groups and
-levels as the formula front end names them), and :func:`lmer_document` lays it out as the
-``lmer`` command's JSON document.
+levels as the formula front end names them), which the ``lmer`` command prints as it prints
+every other fit.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.models.formula import Design, build_design
-from analysis.models.results import FitResult, json_records, result_of
+from analysis.models.results import FitResult, result_of
 
-__all__ = ["CrossedRoute", "crossed_route", "fit_crossed_route", "lmer_document"]
+__all__ = ["CrossedRoute", "crossed_route", "fit_crossed_route"]
 
 
 @dataclass(frozen=True)
@@ -136,59 +135,4 @@ def fit_crossed_route(route: CrossedRoute, *, reml: bool = True) -> FitResult:
     varcorr = varcorr.sort_values(
         "grp", key=lambda s: s.map(lambda g: order.get(g, len(order))), kind="stable"
     ).reset_index(drop=True)
-    return FitResult(
-        kind="crossed",
-        method=result.method,
-        n_obs=result.n_obs,
-        fixed=fixed,
-        varcorr=varcorr,
-        ranef=ranef,
-        criterion=result.criterion,
-        loglik=result.loglik,
-        singular=result.singular,
-        converged=result.converged,
-    )
-
-
-def lmer_document(result: FitResult, formula: str) -> dict[str, Any]:
-    """Lay a fit out as the ``lmer`` command's JSON document (lme4's summary, as numbers).
-
-    Parameters
-    ----------
-    result
-        The fit.
-    formula
-        The formula as the user typed it.
-
-    Returns
-    -------
-    dict
-        ``formula``, ``method``, ``engine``, ``n_obs``, ``n_groups``, ``fixed`` (with
-        ``t_value``), ``varcorr``, ``sigma``, the criterion, ``loglik``, ``AIC``, ``BIC``,
-        ``singular`` and ``ranef``.
-    """
-    doc = result.to_dict()
-    fixed = result.fixed.assign(t_value=result.fixed["estimate"] / result.fixed["std_error"])
-    residual = result.varcorr[result.varcorr["grp"] == "Residual"]
-    n_params = len(result.fixed) + len(result.varcorr)
-    loglik = float(result.loglik) if result.loglik is not None else math.nan
-    return {
-        "formula": formula,
-        "method": result.method,
-        "engine": "analysis.models.crossed (crossed random intercepts)",
-        "n_obs": result.n_obs,
-        "n_groups": {
-            str(g): int(n) for g, n in result.ranef.groupby("grpvar", sort=False).size().items()
-        },
-        "fixed": json_records(fixed),
-        "dropped_columns": [],
-        "varcorr": doc["varcorr"],
-        "sigma": float(residual["sdcor"].iloc[0]) if len(residual) else None,
-        "reml_criterion" if result.reml else "deviance": doc["criterion"],
-        "loglik": doc["loglik"],
-        "AIC": -2.0 * loglik + 2.0 * n_params,
-        "BIC": -2.0 * loglik + n_params * math.log(result.n_obs),
-        "singular": bool(result.singular),
-        "converged": doc["converged"],
-        "ranef": doc["ranef"],
-    }
+    return replace(result, fixed=fixed, varcorr=varcorr, ranef=ranef)

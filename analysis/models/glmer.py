@@ -750,36 +750,16 @@ class GlmerFit:
         return -2.0 * self.loglik + self.df * math.log(self.n_obs)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fit as JSON-ready objects, in the ``lmer`` command's layout."""
-        out: dict[str, Any] = {
-            "formula": self.formula,
-            "family": self.family,
-            "link": "logit" if self.family == "binomial" else "log",
-            "method": "Laplace"
-            if self.nagq == 1
-            else f"adaptive Gauss-Hermite (nAGQ = {self.nagq})",
-            "nAGQ": self.nagq,
-            "n_obs": self.n_obs,
-            "n_groups": dict(self.n_groups),
-            "fixed": self.fixed.to_dict(orient="records"),
-            "varcorr": self.varcorr.to_dict(orient="records"),
-            "loglik": self.loglik,
-            "loglik_normalized": self.loglik_normalized,
-            "deviance": self.deviance,
-            "df": self.df,
-            "AIC": self.aic,
-            "BIC": self.bic,
-            "singular": self.singular,
-            "converged": self.converged,
-            "separation": list(self.separation),
-            "engine": self.engine,
-            "polish_gain": self.polish_gain,
-            "warnings": list(self.messages),
-            "ranef": self.ranef.to_dict(orient="records"),
-        }
-        if self.nb_shape is not None:
-            out["nb_theta"] = self.nb_shape
-        return out
+        """Return the fit as JSON-ready objects: the one document of every fit.
+
+        That is :meth:`analysis.models.results.FitResult.to_dict` of
+        :func:`analysis.models.results.result_of` (what the ``glmer`` command prints with
+        ``--json``); what only a GLMM reports (``nAGQ``, ``nb_theta``, ``separation``, ...) is in
+        its ``extras``.
+        """
+        from analysis.models.results import result_of
+
+        return result_of(self).to_dict()
 
 
 def _mixedlm_family(family: str) -> Any:

@@ -22,8 +22,9 @@ this module adds only what the book needs on top:
   The deviance is computed from the model matrices mixedlm builds (``getME``), with dense
   linear algebra on the random-effect dimension, so it refuses models with more than
   :data:`MAX_PROFILE_RANDOM` random effects;
-* :func:`summary_dict` for the ``lmer`` command line. The comparison with lme4's own numbers
-  is :func:`analysis.book.lme4.compare_with_lme4`, one for every fit of the book.
+* :func:`formula_of` and :func:`group_sizes`, which :func:`analysis.models.results.result_of`
+  reads (with the tables above) into the one result of every fit, the command line's too. The
+  comparison with lme4's own numbers is :func:`analysis.book.lme4.compare_with_lme4`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ __all__ = [
     "profile_frame",
     "is_singular",
     "lrt",
-    "summary_dict",
+    "formula_of",
+    "group_sizes",
 ]
 
 #: Largest number of random effects :func:`profile_frame` will profile (dense q x q algebra).
@@ -875,40 +877,14 @@ def lrt(null_fit: Any, alt_fit: Any) -> dict[str, float]:
     }
 
 
-def summary_dict(fit: Any, *, profile: bool = False, level: float = 0.95) -> dict[str, Any]:
-    """Return everything the ``lmer`` command prints, as JSON-ready plain objects."""
-    loglik = fit.logLik()
-    out: dict[str, Any] = {
-        "formula": str(
-            getattr(fit, "_analysis_formula", None)
-            or (fit.formula() if callable(fit.formula) else fit.formula)
-        ),
-        "method": "REML" if fit.REML else "ML",
-        "n_obs": int(fit.getME("n")),
-        "n_groups": {_group_name(fit, str(k)): int(v) for k, v in fit.ngrps().items()},
-        "fixed": fixef_frame(fit).to_dict(orient="records"),
-        "dropped_columns": list(getattr(fit, "_analysis_dropped", [])),
-        "varcorr": [
-            # a correlation of two zero SDs is undefined: lme4 prints NaN, JSON null
-            {
-                k: (None if k == "sdcor" and row["var2"] and not np.isfinite(v) else v)
-                for k, v in row.items()
-            }
-            for row in varcorr_frame(fit).to_dict(orient="records")
-        ],
-        "sigma": float(fit.sigma),
-        "reml_criterion" if fit.REML else "deviance": float(
-            fit.REMLcrit() if fit.REML else fit.deviance
-        ),
-        "loglik": float(loglik.value),
-        "AIC": float(fit.AIC()),
-        "BIC": float(fit.BIC()),
-        "singular": is_singular(fit),
-        "converged": bool(fit.converged),
-        "optimizer_message": str(fit.message),
-        "ranef": ranef_frame(fit).to_dict(orient="records"),
-    }
-    if profile:
-        prof = profile_frame(fit, level)
-        out["profile"] = {"level": level, "intervals": prof.to_dict(orient="records")}
-    return out
+def formula_of(fit: Any) -> str:
+    """Return the formula of a fit as the user typed it (mixedlm's own, failing that)."""
+    return str(
+        getattr(fit, "_analysis_formula", None)
+        or (fit.formula() if callable(fit.formula) else fit.formula)
+    )
+
+
+def group_sizes(fit: Any) -> dict[str, int]:
+    """Return the levels of every grouping factor, lme4's ``ngrps`` under lme4's names."""
+    return {_group_name(fit, str(k)): int(v) for k, v in fit.ngrps().items()}
