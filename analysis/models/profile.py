@@ -129,11 +129,28 @@ class Profiler:
     def interval(self, j: int, level: float) -> tuple[float, float]:
         """Return the profile interval of parameter ``j`` at confidence ``level``."""
         crit = float(stats.chi2.ppf(level, 1))
+        z = math.sqrt(crit)
         est = float(self.estimates[j])
         kind = self.parameters[j].kind
+        memo: dict[float, float] = {}
 
-        def g(s: float) -> float:
-            return self.profiled(j, s) - self.deviance - crit
+        def delta(s: float) -> float:
+            if s not in memo:
+                memo[s] = self.profiled(j, s) - self.deviance
+            return memo[s]
+
+        def g(s: float) -> float:  # > 0 outside the interval
+            return delta(s) - crit
+
+        def zeta(s: float, target: float) -> float:
+            # The ends are roots of zeta - target: zeta is nearly linear in the parameter,
+            # so the root search needs few steps (each one a minimisation)
+            return math.copysign(math.sqrt(max(delta(s), 0.0)), s - est) - target
+
+        def root(a: float, b: float, target: float) -> float:
+            return float(
+                optimize.brentq(zeta, a, b, args=(target,), xtol=self.xtol, rtol=self.rtol)
+            )
 
         if kind == "cor":
             return _cor_interval(g, est, self.xtol)
@@ -141,13 +158,13 @@ class Profiler:
             hi = max(self.scale, 1e-8)
             while g(hi) < 0:
                 hi *= 2.0
-            return 0.0, float(optimize.brentq(g, 0.0, hi, xtol=self.xtol, rtol=self.rtol))
+            return 0.0, root(0.0, hi, z)
         hi = est * 1.2
         for _ in range(200):
             if g(hi) > 0:
                 break
             hi *= 1.5
-        upper = float(optimize.brentq(g, est, hi, xtol=self.xtol, rtol=self.rtol))
+        upper = root(est, hi, z)
         lo = est / 1.2
         for _ in range(200):
             if kind == "sd" and lo < 0.1 * est and g(0.0) <= 0:
@@ -155,8 +172,7 @@ class Profiler:
             if g(lo) > 0:
                 break
             lo /= 1.5
-        lower = float(optimize.brentq(g, lo, est, xtol=self.xtol, rtol=self.rtol))
-        return lower, upper
+        return root(lo, est, -z), upper
 
     def curve(self, j: int, n_points: int, zeta_max: float) -> pd.DataFrame:
         r"""Return the profile of parameter ``j`` on a grid of :math:`|\zeta| \le` ``zeta_max``."""
