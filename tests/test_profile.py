@@ -335,12 +335,13 @@ def test_crossed_criterion_function(fifty):
 # -- mixedlm fits ------------------------------------------------------------------------------
 
 
-def test_lmer_confint_in_varcorr_layout(data):
+def test_lmer_confint_in_varcorr_layout():
     # mixedlm's fit of the same model profiles the same likelihood (lmer's own search, as
     # analysis.models.lmer.profile_frame, on its ML deviance of SDs and sigma); a small design
     # keeps the dense mixedlm deviance cheap
     from analysis.models.lmer import fit_lmer
 
+    data = simulate_archers(10, 4, seed=3, decimals=None, archer_sd=6.0, shot_sd=3.0).data
     fit = fit_lmer("Distance ~ Bow + (1 | Name)", data)
     ci = confint(fit)
     closed_form = confint(fit_random_intercept(data))
