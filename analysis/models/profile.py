@@ -62,6 +62,7 @@ from analysis.models.mixed import build_model
 from analysis.validation import check_level
 
 __all__ = [
+    "CONFINT_COLUMNS",
     "profile",
     "confint",
     "profiler",
