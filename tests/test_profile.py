@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis.datasets.archers import fifty_archers, simulate_archers
 from analysis.models.crossed import fit_crossed
@@ -164,9 +164,35 @@ def fifty_fit(fifty):
     return fit_random_intercept(fifty)
 
 
+def _brentq_on_deviance(lik, which, level=0.95):
+    """The data-based intervals as profile_ci computed them before confint(fit) existed."""
+    ml = lik.fit(reml=False)
+    crit = stats.chi2.ppf(level, 1)
+    est = ml.sd_group if which == "sd_group" else ml.sd_resid
+
+    def g(s):
+        if which == "sd_group":
+            return lik.profile_sd_group(s, ml.sd_resid) - ml.deviance - crit
+        return lik.profile_sd_resid(s, ml.sd_group) - ml.deviance - crit
+
+    hi = est * 1.2
+    while g(hi) <= 0:
+        hi *= 1.5
+    upper = optimize.brentq(g, est, hi, xtol=1e-10)
+    if which == "sd_group" and g(0.0) <= 0:
+        return est, 0.0, upper
+    lo = est / 1.2
+    while g(lo) <= 0:
+        lo /= 1.5
+    return est, optimize.brentq(g, lo, est, xtol=1e-10), upper
+
+
 def test_confint_of_a_mixed_fit_equals_the_data_based_intervals(data, fifty, fifty_fit):
     for frame, fit in ((data, fit_random_intercept(data)), (fifty, fifty_fit)):
+        lik = likelihood_from_data(frame)
+        before = [_brentq_on_deviance(lik, which) for which in ("sd_group", "sd_resid")]
         old = profile_ci(frame)
+        np.testing.assert_allclose(old.to_numpy(float), np.array(before), rtol=1e-8)
         new = confint(fit)
         assert list(new.index) == ["sd_(Intercept)|Name", "sigma"]
         assert list(new.columns) == ["grp", "var1", "var2", "estimate", "lower", "upper"]
@@ -223,10 +249,10 @@ def test_rescaled_response_gives_intervals_in_its_units(fifty, fifty_fit):
     assert fit.likelihood_scale != 1.0
     ci, ref = confint(fit), confint(fifty_fit)
     cols = ["estimate", "lower", "upper"]
-    # the ends to 1e-9; the ML estimates (the optimum of a flat function) to 1e-6
+    # the ends to 1e-8; the ML estimates (the optimum of a flat function) to 1e-6
     np.testing.assert_allclose(ci[cols].to_numpy() / scale, ref[cols].to_numpy(), rtol=1e-6)
     np.testing.assert_allclose(
-        ci[["lower", "upper"]].to_numpy() / scale, ref[["lower", "upper"]].to_numpy(), rtol=1e-9
+        ci[["lower", "upper"]].to_numpy() / scale, ref[["lower", "upper"]].to_numpy(), rtol=1e-8
     )
     curves, ref_curves = profile(fit, n_points=5), profile(fifty_fit, n_points=5)
     np.testing.assert_allclose(curves["value"] / scale, ref_curves["value"], rtol=1e-9)

@@ -133,7 +133,7 @@ class Profiler:
         z = math.sqrt(crit)
         est = float(self.estimates[j])
         kind = self.parameters[j].kind
-        memo: dict[float, float] = {}
+        memo: dict[float, float] = {est: 0.0}  # the profile is lowest at the estimate
 
         def delta(s: float) -> float:
             if s not in memo:
@@ -149,9 +149,7 @@ class Profiler:
             return math.copysign(math.sqrt(max(delta(s), 0.0)), s - est) - target
 
         def root(a: float, b: float, target: float) -> float:
-            return float(
-                optimize.brentq(zeta, a, b, args=(target,), xtol=self.xtol, rtol=self.rtol)
-            )
+            return _secant_root(lambda s: zeta(s, target), a, b, self.xtol, self.rtol)
 
         if kind == "cor":
             return _cor_interval(g, est, self.xtol)
@@ -160,20 +158,42 @@ class Profiler:
             while g(hi) < 0:
                 hi *= 2.0
             return 0.0, root(0.0, hi, z)
-        hi = est * 1.2
+        upper = root(*self._bracket(est, 1.0, z, zeta, kind), z)
+        inner_outer = self._bracket(est, -1.0, z, zeta, kind)
+        if inner_outer is None:
+            return 0.0, upper  # the deviance at an SD of 0 is within the threshold
+        return root(*inner_outer, -z), upper
+
+    @staticmethod
+    def _bracket(
+        est: float,
+        direction: float,
+        z: float,
+        zeta: Callable[[float, float], float],
+        kind: str,
+    ) -> Any:
+        r"""Return ``(a, b)`` holding the end on one side, or ``None`` for an SD's end at 0.
+
+        Steps out from the estimate, each step the linear extrapolation of :math:`\zeta` to
+        the target with a fifth to spare (1.5 to 4 times the last), so that the bracket is
+        usually found in one or two profile points.
+        """
+        inner, step = est, 0.05 * est
         for _ in range(200):
-            if g(hi) > 0:
-                break
-            hi *= 1.5
-        upper = root(est, hi, z)
-        lo = est / 1.2
-        for _ in range(200):
-            if kind == "sd" and lo < 0.1 * est and g(0.0) <= 0:
-                return 0.0, upper  # the deviance at an SD of 0 is within the threshold
-            if g(lo) > 0:
-                break
-            lo /= 1.5
-        return root(lo, est, -z), upper
+            outer = est + direction * step
+            if outer <= 0:  # the lower end lies below a twentieth of the estimate or at 0
+                if kind == "sd":
+                    if direction * zeta(0.0, 0.0) <= z:
+                        return None
+                    return 0.0, inner
+                outer = inner / 2.0  # sigma > 0: halve towards 0
+            value = direction * zeta(outer, 0.0)
+            if value > z:
+                return (inner, outer) if inner < outer else (outer, inner)
+            inner = outer
+            growth = 1.2 * z / value if value > 0 else 4.0
+            step = abs(outer - est) * min(max(growth, 1.5), 4.0)
+        raise RuntimeError("no end of the profile interval within 200 steps")
 
     def curve(self, j: int, n_points: int, zeta_max: float) -> pd.DataFrame:
         r"""Return the profile of parameter ``j`` on a grid of :math:`|\zeta| \le` ``zeta_max``."""
@@ -193,6 +213,45 @@ class Profiler:
                 "zeta": np.sign(grid - est) * np.sqrt(delta),
             }
         )
+
+
+def _secant_root(
+    f: Callable[[float], float], a: float, b: float, xtol: float, rtol: float
+) -> float:
+    r"""Return a root of ``f`` in the bracket ``[a, b]`` by safeguarded secant steps.
+
+    Each step is the secant through the last two points (bisection if that leaves the
+    bracket); the search stops when the next secant step would move less than
+    ``xtol + rtol * |x|``. For a nearly linear function (:math:`\zeta` of a profile) that
+    takes two or three evaluations from the bracket, fewer than
+    :func:`scipy.optimize.brentq`, whose stopping rule waits for the bracket itself to
+    shrink; here each evaluation is a minimisation.
+    """
+    fa, fb = f(a), f(b)
+    if fa == 0:
+        return float(a)
+    if fb == 0:
+        return float(b)
+    if fa * fb > 0:
+        raise ValueError("the root is not bracketed")
+    lo, hi, f_lo = min(a, b), max(a, b), fa if a < b else fb
+    x_prev, f_prev, x_cur, f_cur = a, fa, b, fb
+    for _ in range(200):
+        x = x_cur - f_cur * (x_cur - x_prev) / (f_cur - f_prev)
+        if not lo < x < hi:
+            x = 0.5 * (lo + hi)
+        fx = f(x)
+        if fx == 0:
+            return float(x)
+        if (fx > 0) == (f_lo > 0):
+            lo, f_lo = x, fx
+        else:
+            hi = x
+        next_step = abs(fx * (x - x_cur) / (fx - f_cur)) if fx != f_cur else np.inf
+        if next_step <= xtol + rtol * abs(x) or hi - lo <= xtol + rtol * abs(x):
+            return float(x)
+        x_prev, f_prev, x_cur, f_cur = x_cur, f_cur, x, fx
+    raise RuntimeError("the root search did not converge in 200 steps")
 
 
 def _cor_interval(g: Callable[[float], float], est: float, xtol: float) -> tuple[float, float]:
@@ -266,10 +325,11 @@ class _PsiProfiler(Profiler):
         self.scale = float(scale)
         self.ftol_rel = ftol_rel
         self.xtol_rel = xtol_rel
-        #: Ends to about 1e-9 of the estimate: far below any difference that matters, and
-        #: each step of the root search is a minimisation here.
+        #: Ends to about 1e-7 of their value: far below any difference that matters (lme4's
+        #: spline interpolation is good to about 1e-5), and each step of the root search is a
+        #: minimisation here.
         self.xtol = 1e-12 * self.scale
-        self.rtol = 1e-9
+        self.rtol = 1e-7
         self.n_points = 0
         self._solutions: dict[int, dict[float, np.ndarray]] = {}
 
@@ -312,7 +372,7 @@ class _PsiProfiler(Profiler):
         opt.set_xtol_rel(self.xtol_rel)
         opt.set_maxeval(5000)
         spread = np.maximum(np.abs(self.estimates[others]), 1e-3 * self.scale)
-        step = 0.01 * spread
+        step = 0.002 * spread
         step = np.minimum(step, np.where(np.isfinite(upper), (upper - lower) / 4, np.inf))
         opt.set_initial_step(step)
         free = np.asarray(opt.optimize(start), dtype=float)
