@@ -30,8 +30,10 @@ match lme4's and are centred on the ML estimates, not the REML ones. For a param
     \zeta(s) = \operatorname{sign}(s - \hat s)\sqrt{d(s) - d(\hat s)},
 
 and the 95% interval holds the values with :math:`d(s) - d(\hat s) \le \chi^2_{1}(0.95)`;
-its ends are found with :func:`scipy.optimize.brentq` (lme4 interpolates a spline through its
-profile instead, so the two differ in the last digits). If the deviance at an SD of 0 is still
+its ends are the roots of :math:`\zeta(s) = \pm\sqrt{\chi^2_1(0.95)}`, found by secant
+steps kept inside a bracket (:math:`\zeta` is nearly linear, so two or three steps suffice;
+lme4 interpolates a spline through its profile instead, so the two differ in the last
+digits). If the deviance at an SD of 0 is still
 below the threshold, the lower end is 0, as in lme4. For the one-way model the inner
 minimisation is one-dimensional (:class:`~analysis.models.likelihood.RandomInterceptLikelihood`);
 for crossed fits it runs over the other SDs and :math:`\sigma` with BOBYQA (``nlopt``, as lme4's
@@ -114,7 +116,7 @@ class Profiler:
     deviance: float
     #: A length for the first bracket of a parameter estimated as 0 (the response's SD).
     scale: float
-    #: Absolute and relative tolerances of the interval ends (:func:`scipy.optimize.brentq`).
+    #: Absolute and relative tolerances of the interval ends.
     xtol: float = 1e-10
     rtol: float = 4 * np.finfo(float).eps
 
@@ -158,7 +160,10 @@ class Profiler:
             while g(hi) < 0:
                 hi *= 2.0
             return 0.0, root(0.0, hi, z)
-        upper = root(*self._bracket(est, 1.0, z, zeta, kind), z)
+        outward = self._bracket(est, 1.0, z, zeta, kind)
+        if outward is None:  # pragma: no cover - only the lower side can reach 0
+            raise RuntimeError("no upper end of the profile interval")
+        upper = root(*outward, z)
         inner_outer = self._bracket(est, -1.0, z, zeta, kind)
         if inner_outer is None:
             return 0.0, upper  # the deviance at an SD of 0 is within the threshold
@@ -171,7 +176,7 @@ class Profiler:
         z: float,
         zeta: Callable[[float, float], float],
         kind: str,
-    ) -> Any:
+    ) -> tuple[float, float] | None:
         r"""Return ``(a, b)`` holding the end on one side, or ``None`` for an SD's end at 0.
 
         Steps out from the estimate, each step the linear extrapolation of :math:`\zeta` to
