@@ -242,9 +242,11 @@ def _secant_root(
     lo, hi, f_lo = min(a, b), max(a, b), fa if a < b else fb
     x_prev, f_prev, x_cur, f_cur = a, fa, b, fb
     for _ in range(200):
-        x = x_cur - f_cur * (x_cur - x_prev) / (f_cur - f_prev)
+        x = x_cur - f_cur * (x_cur - x_prev) / (f_cur - f_prev) if f_cur != f_prev else lo
         if not lo < x < hi:
             x = 0.5 * (lo + hi)
+        if x in (lo, hi, x_cur):  # no float left between: the root is found to rounding
+            return float(x)
         fx = f(x)
         if fx == 0:
             return float(x)
