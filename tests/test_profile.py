@@ -1,14 +1,26 @@
+import dataclasses
+import json
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis.datasets.archers import fifty_archers, simulate_archers
+from analysis.models.crossed import fit_crossed
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.models.mixed import build_model, fit_random_intercept
-from analysis.models.profile import likelihood_from_data, profile_ci, profile_curves
+from analysis.models.profile import (
+    confint,
+    likelihood_from_data,
+    profile,
+    profile_ci,
+    profile_curves,
+    profiler,
+)
 
 CHI2 = stats.chi2.ppf(0.95, 1)
 
@@ -131,3 +143,237 @@ def test_rank_deficient_design_is_rejected():
     df = pd.DataFrame({"y": [1.0, 2, 3, 4], "c": 1.0, "g": ["a", "a", "b", "b"]})
     with pytest.raises(ValueError, match="rank deficient"):
         profile_ci(df, response="y", fixed=["c"], group="g")
+
+
+# ---------------------------------------------------------------------------------------------
+# profile(fit) / confint(fit): on the deviance function the fit holds
+# ---------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+LMER_REFS = json.loads((ROOT / "data" / "reference" / "lme4_lmer.json").read_text())
+ARCHER_REFS = json.loads((ROOT / "data" / "reference" / "archers_lme4.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fifty():
+    return fifty_archers().data
+
+
+@pytest.fixture(scope="module")
+def fifty_fit(fifty):
+    return fit_random_intercept(fifty)
+
+
+def _brentq_on_deviance(lik, which, level=0.95):
+    """The data-based intervals as profile_ci computed them before confint(fit) existed."""
+    ml = lik.fit(reml=False)
+    crit = stats.chi2.ppf(level, 1)
+    est = ml.sd_group if which == "sd_group" else ml.sd_resid
+
+    def g(s):
+        if which == "sd_group":
+            return lik.profile_sd_group(s, ml.sd_resid) - ml.deviance - crit
+        return lik.profile_sd_resid(s, ml.sd_group) - ml.deviance - crit
+
+    hi = est * 1.2
+    while g(hi) <= 0:
+        hi *= 1.5
+    upper = optimize.brentq(g, est, hi, xtol=1e-10)
+    if which == "sd_group" and g(0.0) <= 0:
+        return est, 0.0, upper
+    lo = est / 1.2
+    while g(lo) <= 0:
+        lo /= 1.5
+    return est, optimize.brentq(g, lo, est, xtol=1e-10), upper
+
+
+def test_confint_of_a_mixed_fit_equals_the_data_based_intervals(data, fifty, fifty_fit):
+    for frame, fit in ((data, fit_random_intercept(data)), (fifty, fifty_fit)):
+        lik = likelihood_from_data(frame)
+        before = [_brentq_on_deviance(lik, which) for which in ("sd_group", "sd_resid")]
+        old = profile_ci(frame)
+        np.testing.assert_allclose(old.to_numpy(float), np.array(before), rtol=1e-8)
+        new = confint(fit)
+        assert list(new.index) == ["sd_(Intercept)|Name", "sigma"]
+        assert list(new.columns) == ["grp", "var1", "var2", "estimate", "lower", "upper"]
+        assert new[["grp", "var1", "var2"]].values.tolist() == [
+            ["Name", "(Intercept)", ""],
+            ["Residual", "", ""],
+        ]
+        np.testing.assert_allclose(
+            new[["estimate", "lower", "upper"]].to_numpy(float),
+            old[["estimate", "lower", "upper"]].to_numpy(float),
+            rtol=1e-8,
+        )
+    curves = profile(fifty_fit, n_points=7)
+    old_curves = profile_curves(fifty, n_points=7)
+    np.testing.assert_allclose(
+        curves[["value", "deviance", "zeta"]], old_curves[["value", "deviance", "zeta"]], rtol=1e-8
+    )
+    assert curves["parameter"].unique().tolist() == ["sd_(Intercept)|Name", "sigma"]
+
+
+def test_mixed_confint_matches_lme4(fifty_fit):
+    ref = ARCHER_REFS["archers_50"]["profile_ci"]
+    ci = confint(fifty_fit)
+    for name, key in (("sd_(Intercept)|Name", "sd_group"), ("sigma", "sd_resid")):
+        for end in ("lower", "upper"):
+            assert ci.loc[name, end] == pytest.approx(ref[key][end], rel=1e-4)
+
+
+def test_fit_based_profile_fits_nothing_again(fifty_fit, monkeypatch):
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the profile refitted or rebuilt the model")
+
+    monkeypatch.setattr(MixedLM, "fit", refuse)
+    monkeypatch.setattr(RandomInterceptLikelihood, "from_model", refuse)
+    monkeypatch.setattr(RandomInterceptLikelihood, "__init__", refuse)
+    ci = confint(fifty_fit)
+    curves = profile(fifty_fit, n_points=5)
+    assert (ci["lower"] < ci["estimate"]).all() and len(curves) == 10
+
+
+def test_fit_without_its_likelihood_uses_its_statsmodels_model(fifty_fit):
+    bare = dataclasses.replace(fifty_fit, likelihood=None)
+    pd.testing.assert_frame_equal(confint(bare), confint(fifty_fit))
+    with pytest.raises(ValueError, match="neither"):
+        confint(dataclasses.replace(fifty_fit, likelihood=None, model=None))
+
+
+def test_rescaled_response_gives_intervals_in_its_units(fifty, fifty_fit):
+    scale = 2.0**200  # beyond RESCALE_ABOVE: fitted divided by a power of two
+    big = fifty.assign(Distance=fifty["Distance"] * scale)
+    fit = fit_random_intercept(big)
+    assert fit.likelihood_scale != 1.0
+    ci, ref = confint(fit), confint(fifty_fit)
+    cols = ["estimate", "lower", "upper"]
+    # the ends to 1e-8; the ML estimates (the optimum of a flat function) to 1e-6
+    np.testing.assert_allclose(ci[cols].to_numpy() / scale, ref[cols].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        ci[["lower", "upper"]].to_numpy() / scale, ref[["lower", "upper"]].to_numpy(), rtol=1e-8
+    )
+    curves, ref_curves = profile(fit, n_points=5), profile(fifty_fit, n_points=5)
+    np.testing.assert_allclose(curves["value"] / scale, ref_curves["value"], rtol=1e-9)
+    np.testing.assert_allclose(curves["zeta"], ref_curves["zeta"], rtol=1e-7, atol=1e-7)
+
+
+def test_wrong_type_is_a_type_error(fifty):
+    for bad in (fifty, "fit", None):
+        with pytest.raises(TypeError, match=type(bad).__name__):
+            confint(bad)
+        with pytest.raises(TypeError, match="MixedFit, a CrossedFit or a mixedlm"):
+            profile(bad)
+
+
+def test_confint_checks_level_and_grid(fifty_fit):
+    with pytest.raises(ValueError, match="level"):
+        confint(fifty_fit, level=1.5)
+    with pytest.raises(ValueError, match="n_points"):
+        profile(fifty_fit, n_points=2)
+    wide, narrow = confint(fifty_fit, level=0.99), confint(fifty_fit, level=0.8)
+    assert (wide["upper"] - wide["lower"] > narrow["upper"] - narrow["lower"]).all()
+
+
+# -- crossed fits ------------------------------------------------------------------------------
+
+CROSSED_CASES = {
+    # name in lme4_lmer.json: (csv, response, fixed, groups in lme4's order, extra column)
+    "penicillin": ("penicillin.csv", "diameter", [], ["plate", "sample"]),
+    "pastes": ("pastes.csv", "strength", [], ["sample", "batch"]),
+    "archers_name_bow": ("archers_50.csv", "Distance", ["Bow"], ["Name:Bow", "Name"]),
+}
+
+
+def _crossed_case(name):
+    csv, response, fixed, groups = CROSSED_CASES[name]
+    frame = pd.read_csv(ROOT / "data" / csv)
+    if "Name:Bow" in groups:
+        frame["Name:Bow"] = frame["Name"].astype(str) + ":" + frame["Bow"].astype(str)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # archers_name_bow is nearly singular
+        return fit_crossed(frame, response, fixed, groups)
+
+
+@pytest.mark.parametrize("name", sorted(CROSSED_CASES))
+def test_crossed_confint_matches_lme4(name):
+    fit = _crossed_case(name)
+    ref = LMER_REFS[name]
+    prof = profiler(fit)
+    # the ML refit reaches lme4's ML deviance from the fit's own criterion
+    assert prof.deviance == pytest.approx(ref["ml"]["deviance"], abs=1e-6)
+    ci = confint(fit)
+    assert list(ci["grp"]) == [*fit.groups, "Residual"]
+    pc = ref["profile_ci"]
+    lme4 = pd.DataFrame({k: pc[k] for k in ("parameter", "lower", "upper")}).iloc[: len(ci)]
+    for end in ("lower", "upper"):
+        mine = ci[end].to_numpy(float)
+        theirs = lme4[end].to_numpy(float)
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-9)
+    # the REML estimates lie inside; the ML ones are the profile's centre
+    inside = fit.sds.to_numpy()
+    assert np.all((ci["lower"] <= inside) & (inside <= ci["upper"]))
+
+
+def test_crossed_profile_reuses_the_fit_criterion(monkeypatch):
+    from analysis.models import crossed
+
+    fit = _crossed_case("penicillin")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the profile rebuilt the criterion")
+
+    monkeypatch.setattr(crossed.ProfiledDeviance, "__init__", refuse)
+    monkeypatch.setattr(crossed, "fit_crossed", refuse)
+    before = fit.profiled_deviance.n_evals
+    curves = profile(fit, n_points=9)
+    assert fit.profiled_deviance.n_evals > before  # evaluated the held function
+    assert curves["parameter"].unique().tolist() == [
+        "sd_(Intercept)|plate",
+        "sd_(Intercept)|sample",
+        "sigma",
+    ]
+    for _, sub in curves.groupby("parameter"):
+        assert np.all(np.diff(sub["zeta"].to_numpy()) > 0)
+        assert sub["zeta"].abs().max() == pytest.approx(2.8, abs=1e-4)
+    np.testing.assert_allclose(curves["zeta"] ** 2, curves["delta"], rtol=1e-9, atol=1e-12)
+
+
+def test_crossed_criterion_function(fifty):
+    fit = fit_crossed(fifty, "Distance", ["Bow"], ["Name"])
+    reml = fit.criterion_function()
+    ml = fit.criterion_function(reml=False)
+    assert reml(fit.theta) == pytest.approx(fit.criterion, abs=1e-9)
+    ml_fit = fit_crossed(fifty, "Distance", ["Bow"], ["Name"], reml=False)
+    assert ml(ml_fit.theta) == pytest.approx(ml_fit.criterion, abs=1e-9)
+    assert ml(fit.theta) > ml_fit.criterion  # the REML optimum is not the ML one
+    # the one-way crossed fit profiles to the closed-form intervals
+    crossed, closed_form = confint(fit), confint(fit_random_intercept(fifty))
+    for columns, rtol in ((["lower", "upper"], 1e-7), (["estimate"], 1e-5)):
+        np.testing.assert_allclose(
+            crossed[columns].to_numpy(), closed_form[columns].to_numpy(), rtol=rtol
+        )
+    with pytest.raises(ValueError, match="criterion"):
+        confint(dataclasses.replace(fit, profiled_deviance=None))
+
+
+# -- mixedlm fits ------------------------------------------------------------------------------
+
+
+def test_lmer_confint_in_varcorr_layout():
+    # mixedlm's fit of the same model profiles the same likelihood (lmer's own search, as
+    # analysis.models.lmer.profile_frame, on its ML deviance of SDs and sigma); a small design
+    # keeps the dense mixedlm deviance cheap
+    from analysis.models.lmer import fit_lmer
+
+    data = simulate_archers(10, 4, seed=3, decimals=None, archer_sd=6.0, shot_sd=3.0).data
+    fit = fit_lmer("Distance ~ Bow + (1 | Name)", data)
+    ci = confint(fit)
+    closed_form = confint(fit_random_intercept(data))
+    assert list(ci.index) == list(closed_form.index)
+    assert ci[["grp", "var1", "var2"]].equals(closed_form[["grp", "var1", "var2"]])
+    cols = ["estimate", "lower", "upper"]
+    np.testing.assert_allclose(ci[cols].to_numpy(), closed_form[cols].to_numpy(), rtol=1e-4)
+    curves = profile(fit, n_points=3)
+    assert curves["zeta"].abs().max() == pytest.approx(2.8, abs=1e-3)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -497,24 +497,83 @@ class ProfiledDeviance:
 
     def __call__(self, theta: Sequence[float] | np.ndarray) -> float:
         """Return the criterion at ``theta`` (one relative SD per grouping factor, >= 0)."""
-        theta = np.asarray(theta, dtype=float)
+        return self.criterion(theta)
+
+    def criterion(self, theta: Sequence[float] | np.ndarray, reml: bool | None = None) -> float:
+        r"""Return the criterion at ``theta`` with :math:`\sigma` and β profiled out.
+
+        Parameters
+        ----------
+        theta
+            One relative SD :math:`\sigma_k/\sigma` per grouping factor, each >= 0.
+        reml
+            lme4's ``REMLcrit`` if true, its ML ``deviance`` if false; by default the
+            criterion this object was built for (``self.reml``). Both come from the same
+            factorisation, so a REML fit's ML refit (what lme4's ``profile`` starts with)
+            reuses this set-up.
+
+        Returns
+        -------
+        float
+            The criterion; ``inf`` where the penalised system is not positive definite.
+        """
         self.n_evals += 1
-        out = self._factor(theta)
-        if out is None:
+        parts = self.parts(theta)
+        if parts is None:
             return float("inf")
+        logdet_l, logdet_rx, r2 = parts
+        n, p = self.n, self.p
+        if self.reml if reml is None else reml:
+            dof = n - p
+            return logdet_l + logdet_rx + dof * (1.0 + _LOG_2PI + float(np.log(r2 / dof)))
+        return logdet_l + n * (1.0 + _LOG_2PI + float(np.log(r2 / n)))
+
+    def ml_deviance(self, theta: Sequence[float] | np.ndarray, sigma: float) -> float:
+        r"""Return :math:`-2 \log L` at ``theta`` and residual SD ``sigma`` (β profiled out).
+
+        lme4's ``devfun2`` in terms of θ: :math:`\log|L_\theta|^2 + n \log(2\pi\sigma^2)
+        + r^2(\theta)/\sigma^2`, with :math:`r^2` the penalised residual sum of squares. Its
+        minimum over ``sigma`` is :meth:`criterion` with ``reml=False``; profiles of the SDs
+        hold one SD (or ``sigma``) fixed and minimise this over the others.
+        """
+        self.n_evals += 1
+        if not sigma > 0:
+            return float("inf")
+        parts = self.parts(theta)
+        if parts is None:
+            return float("inf")
+        logdet_l, _, r2 = parts
+        s2 = float(sigma) ** 2
+        return logdet_l + self.n * (_LOG_2PI + float(np.log(s2))) + r2 / s2
+
+    def parts(self, theta: Sequence[float] | np.ndarray) -> tuple[float, float, float] | None:
+        r"""Return :math:`\log|L_\theta|^2`, :math:`\log|R_X|^2` and :math:`r^2` at ``theta``.
+
+        The log-determinant of :math:`\Lambda'Z'Z\Lambda + I`, that of the fixed-effect block
+        of the factorisation, and the penalised residual sum of squares; ``None`` where the
+        system is not positive definite.
+        """
+        out = self._factor(np.asarray(theta, dtype=float))
+        if out is None:
+            return None
         L, a, _ = out
-        return self._criterion(L, a)
+        return self._parts(L, a)
+
+    def _parts(self, L: np.ndarray, a: np.ndarray) -> tuple[float, float, float]:
+        diag = np.diag(L)
+        mu, p = self.mu, self.p
+        r2 = float(diag[-1] ** 2)
+        logdet_l = float(self.size_freq @ np.log(a)) + 2.0 * float(np.sum(np.log(diag[:mu])))
+        logdet_rx = 2.0 * float(np.sum(np.log(diag[mu : mu + p])))
+        return logdet_l, logdet_rx, r2
 
     def _criterion(self, L: np.ndarray, a: np.ndarray) -> float:
-        diag = np.diag(L)
-        mu, p, n = self.mu, self.p, self.n
-        r2 = diag[-1] ** 2
-        logdet_l = float(self.size_freq @ np.log(a)) + 2.0 * float(np.sum(np.log(diag[:mu])))
+        logdet_l, logdet_rx, r2 = self._parts(L, a)
+        n, p = self.n, self.p
         if self.reml:
-            logdet_rx = 2.0 * float(np.sum(np.log(diag[mu : mu + p])))
             dof = n - p
-            return logdet_l + logdet_rx + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
-        return logdet_l + n * (1.0 + _LOG_2PI + np.log(r2 / n))
+            return logdet_l + logdet_rx + dof * (1.0 + _LOG_2PI + float(np.log(r2 / dof)))
+        return logdet_l + n * (1.0 + _LOG_2PI + float(np.log(r2 / n)))
 
     def solve(self, theta: Sequence[float] | np.ndarray) -> _Solution:
         """Return the criterion, sigma, fixed effects, their covariance, modes and cond. SDs."""
@@ -607,6 +666,13 @@ class CrossedFit:
         Covariance matrix of the fixed effects.
     design
         The fixed-effect design, reused by :meth:`predict`.
+    optimizer_status
+        BOBYQA's stopping reason.
+    profiled_deviance
+        The criterion the fit minimised (:class:`ProfiledDeviance`), kept so that profiles
+        and ML refits (:func:`analysis.models.profile.confint`) reuse its set-up instead of
+        building it again from the data; see :meth:`criterion_function`. It holds the dense
+        ``m x m`` cross-product matrix of the design (about 30 MB for InstEval).
     """
 
     fixed: pd.DataFrame
@@ -623,6 +689,33 @@ class CrossedFit:
     vcov: pd.DataFrame
     design: FixedDesign
     optimizer_status: str = ""
+    profiled_deviance: ProfiledDeviance | None = field(default=None, repr=False, compare=False)
+
+    def criterion_function(self, reml: bool | None = None) -> Callable[[np.ndarray], float]:
+        r"""Return the profiled criterion as a function of the relative SDs θ.
+
+        Parameters
+        ----------
+        reml
+            lme4's REML criterion (``True``) or ML deviance (``False``); by default the one
+            this fit minimised. Either way :math:`\sigma` and β are profiled out, and the
+            function is the one the fit was computed with (no new set-up).
+
+        Returns
+        -------
+        callable
+            ``f(theta) -> float`` for ``theta`` of length ``len(groups)``, all >= 0.
+
+        Raises
+        ------
+        ValueError
+            If the fit does not hold its criterion (a fit not made by :func:`fit_crossed`).
+        """
+        problem = self.profiled_deviance
+        if problem is None:
+            raise ValueError("this CrossedFit does not hold its criterion; refit with fit_crossed")
+        use_reml = self.reml if reml is None else bool(reml)
+        return lambda theta: problem.criterion(theta, reml=use_reml)
 
     @property
     def criterion_name(self) -> str:
@@ -911,6 +1004,7 @@ def _fit(
         vcov=vcov,
         design=design,
         optimizer_status=status,
+        profiled_deviance=problem,
     )
     # Warned here, as lme4 and the book's other fitters do, so every caller hears of it.
     if fit.singular:

@@ -32,7 +32,7 @@ import math
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,6 +114,14 @@ class MixedFit:
         divided by a power of two (see :func:`fit_random_intercept`).
     level
         Confidence level of the Wald intervals in ``fixed``.
+    likelihood
+        The closed-form likelihood the estimates were computed with
+        (:class:`analysis.models.likelihood.RandomInterceptLikelihood`, built once from
+        ``model``); profiles (:func:`analysis.models.profile.confint`) reuse it.
+    likelihood_scale
+        What the response was divided by before ``likelihood`` was built (1.0 unless the
+        response was beyond :data:`RESCALE_ABOVE`): SDs of ``likelihood`` times this are SDs
+        of the response.
     """
 
     fixed: pd.DataFrame
@@ -132,6 +140,8 @@ class MixedFit:
     result: Any
     model: Any = None
     level: float = 0.95
+    likelihood: RandomInterceptLikelihood | None = field(default=None, repr=False, compare=False)
+    likelihood_scale: float = 1.0
 
     @property
     def singular(self) -> bool:
@@ -455,6 +465,7 @@ def fit_random_intercept(
         result=result,
         model=model,
         level=level,
+        likelihood=lik,
     )
 
 
@@ -484,6 +495,7 @@ def _rescaled(fit: MixedFit, scale: float) -> MixedFit:
         blups=fit.blups * scale,
         blup_sd=fit.blup_sd * scale,
         loglik=fit.loglik - m * math.log(scale),
+        likelihood_scale=fit.likelihood_scale * scale,
     )
 
 
