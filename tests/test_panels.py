@@ -183,3 +183,17 @@ def test_the_formatter_is_installed_in_ipython_only():
         assert metadata["image/png"]["width"] == Image.open(io.BytesIO(png)).size[0] // 2
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_set_style_installs_the_formatter_in_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from analysis.plots.style import _show_retina_figures
+
+    shell = InteractiveShell.instance()
+    try:
+        assert _show_retina_figures()
+        formatter = shell.display_formatter.formatters["image/png"]
+        assert formatter.lookup_by_type(Figure) is retina_png
+    finally:
+        InteractiveShell.clear_instance()
