@@ -139,8 +139,10 @@
     }
   }
 
-  // One panel: a box of the column's width (at most twice the panel's own size, so it is never
-  // blurrier than an ordinary figure) showing the part [left, top, width, height] of the image.
+  // One panel: a box showing the part [left, top, width, height] of the image. Panels fill the
+  // column, several to a row when they are small (a grid of small multiples): each is at least
+  // 1.3 times and at most twice its size in the whole figure (twice: the image's own pixels,
+  // never blurrier than an ordinary figure). Titles and legends keep their own size.
   function panelView(img, layout, box, alt, kind) {
     const [left, top, width, height] = box;
     const link = document.createElement("a");
@@ -153,8 +155,14 @@
     const cssWidth = (width * layout.width) / 2; // the image is drawn at twice its size
     const cssHeight = (height * layout.height) / 2;
     crop.style.aspectRatio = cssWidth + " / " + cssHeight;
-    crop.style.width = kind === "panel" ? "100%" : cssWidth + "px";
-    crop.style.maxWidth = "min(100%, " + 2 * cssWidth + "px)";
+    link.dataset.width = cssWidth.toFixed(1); // its size in the whole figure (tests read it)
+    if (kind === "panel") {
+      link.style.flex = "1 1 " + (1.3 * cssWidth).toFixed(1) + "px";
+      link.style.maxWidth = "min(100%, " + (2 * cssWidth).toFixed(1) + "px)";
+    } else {
+      crop.style.width = cssWidth + "px";
+      crop.style.maxWidth = "100%";
+    }
     const view = document.createElement("img");
     view.src = img.currentSrc || img.src;
     view.alt = alt;
@@ -195,6 +203,9 @@
         panelView(img, layout, layout.footer, "Legend of the figure: " + base, "footer")
       );
     }
+    (layout.side || []).forEach((box) => {
+      stack.appendChild(panelView(img, layout, box, "Legend of the figure: " + base, "side"));
+    });
     wide.classList.add("figure-has-panels");
     wide.parentNode.insertBefore(stack, wide.nextSibling);
   }

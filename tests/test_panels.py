@@ -212,3 +212,17 @@ def test_set_style_installs_the_formatter_in_ipython():
         assert formatter.lookup_by_type(Figure) is retina_png
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_supylabel_is_left_out_and_a_legend_beside_the_panels_is_kept():
+    fig, axes = plt.subplots(3, 6, figsize=(7.3, 5.0), sharex=True, sharey=True)
+    for ax in axes.flat:
+        ax.plot([0, 1], [0, 1], label="line")
+    fig.supxlabel("days")
+    fig.supylabel("reaction time")
+    fig.legend(["line"], loc="center right")
+    layout = panel_layout(fig)
+    assert layout is not None and len(layout.panels) == 18
+    assert layout.header is None
+    assert layout.footer is not None and layout.footer[3] < 0.15  # the supxlabel only
+    assert len(layout.side) == 1 and layout.side[0][0] > 0.7  # the legend at the right

@@ -22,12 +22,13 @@ import io
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.transforms import Bbox
 
 __all__ = [
@@ -67,8 +68,11 @@ class PanelLayout:
     header
         The figure-level artists above the panels (suptitle, a legend above), or None.
     footer
-        The figure-level artists below or beside the panels (a legend below, supxlabel), or
-        None.
+        The figure-level artists below the panels (a legend below, a supxlabel), or None.
+    side
+        Each figure legend beside the panels (a legend at the right), shown after them. Other
+        figure-level text beside the panels (a supylabel) has no box: each panel keeps its own
+        tick labels, and the whole figure (wide screens, print, a tap) shows it.
     """
 
     image: Bbox
@@ -76,6 +80,7 @@ class PanelLayout:
     titles: list[str]
     header: Box | None = None
     footer: Box | None = None
+    side: list[Box] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Return the layout as the ASCII JSON stored in the PNG (fractions to 4 decimals)."""
@@ -90,6 +95,7 @@ class PanelLayout:
                 "titles": self.titles,
                 "header": rounded(self.header),
                 "footer": rounded(self.footer),
+                "side": [rounded(b) for b in self.side],
             },
             ensure_ascii=True,
             separators=(",", ":"),
@@ -254,13 +260,18 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
     area = _union([m[0] for m in measured])
     if area is None or len(measured) < 2:
         return None
-    above, below = [], []
+    above, below, side = [], [], []
     for artist in _figure_artists(fig):
         box = inches(artist)
         if box is None:
             continue
-        centre = (box.y0 + box.y1) / 2
-        (above if centre > area.y1 - 0.1 * area.height else below).append(box)
+        slack = 0.25 * box.height
+        if box.y0 >= area.y1 - slack:
+            above.append(box)
+        elif box.y1 <= area.y0 + slack:
+            below.append(box)
+        elif isinstance(artist, Legend):
+            side.append(box)
     header, footer = _union(above), _union(below)
     return PanelLayout(
         image=image,
@@ -268,6 +279,7 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
         titles=[m[1] for m in measured],
         header=None if header is None else fraction(header, PANEL_PAD),
         footer=None if footer is None else fraction(footer, PANEL_PAD),
+        side=[fraction(b, PANEL_PAD) for b in side],
     )
 
 
@@ -310,7 +322,8 @@ def read_panel_layout(png: bytes) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        The decoded JSON: ``panels`` (boxes as fractions), ``titles``, ``header``, ``footer``.
+        The decoded JSON: ``panels`` (boxes as fractions), ``titles``, ``header``, ``footer``,
+        ``side``.
     """
     if png[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG file")
@@ -344,7 +357,8 @@ def crop_panels(png: bytes) -> list[Any]:
     Returns
     -------
     list of PIL.Image.Image
-        The header (if any), each panel, and the footer (if any), in the order the website
+        The header (if any), each panel, the footer (if any) and the side legends, in the
+        order the website
         stacks them; an empty list for an image with no panel layout.
     """
     from PIL import Image
@@ -354,7 +368,7 @@ def crop_panels(png: bytes) -> list[Any]:
         return []
     image = Image.open(io.BytesIO(png))
     width, height = image.size
-    boxes = [layout["header"], *layout["panels"], layout["footer"]]
+    boxes = [layout["header"], *layout["panels"], layout["footer"], *layout.get("side", [])]
     return [
         image.crop(
             (
