@@ -139,10 +139,9 @@
     }
   }
 
-  // One panel: a box showing the part [left, top, width, height] of the image. Panels fill the
-  // column, several to a row when they are small (a grid of small multiples): each is at least
-  // 1.3 times and at most twice its size in the whole figure (twice: the image's own pixels,
-  // never blurrier than an ordinary figure). Titles and legends keep their own size.
+  // One panel: a box showing the part [left, top, width, height] of the image, as wide as its
+  // cell of the stack's grid and at most twice its size in the whole figure (the image's own
+  // pixels: never blurrier than an ordinary figure). Titles and legends keep their own size.
   function panelView(img, layout, box, alt, kind) {
     const [left, top, width, height] = box;
     const link = document.createElement("a");
@@ -157,8 +156,8 @@
     crop.style.aspectRatio = cssWidth + " / " + cssHeight;
     link.dataset.width = cssWidth.toFixed(1); // its size in the whole figure (tests read it)
     if (kind === "panel") {
-      link.style.flex = "1 1 " + (1.3 * cssWidth).toFixed(1) + "px";
-      link.style.maxWidth = "min(100%, " + (2 * cssWidth).toFixed(1) + "px)";
+      crop.style.width = "100%";
+      crop.style.maxWidth = (2 * cssWidth).toFixed(1) + "px";
     } else {
       crop.style.width = cssWidth + "px";
       crop.style.maxWidth = "100%";
@@ -206,6 +205,13 @@
     (layout.side || []).forEach((box) => {
       stack.appendChild(panelView(img, layout, box, "Legend of the figure: " + base, "side"));
     });
+    // The grid's cells are 1.3 times a typical panel's size in the figure, or the column's
+    // width: panels of an ordinary figure get a row each, a grid of small multiples (many
+    // narrow panels) keeps a few to a row rather than making a very long column.
+    const widths = layout.panels.map((box) => (box[2] * layout.width) / 2).sort((a, b) => a - b);
+    const cell = 1.3 * widths[Math.floor(widths.length / 2)];
+    stack.style.gridTemplateColumns =
+      "repeat(auto-fill, minmax(min(100%, " + cell.toFixed(1) + "px), 1fr))";
     wide.classList.add("figure-has-panels");
     wide.parentNode.insertBefore(stack, wide.nextSibling);
   }

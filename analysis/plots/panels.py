@@ -245,6 +245,11 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
             y1 = header.y0
         if footer is not None and y0 < footer.y1 <= box.y0 + pad:
             y0 = footer.y1
+        # and a title's or legend's padding stops where the panels begin
+        if box is header_box:
+            y0 = max(y0, min(box.y0, area.y1))
+        if box is footer_box:
+            y1 = min(y1, max(box.y1, area.y0))
         return (
             (x0 - image.x0) / image.width,
             (image.y1 - y1) / image.height,
@@ -273,6 +278,7 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
         elif isinstance(artist, Legend):
             side.append(box)
     header, footer = _union(above), _union(below)
+    header_box, footer_box = header, footer
     return PanelLayout(
         image=image,
         panels=[fraction(m[0], PANEL_PAD, header, footer) for m in measured],
