@@ -6,8 +6,9 @@ one image per figure and records in it where each panel is: the retina PNG a cha
 displays (:func:`install_panel_formatter`, called by :func:`analysis.plots.style.set_style`)
 carries a PNG text chunk, keyword :data:`PANELS_KEY`, holding the panels' boxes as fractions
 of the image. On a narrow screen ``_static/book.js`` reads that chunk and shows each panel
-cropped from the same image, one above the other and as wide as the column, with the figure's
-own title and legend (a suptitle, a figure legend) shown once above them; ``_static/book.css``
+cropped from the same image, one above the other and as wide as the column (small multiples a
+few to a row), with the figure's own title and legend (a suptitle, a figure legend) shown once
+above or below them; ``_static/book.css``
 switches between the stacked panels and the whole figure with a media query, and prints the
 whole figure. The image file, its alt text and caption, Jupyter, nbval and the PDF are as
 before, and the page does not grow: the panels are views of the image already sent.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,22 +236,11 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
             return None
         return box.transformed(to_inches)
 
-    def fraction(
-        box: Bbox, pad: float, header: Bbox | None = None, footer: Bbox | None = None
-    ) -> Box:
-        b = box.padded(pad)
+    def fraction(box: Bbox, floor: float = -math.inf, ceiling: float = math.inf) -> Box:
+        """``box`` with a margin (not below ``floor`` nor above ``ceiling``) as fractions."""
+        b = box.padded(PANEL_PAD)
         x0, x1 = max(b.x0, image.x0), min(b.x1, image.x1)
-        y0, y1 = max(b.y0, image.y0), min(b.y1, image.y1)
-        # a panel's padding stops where a title or legend above or below it begins
-        if header is not None and box.y1 - pad <= header.y0 < y1:
-            y1 = header.y0
-        if footer is not None and y0 < footer.y1 <= box.y0 + pad:
-            y0 = footer.y1
-        # and a title's or legend's padding stops where the panels begin
-        if box is header_box:
-            y0 = max(y0, min(box.y0, area.y1))
-        if box is footer_box:
-            y1 = min(y1, max(box.y1, area.y0))
+        y0, y1 = max(b.y0, image.y0, floor), min(b.y1, image.y1, ceiling)
         return (
             (x0 - image.x0) / image.width,
             (image.y1 - y1) / image.height,
@@ -278,14 +269,21 @@ def panel_layout(fig: Figure) -> PanelLayout | None:
         elif isinstance(artist, Legend):
             side.append(box)
     header, footer = _union(above), _union(below)
-    header_box, footer_box = header, footer
+
+    def panel(box: Bbox) -> Box:
+        # a panel's margin stops where a title or legend above or below it begins
+        ceiling = header.y0 if header and header.y0 >= box.y1 - PANEL_PAD else math.inf
+        floor = footer.y1 if footer and footer.y1 <= box.y0 + PANEL_PAD else -math.inf
+        return fraction(box, floor, ceiling)
+
     return PanelLayout(
         image=image,
-        panels=[fraction(m[0], PANEL_PAD, header, footer) for m in measured],
+        panels=[panel(m[0]) for m in measured],
         titles=[m[1] for m in measured],
-        header=None if header is None else fraction(header, PANEL_PAD),
-        footer=None if footer is None else fraction(footer, PANEL_PAD),
-        side=[fraction(b, PANEL_PAD) for b in side],
+        # and a title's or legend's margin stops where the panels begin
+        header=None if header is None else fraction(header, floor=min(header.y0, area.y1)),
+        footer=None if footer is None else fraction(footer, ceiling=max(footer.y1, area.y0)),
+        side=[fraction(b) for b in side],
     )
 
 
