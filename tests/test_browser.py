@@ -20,7 +20,9 @@ Reading on any screen (``_static/book.css``, ``_static/book.js``): no stderr out
 (``ALLOWED_STDERR`` lists the exceptions: none); table cells padded, numbers right-aligned, a rule
 under the header; at 1366 px no code block scrolls sideways and display math wider than the
 column scrolls in its own box with its equation number in view; at 390 px no page is wider than
-the screen; figures open full size on a tap and are drawn at twice their size; keyboard focus
+the screen; figures open full size on a tap and are drawn at twice their size; at 390 px a
+figure with panels side by side shows them one above the other, each as wide as the column
+(1366 px and print show the whole figure); keyboard focus
 is visible on the header's buttons; search is offered once on a phone; the Contents drawer closes
 after a section is chosen; dark mode puts nothing on a light panel.
 
@@ -626,6 +628,7 @@ _OVERFLOW_JS = r"""() => {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.right <= box.right + 1) return;
     if (el.closest("mjx-assistive-mml")) return;  // MathJax's copy for screen readers, clipped
+    if (el.closest(".figure-panel-crop")) return;  // a panel's view of its figure, clipped
     for (let p = el.parentElement; p && p !== article; p = p.parentElement)
       if (scrolls(p) && p.getBoundingClientRect().right <= box.right + 1) return;
     if (scrolls(el) && r.right <= box.right + 1) return;
@@ -683,11 +686,11 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(page: str, phone_facts) -> 
 
 
 _FIGURES_JS = r"""() => Array.from(document.querySelectorAll("article.bd-article img"))
-  .filter(img => img.closest("figure, .cell_output"))
+  .filter(img => img.closest("figure, .cell_output") && !img.closest(".figure-panels"))
   .map(img => {
     const a = img.closest("a");
     return {src: img.getAttribute("src"), href: a ? a.getAttribute("href") : null,
-            natural: img.naturalWidth,
+            natural: img.naturalWidth, shown: img.checkVisibility(),
             layout: parseFloat(img.style.width || img.getAttribute("width")) || null,
             ratio: img.getBoundingClientRect().height / (img.getBoundingClientRect().width || 1),
             naturalRatio: img.naturalHeight / (img.naturalWidth || 1)};
@@ -711,9 +714,122 @@ def test_figures_open_full_size_and_are_sharp(page: str, phone_facts) -> None:
     squashed = [
         name(f["src"])
         for f in figures
-        if f["natural"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02
-    ]
+        if f["natural"] and f["shown"] and abs(f["ratio"] / f["naturalRatio"] - 1) > 0.02
+    ]  # (a multi-panel figure is hidden on a phone: its panels show, checked further down)
     assert not squashed, f"{page}: figures shown out of proportion on a phone: {squashed[:5]}"
+
+
+# --- Multi-panel figures stack on a phone (analysis/plots/panels.py, _static/book.js) --------
+
+
+def _panel_figures(page: str) -> list[str]:
+    """File names of the figures on ``page`` whose PNG records panels side by side."""
+    from analysis.plots.panels import read_panel_layout
+
+    path = HTML / page
+    if not path.is_file():
+        return []
+    names = []
+    for src in re.findall(r'<img[^>]+src="([^"]+\.png)"', path.read_text(encoding="utf-8")):
+        image = (path.parent / src).resolve()
+        if image.is_file() and read_panel_layout(image.read_bytes()) is not None:
+            names.append(image.name)
+    return names
+
+
+def _panel_pages() -> list[str]:
+    return [p for p in _chapters() if _panel_figures(p)]
+
+
+def test_the_book_has_multi_panel_figures_to_stack() -> None:
+    assert _panel_pages(), (
+        "no chapter shows a figure with panels side by side (a PNG with a 'figure-panels' "
+        "chunk): is the site built, and does set_style() install analysis.plots.panels?"
+    )
+
+
+_PANELS_JS = r"""() => {
+  const shown = el => el.checkVisibility({checkVisibilityCSS: true});
+  return Array.from(document.querySelectorAll("article.bd-article .figure-has-panels"))
+    .map(wide => {
+      const img = wide.querySelector("img") || wide;
+      const stack = wide.nextElementSibling;
+      const ok = stack && stack.classList.contains("figure-panels");
+      const views = ok ? Array.from(stack.querySelectorAll("a.figure-panel")) : [];
+      return {
+        src: img.getAttribute("src"), wide: shown(wide), stacked: !!ok && shown(stack),
+        wideWidth: wide.getBoundingClientRect().width,
+        views: views.map(a => {
+          const crop = a.querySelector(".figure-panel-crop").getBoundingClientRect();
+          const view = a.querySelector("img");
+          return {kind: a.className, href: a.getAttribute("href"), alt: view.alt,
+                  src: view.getAttribute("src"), width: crop.width, top: crop.top,
+                  bottom: crop.bottom, left: crop.left, right: crop.right,
+                  inFigure: parseFloat(a.dataset.width),
+                  loaded: view.complete && view.naturalWidth > 0,
+                  scale: view.getBoundingClientRect().width / (view.naturalWidth || 1)};
+        }),
+      };
+    });
+}"""
+
+
+@pytest.mark.parametrize("page", _panel_pages())
+def test_multi_panel_figures_stack_on_a_phone(page: str, server: str, browser) -> None:
+    name = lambda url: (url or "").rsplit("/", 1)[-1]  # noqa: E731
+    expected = _panel_figures(page)
+    tab = _open(browser, server, page, PHONE, idle=True)
+    try:
+        tab.wait_for_function("document.documentElement.dataset.figurePanels === 'done'")
+        tab.wait_for_function(
+            "Array.from(document.querySelectorAll('.figure-panels img')).every(i => i.complete)"
+        )
+        phone = tab.evaluate(_PANELS_JS)
+        tab.emulate_media(media="print")
+        printed = tab.evaluate(_PANELS_JS)
+        tab.emulate_media(media="screen")
+        tab.set_viewport_size(WIDE)
+        tab.wait_for_timeout(200)
+        desktop = tab.evaluate(_PANELS_JS)
+    finally:
+        tab.close()
+    assert sorted(name(f["src"]) for f in phone) == sorted(expected), (
+        f"{page}: at {PHONE['width']} px these multi-panel figures were not stacked: "
+        f"{sorted(set(expected) - {name(f['src']) for f in phone})}"
+    )
+    for f in phone:
+        fig = name(f["src"])
+        panels = [v for v in f["views"] if "figure-panel-panel" in v["kind"]]
+        assert not f["wide"] and f["stacked"], f"{page}: {fig}: the whole figure shows on a phone"
+        assert len(panels) >= 2, f"{page}: {fig}: {len(panels)} panels stacked"
+        # At least 300 px wide; a small panel (one of a grid of small multiples, under about
+        # 230 px in the whole figure) may share a row, larger than in the figure.
+        narrow = [
+            round(v["width"]) for v in panels if v["width"] < min(300, 1.1 * v["inFigure"]) - 1
+        ]
+        assert not narrow, f"{page}: {fig}: panels too narrow to read on a phone: {narrow}"
+        for first, then in zip(f["views"], f["views"][1:], strict=False):
+            below = then["top"] >= first["bottom"] - 1
+            beside = abs(then["top"] - first["top"]) < 1 and then["left"] >= first["right"] - 1
+            assert below or beside, f"{page}: {fig}: panels overlap or are out of order"
+        for v in f["views"]:
+            assert v["loaded"], f"{page}: {fig}: a panel's image did not load"
+            assert name(v["href"]) == fig == name(v["src"]), (
+                f"{page}: {fig}: a panel does not open its figure full size on a tap"
+            )
+            assert len(v["alt"].split()) >= 5 and not _is_path_or_hash(v["alt"]), (
+                f"{page}: {fig}: a panel without a description: {v['alt']!r}"
+            )
+            # the 2x image is never drawn larger than its own pixels: as sharp as any figure
+            assert v["scale"] <= 1.01, f"{page}: {fig}: a panel enlarged {v['scale']:.2f} times"
+    for f in printed:
+        assert f["wide"] and not f["stacked"], f"{page}: print shows the panels, not the figure"
+    for f in desktop:
+        assert f["wide"] and not f["stacked"], (
+            f"{page}: at {WIDE['width']} px {name(f['src'])} shows its stacked panels, not the "
+            "whole figure"
+        )
+        assert f["wideWidth"] > 300
 
 
 _FOCUS_JS = r"""() => {

@@ -31,6 +31,8 @@ def set_style() -> None:
     In IPython (a chapter's kernel) figures are also shown as "retina" PNG: drawn at twice the
     resolution and displayed at their usual size, so that they are sharp on high-density
     screens (phones, HiDPI laptops) and a reader who opens one full size can zoom into it.
+    A figure with panels side by side also records where its panels are, so that the website
+    stacks them on a phone (:mod:`analysis.plots.panels`).
     """
     sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
     plt.rcParams.update(
@@ -51,11 +53,14 @@ def _show_retina_figures() -> bool:
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        from analysis.plots.panels import install_panel_formatter
     except ImportError:  # pragma: no cover - IPython and matplotlib-inline come with Jupyter
         return False
     if get_ipython() is None:  # a script or a test: nothing is displayed inline
         return False
     set_matplotlib_formats("retina")
+    install_panel_formatter()  # panels side by side stack on a phone (analysis/plots/panels.py)
     return True
 
 
