@@ -517,6 +517,31 @@ def _mixed_arguments(parser: argparse.ArgumentParser) -> None:
     _add_output(parser)
 
 
+def _with_profile(
+    result: Any, fit: Any, level: float, fixed: Any = None, fixed_method: str = ""
+) -> Any:
+    """Return ``result`` with profile intervals of its SDs from the fit's own deviance.
+
+    :func:`analysis.models.profile.confint` profiles the deviance function ``fit`` was
+    computed with (ML, as lme4's ``confint``; nothing is fitted again); ``fixed`` adds
+    intervals of the fixed effects (``parm``, ``lower``, ``upper``) computed otherwise, named
+    by ``fixed_method``.
+    """
+    import pandas as pd
+
+    from analysis.models.profile import confint
+    from analysis.models.results import with_intervals
+
+    ci = confint(fit, level=level)
+    table = ci.reset_index().rename(columns={"parameter": "parm"})[["parm", "lower", "upper"]]
+    method = "SDs by profile likelihood of the ML deviance (ML estimates), as lme4's confint"
+    if fixed is not None:
+        table = pd.concat([table, fixed[["parm", "lower", "upper"]]], ignore_index=True)
+        method = f"{method}; {fixed_method}"
+    estimates = {str(k): float(v) for k, v in ci["estimate"].items()}
+    return with_intervals(result, table, level, method, estimates)
+
+
 def _fit_mixed(args: argparse.Namespace) -> _Output:
     """Run ``fit-mixed``: REML (or ML) fit, profile intervals of the SDs, Wald of the rest."""
     import time
@@ -524,8 +549,7 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
     import pandas as pd
 
     from analysis.models.mixed import fit_random_intercept
-    from analysis.models.profile import profile_ci
-    from analysis.models.results import result_of, with_intervals
+    from analysis.models.results import result_of
     from analysis.validation import check_level
 
     check_level(args.level, "--level")
@@ -534,25 +558,16 @@ def _fit_mixed(args: argparse.Namespace) -> _Output:
     roles = {"response": args.response, "fixed": tuple(args.fixed), "group": args.group}
     start = time.perf_counter()
     fit = fit_random_intercept(data, reml=not args.ml, level=args.level, **roles)
-    ci = profile_ci(data, level=args.level, **roles)
-    seconds = time.perf_counter() - start
     result = result_of(fit)
-    # lme4's confint names: the SDs' profile intervals (ML estimates), the Wald intervals of
-    # the fixed effects at the same level
-    parm = {"sd_group": f"sd_(Intercept)|{args.group}", "sd_resid": "sigma"}
-    table = pd.DataFrame(
+    wald = pd.DataFrame(
         {
-            "parm": [parm[str(k)] for k in ci.index] + list(result.fixed["term"]),
-            "lower": [*ci["lower"], *fit.fixed["ci_low"]],
-            "upper": [*ci["upper"], *fit.fixed["ci_high"]],
+            "parm": result.fixed["term"].to_numpy(),
+            "lower": fit.fixed["ci_low"].to_numpy(float),
+            "upper": fit.fixed["ci_high"].to_numpy(float),
         }
     )
-    estimates = {parm[str(k)]: float(v) for k, v in ci["estimate"].items()}
-    method = (
-        "SDs by profile likelihood of the ML deviance (ML estimates), as lme4's confint; "
-        "fixed effects by Wald"
-    )
-    result = with_intervals(result, table, args.level, method, estimates)
+    result = _with_profile(result, fit, args.level, wald, "fixed effects by Wald")
+    seconds = time.perf_counter() - start
     return _Output(result, args.path, seconds)
 
 
@@ -578,6 +593,13 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
         "holding only 0/1 values is treated as a factor, as InstEval's service is in lme4)",
     )
     _add_ml(parser)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="add profile-likelihood intervals of the SDs (the fit's own ML deviance, as "
+        "lme4's confint; about 10 s on InstEval)",
+    )
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level")
     _add_output(parser, top=5)
 
 
@@ -595,7 +617,9 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
 
     from analysis.models.crossed import fit_crossed
     from analysis.models.results import result_of
+    from analysis.validation import check_level
 
+    check_level(args.level, "--level")
     data = _read_csv(args.csv, text_columns=args.groups)
     _require_columns(data, args.csv, [args.response, *args.fixed, *args.groups])
     factors = args.factors
@@ -613,6 +637,8 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
     formula = _intercepts_formula(args.response, args.fixed, args.groups)
     result = dataclasses.replace(result_of(fit), formula=formula)
+    if args.profile:
+        result = _with_profile(result, fit, args.level)
     return _Output(result, args.csv, fit.fit_seconds)
 
 

@@ -181,3 +181,34 @@ def test_cli_warns_on_a_singular_fit_and_flags_it_in_json(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 0 and "boundary (singular) fit" in err
     assert json.loads(out)["singular"] is True
+
+
+def test_profile_intervals_are_lme4s_confint(capsys):
+    """``--profile`` profiles the fit's own ML deviance: lme4's confint on Penicillin."""
+    from analysis.book.lme4 import lme4_reference
+    from analysis.models.results import lme4_parm
+
+    argv = [str(ROOT / "data" / "penicillin.csv"), "--response", "diameter"]
+    assert run_cli([*argv, "--groups", "plate", "sample", "--profile", "--json"]) == 0
+    ci = json.loads(capsys.readouterr().out)["confint"]
+    assert ci["level"] == 0.95 and ci["fixed"] == []
+    ours = {lme4_parm(r["grp"], r["var1"], r["var2"]): r for r in ci["varcorr"]}
+    lme4 = lme4_reference("penicillin", "lme4_lmer.json").profile.set_index("parm")
+    assert set(ours) == {"sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma"}
+    for parm, row in ours.items():
+        assert row["lower"] == pytest.approx(lme4.loc[parm, "lower"], rel=1e-4), parm
+        assert row["upper"] == pytest.approx(lme4.loc[parm, "upper"], rel=1e-4), parm
+
+
+def test_fit_mixed_profiles_the_fit_it_has(monkeypatch, capsys):
+    """fit-mixed optimises the likelihood once: its intervals come from the fit, not the data."""
+    import analysis.models.profile as profile_module
+
+    def refit(*args, **kwargs):
+        raise AssertionError("profile_ci(data) would fit the model again")
+
+    monkeypatch.setattr(profile_module, "profile_ci", refit)
+    assert main(["fit-mixed", str(ROOT / "data" / "archers_50.csv"), "--json"]) == 0
+    ci = json.loads(capsys.readouterr().out)["confint"]
+    assert [r["grp"] for r in ci["varcorr"]] == ["Name", "Residual"]
+    assert all(r["lower"] < r["estimate"] < r["upper"] for r in ci["varcorr"] + ci["fixed"])

@@ -1,5 +1,4 @@
 import dataclasses
-import json
 import math
 import warnings
 from pathlib import Path
@@ -9,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
+from analysis.book.lme4 import lme4_reference
 from analysis.datasets.archers import fifty_archers, simulate_archers
 from analysis.models.crossed import fit_crossed
 from analysis.models.likelihood import RandomInterceptLikelihood
@@ -150,8 +150,6 @@ def test_rank_deficient_design_is_rejected():
 # ---------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-LMER_REFS = json.loads((ROOT / "data" / "reference" / "lme4_lmer.json").read_text())
-ARCHER_REFS = json.loads((ROOT / "data" / "reference" / "archers_lme4.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -214,11 +212,11 @@ def test_confint_of_a_mixed_fit_equals_the_data_based_intervals(data, fifty, fif
 
 
 def test_mixed_confint_matches_lme4(fifty_fit):
-    ref = ARCHER_REFS["archers_50"]["profile_ci"]
+    ref = lme4_reference("archers_50", "archers_lme4.json").profile.set_index("parm")
     ci = confint(fifty_fit)
-    for name, key in (("sd_(Intercept)|Name", "sd_group"), ("sigma", "sd_resid")):
+    for name in ("sd_(Intercept)|Name", "sigma"):
         for end in ("lower", "upper"):
-            assert ci.loc[name, end] == pytest.approx(ref[key][end], rel=1e-4)
+            assert ci.loc[name, end] == pytest.approx(ref.loc[name, end], rel=1e-4)
 
 
 def test_fit_based_profile_fits_nothing_again(fifty_fit, monkeypatch):
@@ -299,14 +297,13 @@ def _crossed_case(name):
 @pytest.mark.parametrize("name", sorted(CROSSED_CASES))
 def test_crossed_confint_matches_lme4(name):
     fit = _crossed_case(name)
-    ref = LMER_REFS[name]
+    ref = lme4_reference(name, "lme4_lmer.json")
     prof = profiler(fit)
     # the ML refit reaches lme4's ML deviance from the fit's own criterion
-    assert prof.deviance == pytest.approx(ref["ml"]["deviance"], abs=1e-6)
+    assert prof.deviance == pytest.approx(ref.ml_refit.criterion, abs=1e-6)
     ci = confint(fit)
     assert list(ci["grp"]) == [*fit.groups, "Residual"]
-    pc = ref["profile_ci"]
-    lme4 = pd.DataFrame({k: pc[k] for k in ("parameter", "lower", "upper")}).iloc[: len(ci)]
+    lme4 = ref.profile.iloc[: len(ci)]
     for end in ("lower", "upper"):
         mine = ci[end].to_numpy(float)
         theirs = lme4[end].to_numpy(float)

@@ -61,6 +61,7 @@ from scipy import optimize, stats
 
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.models.mixed import build_model
+from analysis.models.results import CONFINT_COLUMNS
 from analysis.validation import check_level
 
 __all__ = [
@@ -73,9 +74,6 @@ __all__ = [
     "profile_curves",
     "likelihood_from_data",
 ]
-
-#: Columns of :func:`confint`, after lme4's ``as.data.frame(VarCorr(fit))`` row labels.
-CONFINT_COLUMNS = ["grp", "var1", "var2", "estimate", "lower", "upper"]
 
 
 def likelihood_from_data(

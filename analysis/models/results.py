@@ -683,7 +683,7 @@ def with_intervals(
     return replace(
         result,
         confint=confint,
-        fixed_confint=fixed_confint,
+        fixed_confint=fixed_confint if len(fixed_confint) else None,
         level=float(level),
         confint_method=method,
     )
