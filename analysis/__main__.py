@@ -1,7 +1,8 @@
 """``python -m analysis COMMAND ...``: the package's command line, :mod:`analysis.cli`.
 
 ``python -m analysis --help`` lists the commands (``fit-mixed``, ``fit-crossed``,
-``fit-large``, ``lmer``); ``python -m analysis COMMAND --help`` their options.
+``fit-large``, ``lmer`` and ``glmer``, as registered in :mod:`analysis.cli`);
+``python -m analysis COMMAND --help`` their options.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,7 +112,16 @@ def test_dask_and_pandas_give_the_same_fit(design):
     d_ours = ours.ranef["d"]["mode"]
     d_theirs = theirs.ranef["d"]["mode"].reindex(d_ours.index.astype("int64"))
     assert np.allclose(d_ours.to_numpy(), d_theirs.to_numpy(), atol=1e-10)
-    assert set(ours.to_dict()) >= {"method", "fixed", "sds", "ranef", "converged"}
+    # the one document of every fit (FitResult's), the same for both, and valid JSON
+    doc, doc_dask = ours.to_dict(), theirs.to_dict()
+    assert doc["kind"] == "large" and doc["method"] == "moments+backfitting"
+    assert doc["extras"]["iterations"] == doc_dask["extras"]["iterations"] == 30
+    assert doc["sigma"] == pytest.approx(ours.sds["Residual"], rel=1e-12)
+    sdcor = {row["grp"]: row["sdcor"] for row in doc["varcorr"]}
+    assert sdcor == pytest.approx({k: float(v) for k, v in theirs.sds.items()}, rel=1e-10)
+    assert doc["n_groups"] == doc_dask["n_groups"] == {g: design[g].nunique() for g in GROUPS}
+    assert len(doc["ranef"]) == sum(design[g].nunique() for g in GROUPS)
+    json.dumps(doc, allow_nan=False)
     # conjugate gradients: the same solution, whatever the partitioning
     cg_pandas = fit_large(design, "y", ["service"], GROUPS, tol=1e-12)
     cg_dask = fit_large(dd.from_pandas(design, npartitions=3), "y", ["service"], GROUPS, tol=1e-12)
@@ -141,6 +152,13 @@ def test_bad_input_is_refused_clearly(design):
         moment_estimates(design, "y", ["s"], GROUPS)
     with pytest.raises(ValueError, match="sds lacks"):
         backfit(design, "y", [], GROUPS, pd.Series({"s": 1.0, "Residual": 1.0}))
+    sds = pd.Series({"s": 1.0, "d": 1.0, "dept": 1.0, "Residual": 1.0})
+    with pytest.raises(ValueError, match=r"sds\['d'\] must not be negative"):
+        backfit(design, "y", [], GROUPS, sds.where(sds.index != "d", -1.0))
+    with pytest.raises(ValueError, match="residual SD"):
+        backfit(design, "y", [], GROUPS, sds.where(sds.index != "Residual", 0.0))
+    with pytest.raises(ValueError, match="response column 'y' must be numeric"):
+        moment_estimates(design.assign(y=design["y"] > 0), "y", [], GROUPS)  # not booleans
     with pytest.raises(ValueError, match="pandas or Dask"):
         moment_estimates({"y": [1.0]}, "y", [], GROUPS)
     for solver in ("cg", "backfitting"):

@@ -201,6 +201,12 @@ def test_refuses_missing_values_overflow_and_a_non_bool_reml():
         L.fit_lmer("y ~ x + (1 | g)", data.assign(y=lambda d: d["y"] * 1e300))
     with pytest.raises(ValueError, match="reml must be True or False"):
         L.fit_lmer("y ~ x + (1 | g)", data, reml="no")
+    with pytest.raises(ValueError, match="data is empty"):
+        L.fit_lmer("y ~ x + (1 | g)", data.iloc[:0])
+    with pytest.raises(ValueError, match="response column 'y' must be numeric"):
+        L.fit_lmer("y ~ x + (1 | g)", data.assign(y=lambda d: d["y"] > 1))
+    with pytest.raises(ValueError, match="response column 'y' has missing or infinite"):
+        L.fit_lmer("y ~ x + (1 | g)", data.assign(y=lambda d: d["y"].where(d.index > 0, np.inf)))
 
 
 def test_singular_fit_warns_like_lme4():

@@ -182,6 +182,8 @@ def test_fit_one_way_rejects_bad_data() -> None:
         ol.fit_one_way(pd.DataFrame({"unit": [1, 2, 3], "y": [1.0, 2.0, 3.0]}))
     with pytest.raises(ValueError, match="empty"):
         ol.fit_one_way(pd.DataFrame({"unit": [], "y": []}))
+    with pytest.raises(ValueError, match="train column 'y' has missing or infinite"):
+        ol.fit_one_way(pd.DataFrame({"unit": [1, 1, 2, 2], "y": [1.0, 2.0, np.inf, 3.0]}))
 
 
 # ------------------------------------------------------------------------------------------
@@ -234,6 +236,12 @@ def test_ridge_rejects_bad_arguments(small: pd.DataFrame) -> None:
         ol.fit_ridge_cv(small, seed=1, alphas=[1.0, -1.0])
     with pytest.raises(ValueError, match="n_folds"):
         ol.fit_ridge_cv(small, seed=1, n_folds=1)
+    with pytest.raises(ValueError, match="alpha must be positive"):
+        ol.fit_ridge(small, -1.0)
+    with pytest.raises(ValueError, match="alphas must hold at least 1"):
+        ol.fit_ridge_cv(small, seed=1, alphas=[])
+    with pytest.raises(ValueError, match="fewer than the 5 needed"):
+        ol.fit_ridge_cv(small.iloc[:4], seed=1, n_folds=5)
 
 
 # ------------------------------------------------------------------------------------------

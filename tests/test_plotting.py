@@ -97,6 +97,9 @@ def test_many_archers_make_a_slope_plot_with_a_few_highlighted():
     assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(chosen)
     with pytest.raises(ValueError, match="highlight"):
         plot_distance_by_bow(exp.data, by_archer=True, highlight=["Nobody"])
+    for bad in (-1, 2.5, True):  # a count is a whole number of at least 0, not a bool
+        with pytest.raises(ValueError, match="highlight must"):
+            plot_distance_by_bow(exp.data, by_archer=True, highlight=bad)
 
 
 def test_legend_above_keeps_the_legend_off_the_data():

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import analysis.quiet  # noqa: F401  (before anything imports PyTensor)
+from analysis.validation import check_interval, check_positive_int
 
 __all__ = ["glue", "glue_all", "format_number", "format_p_value", "show_table", "watermark"]
 
@@ -160,8 +161,7 @@ def format_number(value: object, digits: int = 4) -> str:
     str
         The formatted number.
     """
-    if digits < 1:
-        raise ValueError(f"digits must be at least 1, got {digits!r}")
+    digits = check_positive_int("digits", digits)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return str(value)
     x = float(value)
@@ -187,9 +187,7 @@ def format_p_value(value: object) -> str:
     """Format a p-value: three significant digits, and ``< 1e-10`` below that."""
     if not isinstance(value, numbers.Real) or math.isnan(float(value)):
         return format_number(value)
-    x = float(value)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"a p-value lies in [0, 1], got {value!r}")
+    x = check_interval("p-value", value, 0.0, 1.0, closed="both")
     return "< 1e-10" if x < 1e-10 else format_number(x, 3)
 
 

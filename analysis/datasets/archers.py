@@ -36,6 +36,7 @@ from analysis.validation import (
     check_nonnegative_int,
     check_positive_int,
     check_seed,
+    finite_array,
 )
 
 __all__ = [
@@ -598,9 +599,9 @@ def simulate_hits(
     n_archers = check_positive_int("n_archers", n_archers)
     shots = check_positive_int("shots", shots)
     seed = check_seed(seed)
-    if isinstance(distances, str) or len(distances) == 0:
-        raise ValueError("distances must be a non-empty sequence of numbers")
-    dist = np.array([check_nonnegative("distances", d) for d in distances], dtype=float)
+    dist = finite_array("distances", distances)
+    if np.any(dist < 0):
+        raise ValueError(f"distances must not be negative, got {dist[dist < 0][0]:g}")
     intercept = check_finite("intercept", intercept)
     bow_effect = check_finite("bow_effect", bow_effect)
     distance_slope = check_finite("distance_slope", distance_slope)

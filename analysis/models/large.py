@@ -65,10 +65,13 @@ from scipy.sparse.linalg import LinearOperator, cg
 from analysis.validation import (
     check_choice,
     check_grouping_levels,
+    check_nonnegative,
     check_positive,
     check_positive_int,
     check_response_scale,
     column_names,
+    finite_array,
+    numeric_response,
     require_columns,
     require_rows,
 )
@@ -119,24 +122,17 @@ class LargeFit:
     history: list[float] = field(default_factory=list)
     fit_seconds: float = 0.0
 
-    def to_dict(self) -> dict[str, object]:
-        """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
-        return {
-            "method": self.method,
-            "n_obs": self.n_obs,
-            "fixed": {
-                "term": list(self.fixed.index),
-                "estimate": [float(v) for v in self.fixed["estimate"]],
-            },
-            "sds": {str(k): float(v) for k, v in self.sds.items()},
-            "sweeps": self.sweeps,
-            "converged": self.converged,
-            "fit_seconds": self.fit_seconds,
-            "ranef": {
-                g: {"level": [str(v) for v in frame.index], "mode": frame["mode"].tolist()}
-                for g, frame in self.ranef.items()
-            },
-        }
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fit as JSON-ready objects: the one document of every fit.
+
+        That is :meth:`analysis.models.results.FitResult.to_dict` of
+        :func:`analysis.models.results.result_of` (what ``fit-large --json`` prints): the
+        SDs are the ``varcorr`` records, the modes the ``ranef`` records (level labels as
+        strings), and the iterations and their history are in ``extras``.
+        """
+        from analysis.models.results import result_of
+
+        return result_of(self).to_dict()
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,12 +166,11 @@ def _prepare(data: object, response: str, fixed: Sequence[str], groups: Sequence
         require_columns(data, roles)
         require_rows(data)
         frame = data.loc[:, roles].copy()
-        for col in (response, *fixed_list):
+        numeric_response(frame, response)  # numeric, finite, not too large to square
+        for col in fixed_list:
             if not pd.api.types.is_numeric_dtype(frame[col]):
                 raise ValueError(f"column {col!r} must be numeric")
-            if not np.all(np.isfinite(frame[col].to_numpy(dtype=float))):
-                raise ValueError(f"column {col!r} has missing or infinite values")
-        check_response_scale(response, float(frame[response].abs().max()))
+            finite_array(f"column {col!r}", frame[col])
         levels = {}
         for g in group_list:
             if frame[g].isna().any():
@@ -549,10 +544,9 @@ def _check_sds(d: _Data, sds: pd.Series) -> None:
     missing = [g for g in [*d.groups, "Residual"] if g not in sds.index]
     if missing:
         raise ValueError(f"sds lacks {missing}")
-    if not np.all(np.isfinite(sds.to_numpy(dtype=float))) or (sds < 0).any():
-        raise ValueError("sds must be finite and non-negative")
-    if sds["Residual"] <= 0:
-        raise ValueError("the residual SD must be positive")
+    for name, value in sds.items():
+        check_nonnegative(f"sds[{name!r}]", value)
+    check_positive("sds['Residual'] (the residual SD)", sds["Residual"])
 
 
 def backfit(

@@ -42,11 +42,14 @@ from scipy import linalg, optimize, sparse, stats
 from analysis.models.formula import Formula, Node, build_design, parse_formula
 from analysis.validation import (
     SINGULAR_TOL,
+    check_bool,
     check_fixed_dimension,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
     check_response_scale,
+    numeric_response,
+    require_rows,
 )
 
 __all__ = [
@@ -200,15 +203,14 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     Raises
     ------
     ValueError
-        For a missing column, missing values, a grouping factor with one level or with one
-        observation per level, a non-numeric response, or ``reml`` not a bool.
+        For ``data`` not a non-empty DataFrame, a missing column, missing values, a grouping
+        factor with one level or with one observation per level, a non-numeric response, or
+        ``reml`` not a bool.
     RuntimeError
         If mixedlm fails to fit.
     """
-    if not isinstance(reml, bool):
-        raise ValueError(f"reml must be True or False, got {reml!r}")
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    reml = check_bool("reml", reml)
+    require_rows(data)
     parsed = parse_formula(formula)  # linear time; says what is wrong and where
     if _needs_front_end(parsed):
         return _fit_lmer_design(formula, data, reml=reml)
@@ -220,14 +222,7 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
     has_na = [c for c in columns if used[c].isna().any()]
     if has_na:
         raise ValueError(f"columns {has_na} have missing values; drop or impute them first")
-    if pd.api.types.is_bool_dtype(used[response]) or not pd.api.types.is_numeric_dtype(
-        used[response]
-    ):
-        raise ValueError(f"the response {response!r} must be numeric, got {used[response].dtype}")
-    y = used[response].to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"the response {response!r} has infinite values")
-    check_response_scale(response, float(np.max(np.abs(y))) if y.size else 0.0)
+    y = numeric_response(used, response)  # numeric, finite, not too large to square
     if y.size and np.ptp(y) == 0:
         raise ValueError(
             f"the response {response!r} is constant (every value is {y[0]:g}): the residual "

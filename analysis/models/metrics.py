@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.validation import finite_array
+
 __all__ = ["rmse"]
 
 
@@ -16,7 +18,5 @@ def rmse(residuals: np.ndarray | pd.Series) -> float:
     ValueError
         If ``residuals`` is empty or holds a non-finite value.
     """
-    r = np.asarray(residuals, dtype=float)
-    if r.size == 0 or not np.all(np.isfinite(r)):
-        raise ValueError("residuals must be a non-empty array of finite numbers")
+    r = finite_array("residuals", residuals, ndim=None)
     return float(np.sqrt(np.mean(r**2)))

@@ -13,7 +13,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from statsmodels.regression.linear_model import RegressionResultsWrapper
 
-from analysis.validation import check_level, require_columns
+from analysis.validation import check_level, check_positive, require_columns, require_rows
 
 __all__ = ["coef_table", "fit_ols", "balanced_archer_se", "SOUTHWOOD_TERM"]
 
@@ -96,8 +96,7 @@ def fit_ols(data: pd.DataFrame, formula: str) -> RegressionResultsWrapper:
         if token.strip().isidentifier()
     }
     require_columns(data, sorted(variables))
-    if len(data) == 0:
-        raise ValueError("data is empty")
+    require_rows(data)
     return smf.ols(formula, data=data).fit()
 
 
@@ -152,6 +151,5 @@ def balanced_archer_se(residual_sd: float, shots_per_archer: int) -> float:
     float
         The standard error.
     """
-    if shots_per_archer < 1:
-        raise ValueError(f"shots_per_archer must be at least 1, got {shots_per_archer!r}")
-    return float(residual_sd * np.sqrt(2.0 / shots_per_archer))
+    n = check_positive("shots_per_archer", shots_per_archer)
+    return float(residual_sd * np.sqrt(2.0 / n))

@@ -48,11 +48,13 @@ from scipy import sparse
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     check_finite,
-    check_nonnegative,
+    check_positive,
     check_positive_int,
     check_seed,
+    finite_array,
     level_effects,
     require_columns,
+    require_rows,
 )
 
 __all__ = [
@@ -98,11 +100,8 @@ class _UnitStats:
 
 def _unit_stats(train: pd.DataFrame, argname: str = "train") -> _UnitStats:
     require_columns(train, ["unit", "y"], argname=argname)
-    if len(train) == 0:
-        raise ValueError(f"{argname} is empty")
-    y = train["y"].to_numpy(dtype=float)
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{argname} column 'y' must be finite")
+    require_rows(train, argname)
+    y = finite_array(f"{argname} column 'y'", train["y"])
     grouped = train.groupby("unit", sort=True)["y"]
     n = grouped.size().to_numpy()
     mean = grouped.mean().to_numpy()
@@ -359,8 +358,7 @@ class RidgeFit:
 
 def _one_hot(train: pd.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
     require_columns(train, ["unit", "y"], argname="train")
-    if len(train) == 0:
-        raise ValueError("train is empty")
+    require_rows(train, "train")
     units, codes = np.unique(train["unit"].to_numpy(), return_inverse=True)
     rows = np.arange(len(train))
     x = sparse.csr_matrix((np.ones(len(train)), (rows, codes)), shape=(len(train), len(units)))
@@ -395,9 +393,7 @@ def fit_ridge(train: pd.DataFrame, alpha: float, *, dense: bool = True) -> Ridge
     """
     from sklearn.linear_model import Ridge
 
-    alpha = check_nonnegative("alpha", alpha)
-    if alpha == 0:
-        raise ValueError("alpha must be positive, got 0")
+    alpha = check_positive("alpha", alpha)
     x, units = _one_hot(train)
     y = train["y"].to_numpy(dtype=float)
     if dense:
@@ -453,15 +449,12 @@ def fit_ridge_cv(
     from sklearn.model_selection import KFold
 
     seed = check_seed(seed)
-    n_folds = check_positive_int("n_folds", n_folds)
-    if n_folds < 2:
-        raise ValueError(f"n_folds must be at least 2, got {n_folds}")
-    grid = np.logspace(-2, 4, 121) if alphas is None else np.asarray(alphas, dtype=float)
-    if grid.ndim != 1 or len(grid) == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
-        raise ValueError("alphas must be a non-empty sequence of positive finite numbers")
+    n_folds = check_positive_int("n_folds", n_folds, minimum=2)
+    grid = np.logspace(-2, 4, 121) if alphas is None else finite_array("alphas", alphas)
+    if np.any(grid <= 0):
+        raise ValueError(f"alphas must be positive numbers, got {grid[grid <= 0][0]:g}")
     require_columns(train, ["unit", "y"], argname="train")
-    if len(train) < n_folds:
-        raise ValueError(f"train must have at least n_folds={n_folds} rows, got {len(train)}")
+    require_rows(train, "train", minimum=n_folds)  # each of the n_folds folds needs a row
     units, codes = np.unique(train["unit"].to_numpy(), return_inverse=True)
     y = train["y"].to_numpy(dtype=float)
     n_units = len(units)

@@ -39,7 +39,10 @@ from mixedlm.models.lmer import LmerResult
 from scipy import optimize, stats
 
 from analysis.validation import (
+    check_choice,
+    check_interval,
     check_level,
+    check_nonnegative_int,
     check_positive_int,
     check_seed,
     require_columns,
@@ -112,9 +115,7 @@ OPTIMIZERS = ("L-BFGS-B", "auto")
 
 def check_optimizer(optimizer: object) -> str:
     """Return ``optimizer`` if it is one of :data:`OPTIMIZERS`, else raise ``ValueError``."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    return str(optimizer)
+    return check_choice("optimizer", optimizer, OPTIMIZERS)
 
 
 def refit_response(
@@ -143,19 +144,15 @@ def refit_response(
 
 
 def _check_dfs(df_low: object, df_high: object) -> tuple[int, int]:
-    if isinstance(df_low, bool) or not isinstance(df_low, (int, np.integer)) or df_low < 0:
-        raise ValueError(f"df_low must be a whole number of at least 0, got {df_low!r}")
-    if isinstance(df_high, bool) or not isinstance(df_high, (int, np.integer)):
-        raise ValueError(f"df_high must be a whole number, got {df_high!r}")
-    if df_high <= df_low:
+    low = check_nonnegative_int("df_low", df_low)
+    high = check_nonnegative_int("df_high", df_high)
+    if high <= low:
         raise ValueError(f"df_high must exceed df_low, got {df_high!r} and {df_low!r}")
-    return int(df_low), int(df_high)
+    return low, high
 
 
 def _check_weight(weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
-        raise ValueError(f"weight must be a number in [0, 1], got {weight!r}")
-    return float(weight)
+    return check_interval("weight", weight, 0, 1, closed="both")
 
 
 def chi2_mixture_sf(

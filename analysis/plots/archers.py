@@ -6,6 +6,8 @@ display it and tests can check it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -14,7 +16,7 @@ from matplotlib.figure import Figure
 
 from analysis.datasets.archers import BOWS
 from analysis.plots.style import BOW_COLORS, figure_axes, legend_above
-from analysis.validation import check_seed, require_columns
+from analysis.validation import check_nonnegative_int, check_seed, require_columns
 
 __all__ = [
     "MAX_ARCHERS_SHOWN",
@@ -31,13 +33,12 @@ MAX_ARCHERS_SHOWN = 8
 
 def _highlighted_archers(means: pd.Series, highlight: int | list[str]) -> list[str]:
     """Names to highlight: the given ones, or ``highlight`` archers spread over the ranking."""
-    if not isinstance(highlight, int):
+    if isinstance(highlight, (Sequence, np.ndarray, pd.Index)) and not isinstance(highlight, str):
         missing = [h for h in highlight if h not in means.index]
         if missing:
             raise ValueError(f"highlight names {missing} are not archers in data")
         return [str(h) for h in highlight]
-    if highlight < 0:
-        raise ValueError(f"highlight must be at least 0, got {highlight}")
+    highlight = check_nonnegative_int("highlight", highlight)
     ranked = means.sort_values(ascending=False).index
     if highlight == 0:
         return []
