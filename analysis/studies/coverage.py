@@ -37,7 +37,13 @@ from analysis.models.slopes import (
     one_blas_thread,
     refit_response,
 )
-from analysis.validation import check_level, check_nonnegative, check_positive_int, check_seed
+from analysis.validation import (
+    check_level,
+    check_positive,
+    check_positive_int,
+    check_seed,
+    finite_array,
+)
 
 __all__ = ["CoverageStudy", "coverage_study", "prediction_coverage_study"]
 
@@ -283,15 +289,12 @@ def prediction_coverage_study(
     n_sims = check_positive_int("n_sims", n_sims)
     rng = np.random.default_rng(check_seed(seed))
     z = float(stats.norm.ppf(0.5 + check_level(level) / 2))
-    true_beta = (
-        fit.fixed["estimate"].to_numpy(float) if beta is None else np.asarray(beta, dtype=float)
-    )
-    if true_beta.shape != (len(fit.fixed),) or not np.all(np.isfinite(true_beta)):
+    estimates = fit.fixed["estimate"].to_numpy(float)
+    true_beta = estimates if beta is None else finite_array("beta", beta)
+    if true_beta.shape != (len(fit.fixed),):
         raise ValueError(f"beta must hold {len(fit.fixed)} finite fixed effects, got {beta!r}")
-    sd_a = check_nonnegative("sd_group", fit.sd_group if sd_group is None else sd_group)
-    sd_e = check_nonnegative("sd_resid", fit.sd_resid if sd_resid is None else sd_resid)
-    if sd_a == 0 or sd_e == 0:
-        raise ValueError("the true sd_group and sd_resid must be positive")
+    sd_a = check_positive("sd_group", fit.sd_group if sd_group is None else sd_group)
+    sd_e = check_positive("sd_resid", fit.sd_resid if sd_resid is None else sd_resid)
     x = np.asarray(fit.model.exog, dtype=float)
     codes = pd.Categorical(
         pd.Series(np.asarray(fit.model.groups)).astype(str), categories=list(fit.blups.index)

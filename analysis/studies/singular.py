@@ -68,8 +68,8 @@ def singular_rate(
     n_reps = check_positive_int("n_reps", n_reps)
     seed = check_seed(seed)
     optimizer = check_optimizer(optimizer)
-    archers = [check_positive_int("n_archers", j) for j in n_archers]
-    if not archers or min(archers) < 2:
+    archers = [check_positive_int("n_archers", j, minimum=2) for j in n_archers]
+    if not archers:
         raise ValueError(f"n_archers must list numbers of at least 2, got {list(n_archers)}")
     sds = [check_nonnegative("bow_sd", s) for s in bow_sd]
     if not sds:
