@@ -204,8 +204,9 @@ def test_figures(unbalanced):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from analysis.models.profile import profile_ci, profile_curves
+    from analysis.models.profile import confint, profile
     from analysis.plots.mixed import (
+        PARAMETER_LABELS,
         plot_blups_vs_fixed,
         plot_caterpillar,
         plot_profiles,
@@ -214,9 +215,9 @@ def test_figures(unbalanced):
 
     exp, fit = unbalanced
     table = shrinkage_table(fit)
-    curves = profile_curves(exp.data, n_points=5)
+    curves, ci = profile(fit, n_points=5), confint(fit)
     figs = [
-        plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
+        plot_profiles(curves, ci, truth={"sd_(Intercept)|Name": 23.0}),
         plot_shrinkage(table, label_top=2),
         plot_caterpillar(
             fit.blups,
@@ -228,11 +229,27 @@ def test_figures(unbalanced):
     ]
     assert all(isinstance(f, Figure) for f in figs)
     assert len(figs[0].axes) == 2 and len(figs[1].axes) == 2
+    # profile(fit) and confint(fit) as they come: lme4's names pick the labels and the ends
+    assert [ax.get_xlabel() for ax in figs[0].axes] == [
+        PARAMETER_LABELS["sd_(Intercept)|Name"],
+        PARAMETER_LABELS["sigma"],
+    ]
+    for ax, name in zip(figs[0].axes, ci.index, strict=True):
+        ends = sorted(
+            line.get_xdata()[0] for line in ax.lines if line.get_label().endswith("interval ends")
+        )
+        np.testing.assert_allclose(ends, ci.loc[name, ["lower", "upper"]].to_numpy(float))
+    truth_lines = [line for line in figs[0].axes[0].lines if line.get_label() == "true value"]
+    assert [line.get_xdata()[0] for line in truth_lines] == [23.0]
     # One error bar per archer in the caterpillar plot.
     assert len(figs[2].axes[0].get_yticks()) == fit.n_groups
     plt.close("all")
     with pytest.raises(ValueError, match="curves"):
         plot_profiles(curves.drop(columns="zeta"))
+    with pytest.raises(ValueError, match="no rows"):
+        plot_profiles(curves.iloc[:0])
+    with pytest.raises(ValueError, match="ci"):
+        plot_profiles(curves, ci.drop(columns="upper"))
     with pytest.raises(ValueError, match="table"):
         plot_shrinkage(table.drop(columns="k"))
     with pytest.raises(ValueError, match="cond_sd"):
