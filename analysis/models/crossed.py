@@ -788,33 +788,16 @@ class CrossedFit:
         return pd.DataFrame({"variance": var, "sd": self.sds, "share": var / var.sum()})
 
     def to_dict(self) -> dict[str, object]:
-        """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
-        return {
-            "response": self.response,
-            "reml": self.reml,
-            "n_obs": self.n_obs,
-            "criterion_name": self.criterion_name,
-            "criterion": self.criterion,
-            "fixed": {
-                "term": list(self.fixed.index),
-                "estimate": self.fixed["estimate"].tolist(),
-                "se": self.fixed["se"].tolist(),
-            },
-            "sds": {str(k): float(v) for k, v in self.sds.items()},
-            "theta": [float(t) for t in self.theta],
-            "n_evals": self.n_evals,
-            "optimizer_status": self.optimizer_status,
-            "singular": self.singular,
-            "fit_seconds": self.fit_seconds,
-            "ranef": {
-                g: {
-                    "level": [str(v) for v in frame.index],
-                    "mode": frame["mode"].tolist(),
-                    "cond_sd": frame["cond_sd"].tolist(),
-                }
-                for g, frame in self.ranef.items()
-            },
-        }
+        """Return the fit as one JSON-ready document, in the package's one vocabulary.
+
+        That is :meth:`analysis.models.results.FitResult.to_dict` of
+        :func:`analysis.models.results.result_of` (what the ``fit-crossed`` command prints with
+        ``--json``): lme4's ``varcorr`` and ``ranef`` records, level labels as strings; the
+        optimiser's ``n_evals``, ``optimizer_status`` and ``theta`` are in its ``extras``.
+        """
+        from analysis.models.results import result_of
+
+        return result_of(self).to_dict()
 
 
 def fit_crossed(
