@@ -314,6 +314,22 @@ def test_fit_crossed_refuses_a_reml_flag_that_is_not_a_bool(reml):
         fit_crossed(data, "y", ["service"], ["s", "d"], reml=reml)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start": "zero"}, "unknown start 'zero': start must be one of 'moments', 'lme4'"),
+        ({"start": None}, "unknown start None"),
+        ({"initial_step": 0.0}, "initial_step must be positive"),
+        ({"initial_step": -0.1}, "initial_step must be positive"),
+        ({"initial_step": float("nan")}, "initial_step must be a finite number"),
+        ({"initial_step": "0.1"}, "initial_step must be a finite number"),
+    ],
+)
+def test_fit_crossed_refuses_a_bad_start_or_step(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit_crossed(_small(), "y", ["service"], ["s", "d"], **kwargs)
+
+
 def _small(seed: int = 3) -> pd.DataFrame:
     return simulate_crossed(seed=seed, n_students=30, n_instructors=10, per_student=4)
 

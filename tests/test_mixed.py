@@ -112,6 +112,12 @@ def test_shrinkage_factor_values_and_validation():
         shrinkage_factor(1.0, 0.0, 2)
     with pytest.raises(ValueError, match="n must"):
         shrinkage_factor(1.0, 1.0, 0)
+    with pytest.raises(ValueError, match="sd_resid must be positive"):
+        shrinkage_factor(1.0, 0.0, 2)
+    with pytest.raises(ValueError, match="n has missing or infinite values"):
+        shrinkage_factor(1.0, 1.0, [2, np.inf])
+    with pytest.raises(ValueError, match="n must hold numbers"):
+        shrinkage_factor(1.0, 1.0, "two")
 
 
 def test_lme4_style_printout(balanced):
@@ -168,8 +174,10 @@ def test_works_with_other_column_names():
         ({}, "text", "must be numeric"),
         ({}, "one_group", "needs at least two"),
         ({}, "nan", "missing values"),
+        ({}, "inf", "'Distance' has missing or infinite values"),
+        ({}, "huge", "rescale it"),
         ({"group": "Distance"}, None, "different columns"),
-        ({"reml": "yes"}, None, "reml"),
+        ({"reml": "yes"}, None, "reml must be True or False"),
     ],
 )
 def test_input_validation(kwargs, frame, match):
@@ -182,6 +190,10 @@ def test_input_validation(kwargs, frame, match):
         data["Name"] = "Jory Flint"
     elif frame == "nan":
         data.loc[3, "Distance"] = np.nan
+    elif frame == "inf":
+        data.loc[3, "Distance"] = np.inf
+    elif frame == "huge":
+        data.loc[3, "Distance"] = 1e300
     with pytest.raises(ValueError, match=match):
         fit_random_intercept(data, **kwargs)
 

@@ -59,6 +59,17 @@ def test_closed_form_matches_dense_likelihood(reml):
         )
 
 
+def test_deviance_refuses_sds_outside_their_range(data):
+    lik = _likelihood(data)
+    assert np.isfinite(lik.deviance(0.0, 1.0))  # sigma_a = 0 is the boundary, allowed
+    for sd_resid in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="sd_resid must be"):
+            lik.deviance(1.0, sd_resid)
+    for sd_group in (-1.0, float("inf")):
+        with pytest.raises(ValueError, match="sd_group must"):
+            lik.deviance(sd_group, 1.0)
+
+
 def test_loglik_of_statsmodels_fit_is_the_optimum(data):
     fit = fit_random_intercept(data, reml=True)
     lik = _likelihood(data)

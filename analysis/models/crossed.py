@@ -44,10 +44,12 @@ from scipy.linalg.lapack import dpotrf, dpotri
 
 from analysis.validation import (
     SINGULAR_TOL,
-    check_finite,
+    check_bool,
+    check_choice,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_memory,
+    check_positive,
     check_positive_int,
     column_names,
     level_effects,
@@ -863,13 +865,11 @@ def fit_crossed(
         empty, a column appears in two roles, the fixed-effect design is rank deficient, or the
         design would not fit in memory.
     """
-    if not isinstance(reml, (bool, np.bool_)):
-        raise ValueError(f"reml must be True or False, got {reml!r}")
+    reml = check_bool("reml", reml)
     tick = time.perf_counter()
-    if start not in ("moments", "lme4"):
-        raise ValueError(f"start must be 'moments' or 'lme4', got {start!r}")
-    if initial_step is not None and check_finite("initial_step", initial_step) <= 0:
-        raise ValueError(f"initial_step must be positive, got {initial_step!r}")
+    start = check_choice("start", start, ("moments", "lme4"))
+    if initial_step is not None:
+        initial_step = check_positive("initial_step", initial_step)
     fixed_list, group_list = model_columns(data, response, fixed, groups)
     y = numeric_response(data, response)
     if np.ptp(y) == 0:
