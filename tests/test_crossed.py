@@ -18,6 +18,7 @@ from analysis.models.crossed import (
     fixed_design,
     group_codes,
 )
+from analysis.models.results import result_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHERS = ROOT / "data" / "archers_50.csv"
@@ -202,8 +203,20 @@ def test_fit_outputs_are_complete(small):
     assert len(fit.ranef["s"]) == small["s"].nunique()
     assert fit.n_evals > 5
     d = fit.to_dict()
-    json.dumps(d)
-    assert d["ranef"]["d"]["level"][0] == str(fit.ranef["d"].index[0])
+    assert json.loads(json.dumps(d, allow_nan=False)) == d  # JSON-ready as it is
+    # the one vocabulary of the package (FitResult), in lme4's layout
+    assert d == result_of(fit).to_dict()
+    assert d["kind"] == "crossed" and d["method"] == "ML" and d["n_obs"] == fit.n_obs
+    assert d["criterion_name"] == "deviance" and d["criterion"] == fit.criterion
+    assert [r["grp"] for r in d["varcorr"]] == ["s", "d", "dept", "Residual"]
+    np.testing.assert_allclose([r["sdcor"] for r in d["varcorr"]], fit.sds.to_numpy())
+    assert [r["term"] for r in d["fixed"]] == list(fit.fixed.index)
+    np.testing.assert_allclose([r["estimate"] for r in d["fixed"]], fit.fixed["estimate"])
+    modes_d = [r for r in d["ranef"] if r["grpvar"] == "d"]
+    assert len(modes_d) == len(fit.ranef["d"])
+    assert modes_d[0]["grp"] == str(fit.ranef["d"].index[0])  # level labels as strings
+    assert modes_d[0]["condval"] == pytest.approx(fit.ranef["d"]["mode"].iloc[0])
+    assert d["extras"]["n_evals"] == fit.n_evals
     vc = fit.variance_components()
     assert vc["share"].sum() == pytest.approx(1.0)
 
@@ -301,6 +314,22 @@ def test_fit_crossed_refuses_a_reml_flag_that_is_not_a_bool(reml):
         fit_crossed(data, "y", ["service"], ["s", "d"], reml=reml)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start": "zero"}, "unknown start 'zero': start must be one of 'moments', 'lme4'"),
+        ({"start": None}, "unknown start None"),
+        ({"initial_step": 0.0}, "initial_step must be positive"),
+        ({"initial_step": -0.1}, "initial_step must be positive"),
+        ({"initial_step": float("nan")}, "initial_step must be a finite number"),
+        ({"initial_step": "0.1"}, "initial_step must be a finite number"),
+    ],
+)
+def test_fit_crossed_refuses_a_bad_start_or_step(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit_crossed(_small(), "y", ["service"], ["s", "d"], **kwargs)
+
+
 def _small(seed: int = 3) -> pd.DataFrame:
     return simulate_crossed(seed=seed, n_students=30, n_instructors=10, per_student=4)
 
@@ -335,7 +364,8 @@ def test_singular_fits_are_flagged_and_serialised():
         fit = fit_crossed(data, "y", ["service"], ["s", "d"])
     assert fit.singular
     assert fit.to_dict()["singular"] is True
-    assert fit.to_dict()["optimizer_status"]
+    assert fit.to_dict()["extras"]["optimizer_status"] == fit.optimizer_status
+    assert fit.optimizer_status
 
 
 def test_predict_accepts_genuinely_new_levels_of_another_type():

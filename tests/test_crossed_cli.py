@@ -202,13 +202,25 @@ def test_profile_intervals_are_lme4s_confint(capsys):
 
 def test_fit_mixed_profiles_the_fit_it_has(monkeypatch, capsys):
     """fit-mixed optimises the likelihood once: its intervals come from the fit, not the data."""
-    import analysis.models.profile as profile_module
+    from statsmodels.regression.mixed_linear_model import MixedLM
 
-    def refit(*args, **kwargs):
-        raise AssertionError("profile_ci(data) would fit the model again")
+    from analysis.models.likelihood import RandomInterceptLikelihood
 
-    monkeypatch.setattr(profile_module, "profile_ci", refit)
+    calls = {"MixedLM.fit": 0, "likelihood built": 0}
+    fit, build = MixedLM.fit, RandomInterceptLikelihood.__init__
+
+    def counted_fit(self, *args, **kwargs):
+        calls["MixedLM.fit"] += 1
+        return fit(self, *args, **kwargs)
+
+    def counted_build(self, *args, **kwargs):
+        calls["likelihood built"] += 1
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(MixedLM, "fit", counted_fit)
+    monkeypatch.setattr(RandomInterceptLikelihood, "__init__", counted_build)
     assert main(["fit-mixed", str(ROOT / "data" / "archers_50.csv"), "--json"]) == 0
+    assert calls == {"MixedLM.fit": 1, "likelihood built": 1}  # one fit, profiled as it is
     ci = json.loads(capsys.readouterr().out)["confint"]
     assert [r["grp"] for r in ci["varcorr"]] == ["Name", "Residual"]
     assert all(r["lower"] < r["estimate"] < r["upper"] for r in ci["varcorr"] + ci["fixed"])

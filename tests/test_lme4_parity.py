@@ -27,7 +27,7 @@ from analysis.book.reproducibility import rscript_with_lme4
 from analysis.datasets.files import read_archers
 from analysis.models.crossed import fit_crossed
 from analysis.models.mixed import fit_random_intercept
-from analysis.models.profile import profile_ci
+from analysis.models.profile import confint
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "data" / "reference" / "archers_lme4.json"
@@ -49,7 +49,8 @@ def reference() -> dict:
 def case(request):
     ref = lme4_reference(request.param)
     data = read_archers(ROOT / "data" / ref.data)
-    return request.param, data, fit_random_intercept(data), profile_ci(data)
+    fit = fit_random_intercept(data)
+    return request.param, data, fit, confint(fit)
 
 
 def test_statsmodels_fit_and_profile_match_lme4(case):
@@ -59,13 +60,18 @@ def test_statsmodels_fit_and_profile_match_lme4(case):
     assert kinds == set(TOLERANCES) - {"cor"}  # every kind (no correlation in this model)
     assert (table["quantity"] == "BowSouthwood estimate").any()  # lme4's term names
     assert_matches_lme4(table)
+    # a 'parm' column (mixedlm's profile_frame) reads as confint's index of lme4 names
+    as_column = ci.reset_index().rename(columns={"parameter": "parm"})
+    pd.testing.assert_frame_equal(compare_with_lme4(name, fit, profile=as_column), table.iloc[:-2])
+    with pytest.raises(ValueError, match="parm"):
+        compare_with_lme4(name, fit, profile=ci.rename_axis(None))
 
 
 def test_profile_is_centred_on_the_ml_refit_as_lme4s(case):
     name, _, _, ci = case
     ml = lme4_reference(name).ml_refit
-    assert ci.loc["sd_group", "estimate"] == pytest.approx(ml.sd("Name"), abs=1e-4)
-    assert ci.loc["sd_resid", "estimate"] == pytest.approx(ml.sd("Residual"), abs=1e-4)
+    assert ci.loc["sd_(Intercept)|Name", "estimate"] == pytest.approx(ml.sd("Name"), abs=1e-4)
+    assert ci.loc["sigma", "estimate"] == pytest.approx(ml.sd("Residual"), abs=1e-4)
 
 
 def test_crossed_fitter_matches_lme4_on_the_same_archers():

@@ -112,6 +112,12 @@ def test_shrinkage_factor_values_and_validation():
         shrinkage_factor(1.0, 0.0, 2)
     with pytest.raises(ValueError, match="n must"):
         shrinkage_factor(1.0, 1.0, 0)
+    with pytest.raises(ValueError, match="sd_resid must be positive"):
+        shrinkage_factor(1.0, 0.0, 2)
+    with pytest.raises(ValueError, match="n has missing or infinite values"):
+        shrinkage_factor(1.0, 1.0, [2, np.inf])
+    with pytest.raises(ValueError, match="n must hold numbers"):
+        shrinkage_factor(1.0, 1.0, "two")
 
 
 def test_lme4_style_printout(balanced):
@@ -168,8 +174,10 @@ def test_works_with_other_column_names():
         ({}, "text", "must be numeric"),
         ({}, "one_group", "needs at least two"),
         ({}, "nan", "missing values"),
+        ({}, "inf", "'Distance' has missing or infinite values"),
+        ({}, "huge", "rescale it"),
         ({"group": "Distance"}, None, "different columns"),
-        ({"reml": "yes"}, None, "reml"),
+        ({"reml": "yes"}, None, "reml must be True or False"),
     ],
 )
 def test_input_validation(kwargs, frame, match):
@@ -182,6 +190,10 @@ def test_input_validation(kwargs, frame, match):
         data["Name"] = "Jory Flint"
     elif frame == "nan":
         data.loc[3, "Distance"] = np.nan
+    elif frame == "inf":
+        data.loc[3, "Distance"] = np.inf
+    elif frame == "huge":
+        data.loc[3, "Distance"] = 1e300
     with pytest.raises(ValueError, match=match):
         fit_random_intercept(data, **kwargs)
 
@@ -204,8 +216,9 @@ def test_figures(unbalanced):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from analysis.models.profile import profile_ci, profile_curves
+    from analysis.models.profile import confint, profile
     from analysis.plots.mixed import (
+        PARAMETER_LABELS,
         plot_blups_vs_fixed,
         plot_caterpillar,
         plot_profiles,
@@ -214,9 +227,9 @@ def test_figures(unbalanced):
 
     exp, fit = unbalanced
     table = shrinkage_table(fit)
-    curves = profile_curves(exp.data, n_points=5)
+    curves, ci = profile(fit, n_points=5), confint(fit)
     figs = [
-        plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
+        plot_profiles(curves, ci, truth={"sd_(Intercept)|Name": 23.0}),
         plot_shrinkage(table, label_top=2),
         plot_caterpillar(
             fit.blups,
@@ -228,11 +241,27 @@ def test_figures(unbalanced):
     ]
     assert all(isinstance(f, Figure) for f in figs)
     assert len(figs[0].axes) == 2 and len(figs[1].axes) == 2
+    # profile(fit) and confint(fit) as they come: lme4's names pick the labels and the ends
+    assert [ax.get_xlabel() for ax in figs[0].axes] == [
+        PARAMETER_LABELS["sd_(Intercept)|Name"],
+        PARAMETER_LABELS["sigma"],
+    ]
+    for ax, name in zip(figs[0].axes, ci.index, strict=True):
+        ends = sorted(
+            line.get_xdata()[0] for line in ax.lines if line.get_label().endswith("interval ends")
+        )
+        np.testing.assert_allclose(ends, ci.loc[name, ["lower", "upper"]].to_numpy(float))
+    truth_lines = [line for line in figs[0].axes[0].lines if line.get_label() == "true value"]
+    assert [line.get_xdata()[0] for line in truth_lines] == [23.0]
     # One error bar per archer in the caterpillar plot.
     assert len(figs[2].axes[0].get_yticks()) == fit.n_groups
     plt.close("all")
     with pytest.raises(ValueError, match="curves"):
         plot_profiles(curves.drop(columns="zeta"))
+    with pytest.raises(ValueError, match="no rows"):
+        plot_profiles(curves.iloc[:0])
+    with pytest.raises(ValueError, match="ci"):
+        plot_profiles(curves, ci.drop(columns="upper"))
     with pytest.raises(ValueError, match="table"):
         plot_shrinkage(table.drop(columns="k"))
     with pytest.raises(ValueError, match="cond_sd"):

@@ -124,7 +124,7 @@ def test_chapter_figures_fit_the_text_column():
 
     from analysis import bayes
     from analysis.models.mixed import fit_random_intercept, shrinkage_table
-    from analysis.models.profile import profile_ci, profile_curves
+    from analysis.models.profile import confint, profile
     from analysis.plots import bayes as bplots
     from analysis.plots import crossed as iv
     from analysis.plots import online as op
@@ -134,7 +134,7 @@ def test_chapter_figures_fit_the_text_column():
     rng = np.random.default_rng(0)
     exp = simulate_archers(12, [1, 2, 3, 5, 8, 10, 20, 30, 2, 1, 4, 6], seed=5)
     fit = fit_random_intercept(exp.data, response="Distance", fixed=("Bow",), group="Name")
-    curves = profile_curves(exp.data, n_points=5)
+    curves = profile(fit, n_points=5)
     ratings = pd.DataFrame(
         {
             "y": rng.integers(1, 6, 400),
@@ -159,7 +159,7 @@ def test_chapter_figures_fit_the_text_column():
     priors = {"A": bayes.SigmaPrior("halfnormal", 5.0), "B": bayes.SigmaPrior("gamma", 2.0)}
     draws = {"A": np.exp(rng.normal(size=200)), "B": np.exp(rng.normal(size=200))}
     figures = {
-        "profiles": plot_profiles(curves, profile_ci(exp.data), truth={"sd_group": 23.0}),
+        "profiles": plot_profiles(curves, confint(fit), truth={"sd_(Intercept)|Name": 23.0}),
         "shrinkage": plot_shrinkage(shrinkage_table(fit), label_top=3),
         "caterpillar": plot_caterpillar(fit.blups, fit.blup_sd, sizes=fit.group_sizes),
         "ratings overview": iv.plot_ratings_overview(ratings),

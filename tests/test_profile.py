@@ -13,14 +13,7 @@ from analysis.datasets.archers import fifty_archers, simulate_archers
 from analysis.models.crossed import fit_crossed
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.models.mixed import build_model, fit_random_intercept
-from analysis.models.profile import (
-    confint,
-    likelihood_from_data,
-    profile,
-    profile_ci,
-    profile_curves,
-    profiler,
-)
+from analysis.models.profile import confint, profile, profiler
 
 CHI2 = stats.chi2.ppf(0.95, 1)
 
@@ -44,20 +37,42 @@ def _dense_deviance(lik, sd_a, sd_e, reml=False):
     return dev + lik.n_obs * math.log(2 * math.pi)
 
 
+SD_A, SD_E = "sd_(Intercept)|Name", "sigma"  # lme4's names of the one-way model's SDs
+
+
+def _likelihood(frame):
+    """The closed-form likelihood built from the data on its own, apart from any fit."""
+    return RandomInterceptLikelihood.from_model(build_model(frame))
+
+
 @pytest.mark.parametrize("reml", [False, True])
 def test_closed_form_matches_dense_likelihood(reml):
-    # Unbalanced on purpose: the Woodbury pieces differ per group.
+    # Unbalanced on purpose: the Woodbury pieces differ per group. The likelihood the fit
+    # holds (and profiles) is checked against the dense N x N computation.
     exp = simulate_archers(8, [1, 2, 3, 5, 1, 4, 2, 6], seed=5, decimals=None)
-    lik = likelihood_from_data(exp.data)
+    fit = fit_random_intercept(exp.data)
+    assert fit.likelihood_scale == 1.0
+    lik = fit.likelihood
     for sd_a, sd_e in [(20.0, 5.0), (0.0, 3.0), (1.5, 7.0)]:
         assert lik.deviance(sd_a, sd_e, reml=reml) == pytest.approx(
             _dense_deviance(lik, sd_a, sd_e, reml), rel=1e-10
         )
 
 
+def test_deviance_refuses_sds_outside_their_range(data):
+    lik = _likelihood(data)
+    assert np.isfinite(lik.deviance(0.0, 1.0))  # sigma_a = 0 is the boundary, allowed
+    for sd_resid in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="sd_resid must be"):
+            lik.deviance(1.0, sd_resid)
+    for sd_group in (-1.0, float("inf")):
+        with pytest.raises(ValueError, match="sd_group must"):
+            lik.deviance(sd_group, 1.0)
+
+
 def test_loglik_of_statsmodels_fit_is_the_optimum(data):
     fit = fit_random_intercept(data, reml=True)
-    lik = RandomInterceptLikelihood.from_model(build_model(data))
+    lik = _likelihood(data)
     best = lik.fit(reml=True)
     assert fit.sd_group == pytest.approx(best.sd_group, rel=1e-5)
     assert fit.sd_resid == pytest.approx(best.sd_resid, rel=1e-5)
@@ -68,20 +83,21 @@ def test_loglik_of_statsmodels_fit_is_the_optimum(data):
 
 
 def test_deviance_at_bounds_is_minimum_plus_chi2_quantile(data):
-    ci = profile_ci(data)
-    lik = likelihood_from_data(data)
+    ci = confint(fit_random_intercept(data))
+    lik = _likelihood(data)
     ml = lik.fit(reml=False)
-    assert ci.loc["sd_group", "estimate"] == pytest.approx(ml.sd_group)
+    assert ci.loc[SD_A, "estimate"] == pytest.approx(ml.sd_group)
+    assert ci.loc[SD_E, "estimate"] == pytest.approx(ml.sd_resid)
     for end in ("lower", "upper"):
-        s = ci.loc["sd_group", end]
+        s = ci.loc[SD_A, end]
         assert lik.profile_sd_group(s, ml.sd_resid) - ml.deviance == pytest.approx(CHI2, abs=1e-6)
-        s = ci.loc["sd_resid", end]
+        s = ci.loc[SD_E, end]
         assert lik.profile_sd_resid(s, ml.sd_group) - ml.deviance == pytest.approx(CHI2, abs=1e-6)
     assert (ci["lower"] < ci["estimate"]).all() and (ci["estimate"] < ci["upper"]).all()
 
 
 def test_profile_is_the_minimum_over_the_other_sd(data):
-    lik = likelihood_from_data(data)
+    lik = _likelihood(data)
     ml = lik.fit()
     s = ml.sd_group * 1.3
     grid = np.linspace(ml.sd_resid * 0.8, ml.sd_resid * 1.2, 401)
@@ -95,54 +111,65 @@ def test_residual_sd_interval_matches_chi_square_theory():
     # With no archer variance and many shots, sigma_e's profile interval is close to the
     # classical chi-square interval for a variance.
     exp = simulate_archers(40, 25, seed=2, decimals=None, archer_sd=10.0, shot_sd=4.0)
-    ci = profile_ci(exp.data)
-    lo, hi = ci.loc["sd_resid", ["lower", "upper"]]
+    ci = confint(fit_random_intercept(exp.data))
+    lo, hi = ci.loc[SD_E, ["lower", "upper"]]
     assert lo < 4.0 * 1.1 and hi > 4.0 * 0.9
     n = len(exp.data)
-    s = ci.loc["sd_resid", "estimate"]
+    s = ci.loc[SD_E, "estimate"]
     width_theory = 2 * 1.96 * s / math.sqrt(2 * n)
     assert hi - lo == pytest.approx(width_theory, rel=0.05)
 
 
 def test_boundary_gives_zero_lower_bound():
     exp = simulate_archers(15, 3, seed=4, archer_sd=0.0, shot_sd=5.0, decimals=None)
-    ci = profile_ci(exp.data)
-    assert ci.loc["sd_group", "lower"] == 0.0
-    assert ci.loc["sd_group", "upper"] > 0.0
+    fit = fit_random_intercept(exp.data)
+    ci = confint(fit)
+    assert ci.loc[SD_A, "lower"] == 0.0
+    assert ci.loc[SD_A, "upper"] > 0.0
+    # the lower end is 0 because the deviance at an SD of 0 is within the chi-square cut-off
+    lik = _likelihood(exp.data)
+    ml = lik.fit(reml=False)
+    assert lik.profile_sd_group(0.0, ml.sd_resid) - ml.deviance < CHI2
 
 
 def test_coverage_contains_truth_for_fifty_archers():
     exp = fifty_archers()
-    ci = profile_ci(exp.data)
-    assert ci.loc["sd_group", "lower"] < exp.archer_sd < ci.loc["sd_group", "upper"]
-    assert ci.loc["sd_resid", "lower"] < exp.shot_sd < ci.loc["sd_resid", "upper"]
+    ci = confint(fit_random_intercept(exp.data))
+    assert ci.loc[SD_A, "lower"] < exp.archer_sd < ci.loc[SD_A, "upper"]
+    assert ci.loc[SD_E, "lower"] < exp.shot_sd < ci.loc[SD_E, "upper"]
 
 
 def test_level_changes_width(data):
-    wide = profile_ci(data, level=0.99)
-    narrow = profile_ci(data, level=0.8)
+    fit = fit_random_intercept(data)
+    wide = confint(fit, level=0.99)
+    narrow = confint(fit, level=0.8)
     assert (wide["upper"] - wide["lower"] > narrow["upper"] - narrow["lower"]).all()
     for bad in (0, 1, 1.5, "0.9", True):
         with pytest.raises(ValueError, match="level"):
-            profile_ci(data, level=bad)
+            confint(fit, level=bad)
 
 
 def test_profile_curves(data):
-    curves = profile_curves(data, n_points=11)
-    assert set(curves["parameter"]) == {"sd_group", "sd_resid"}
+    fit = fit_random_intercept(data)
+    curves = profile(fit, n_points=11)
+    assert curves["parameter"].unique().tolist() == [SD_A, SD_E]
     assert len(curves) == 22
     for _, sub in curves.groupby("parameter"):
         assert np.all(np.diff(sub["zeta"].to_numpy()) > 0)  # zeta increases with the value
         assert sub["zeta"].abs().max() == pytest.approx(2.8, abs=1e-4)
     np.testing.assert_allclose(curves["zeta"] ** 2, curves["delta"], rtol=1e-9, atol=1e-12)
-    with pytest.raises(ValueError, match="n_points"):
-        profile_curves(data, n_points=2)
+    for bad in (2, 3.0, True):
+        with pytest.raises(ValueError, match="n_points"):
+            profile(fit, n_points=bad)
+    for bad in (0.0, -1.0, float("nan"), "2"):
+        with pytest.raises(ValueError, match="zeta_max"):
+            profile(fit, zeta_max=bad)
 
 
 def test_rank_deficient_design_is_rejected():
     df = pd.DataFrame({"y": [1.0, 2, 3, 4], "c": 1.0, "g": ["a", "a", "b", "b"]})
     with pytest.raises(ValueError, match="rank deficient"):
-        profile_ci(df, response="y", fixed=["c"], group="g")
+        fit_random_intercept(df, response="y", fixed=["c"], group="g")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,13 +190,14 @@ def fifty_fit(fifty):
 
 
 def _brentq_on_deviance(lik, which, level=0.95):
-    """The data-based intervals as profile_ci computed them before confint(fit) existed."""
+    """Intervals by brentq on a likelihood built from the data, apart from the fit and its
+    profiler (as the intervals were computed before confint(fit) existed)."""
     ml = lik.fit(reml=False)
     crit = stats.chi2.ppf(level, 1)
-    est = ml.sd_group if which == "sd_group" else ml.sd_resid
+    est = ml.sd_group if which == SD_A else ml.sd_resid
 
     def g(s):
-        if which == "sd_group":
+        if which == SD_A:
             return lik.profile_sd_group(s, ml.sd_resid) - ml.deviance - crit
         return lik.profile_sd_resid(s, ml.sd_group) - ml.deviance - crit
 
@@ -177,7 +205,7 @@ def _brentq_on_deviance(lik, which, level=0.95):
     while g(hi) <= 0:
         hi *= 1.5
     upper = optimize.brentq(g, est, hi, xtol=1e-10)
-    if which == "sd_group" and g(0.0) <= 0:
+    if which == SD_A and g(0.0) <= 0:
         return est, 0.0, upper
     lo = est / 1.2
     while g(lo) <= 0:
@@ -185,30 +213,42 @@ def _brentq_on_deviance(lik, which, level=0.95):
     return est, optimize.brentq(g, lo, est, xtol=1e-10), upper
 
 
-def test_confint_of_a_mixed_fit_equals_the_data_based_intervals(data, fifty, fifty_fit):
+def test_confint_of_a_mixed_fit_is_the_chi2_cut_of_its_likelihood(data, fifty, fifty_fit):
     for frame, fit in ((data, fit_random_intercept(data)), (fifty, fifty_fit)):
-        lik = likelihood_from_data(frame)
-        before = [_brentq_on_deviance(lik, which) for which in ("sd_group", "sd_resid")]
-        old = profile_ci(frame)
-        np.testing.assert_allclose(old.to_numpy(float), np.array(before), rtol=1e-8)
-        new = confint(fit)
-        assert list(new.index) == ["sd_(Intercept)|Name", "sigma"]
-        assert list(new.columns) == ["grp", "var1", "var2", "estimate", "lower", "upper"]
-        assert new[["grp", "var1", "var2"]].values.tolist() == [
+        lik = _likelihood(frame)
+        ml = lik.fit(reml=False)
+        ci = confint(fit)
+        assert list(ci.index) == [SD_A, SD_E] and ci.index.name == "parameter"
+        assert list(ci.columns) == ["grp", "var1", "var2", "estimate", "lower", "upper"]
+        assert ci[["grp", "var1", "var2"]].values.tolist() == [
             ["Name", "(Intercept)", ""],
             ["Residual", "", ""],
         ]
+        # each end: the deviance profiled on the independent likelihood exceeds the ML
+        # deviance by the chi-square quantile
+        for end in ("lower", "upper"):
+            dev_a = lik.profile_sd_group(float(ci.loc[SD_A, end]), ml.sd_resid)
+            dev_e = lik.profile_sd_resid(float(ci.loc[SD_E, end]), ml.sd_group)
+            assert dev_a - ml.deviance == pytest.approx(CHI2, abs=1e-6)
+            assert dev_e - ml.deviance == pytest.approx(CHI2, abs=1e-6)
+        # and the ends of a separate root search (brentq) on it
+        before = [_brentq_on_deviance(lik, which) for which in (SD_A, SD_E)]
         np.testing.assert_allclose(
-            new[["estimate", "lower", "upper"]].to_numpy(float),
-            old[["estimate", "lower", "upper"]].to_numpy(float),
-            rtol=1e-8,
+            ci[["estimate", "lower", "upper"]].to_numpy(float), np.array(before), rtol=1e-8
         )
+    # profile(fit): every grid point is the independent likelihood's profiled deviance
     curves = profile(fifty_fit, n_points=7)
-    old_curves = profile_curves(fifty, n_points=7)
-    np.testing.assert_allclose(
-        curves[["value", "deviance", "zeta"]], old_curves[["value", "deviance", "zeta"]], rtol=1e-8
-    )
-    assert curves["parameter"].unique().tolist() == ["sd_(Intercept)|Name", "sigma"]
+    assert curves["parameter"].unique().tolist() == [SD_A, SD_E]
+    lik = _likelihood(fifty)
+    ml = lik.fit(reml=False)
+    for name, prof in ((SD_A, lik.profile_sd_group), (SD_E, lik.profile_sd_resid)):
+        sub = curves[curves["parameter"] == name]
+        other = ml.sd_resid if name == SD_A else ml.sd_group
+        dev = np.array([prof(float(v), other) for v in sub["value"]])
+        np.testing.assert_allclose(sub["deviance"], dev, rtol=1e-10)
+        est = ml.sd_group if name == SD_A else ml.sd_resid
+        zeta = np.sign(sub["value"] - est) * np.sqrt(np.maximum(dev - ml.deviance, 0.0))
+        np.testing.assert_allclose(sub["zeta"], zeta, rtol=1e-6, atol=1e-6)
 
 
 def test_mixed_confint_matches_lme4(fifty_fit):

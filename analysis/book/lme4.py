@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.results import FitResult, result_of
+from analysis.validation import require_columns
 
 __all__ = [
     "REFERENCE_FILES",
@@ -241,19 +242,23 @@ def _reml(fit: Any) -> bool:
     return result_of(fit).reml
 
 
-def _profile_in_lme4_terms(profile: pd.DataFrame, fit: Any) -> pd.DataFrame:
-    """Accept mixedlm's ``profile_frame`` or :func:`analysis.models.profile.profile_ci`."""
+def _profile_in_lme4_terms(profile: pd.DataFrame) -> pd.DataFrame:
+    """Return a profile's ``lower`` and ``upper`` indexed by lme4's parameter names.
+
+    Accepts :func:`analysis.models.profile.confint` (index ``parameter``) and frames with a
+    ``parm`` column (mixedlm's :func:`analysis.models.lmer.profile_frame`).
+    """
     if "parm" in profile.columns:
-        return profile[["parm", "lower", "upper"]]
-    group = result_of(fit).varcorr["grp"].iloc[0]
-    names = {"sd_group": f"sd_(Intercept)|{group}", "sd_resid": "sigma"}
-    return pd.DataFrame(
-        {
-            "parm": [names[str(i)] for i in profile.index],
-            "lower": profile["lower"].to_numpy(float),
-            "upper": profile["upper"].to_numpy(float),
-        }
-    )
+        frame = profile.set_index("parm")
+    elif profile.index.name == "parameter":
+        frame = profile
+    else:
+        raise ValueError(
+            "profile must name lme4's parameters in a 'parm' column or an index named "
+            "'parameter' (as confint(fit) does)"
+        )
+    require_columns(frame, ["lower", "upper"], argname="profile")
+    return frame[["lower", "upper"]].rename_axis("parm")
 
 
 def _varcorr_label(row: pd.Series) -> str:
@@ -281,8 +286,10 @@ def compare_with_lme4(
     fit
         A fit of the same model: a ``MixedFit``, a ``CrossedFit`` or a mixedlm fit.
     profile
-        Profile intervals of the fit (mixedlm's :func:`analysis.models.lmer.profile_frame` or
-        :func:`analysis.models.profile.profile_ci`), compared with lme4's ``confint``.
+        Profile intervals of the fit, compared with lme4's ``confint``: the frame of
+        :func:`analysis.models.profile.confint` (indexed by lme4's parameter names), or one
+        with a ``parm`` column of those names (mixedlm's
+        :func:`analysis.models.lmer.profile_frame`).
     modes
         Add two rows: the largest difference over all conditional modes, and over their
         conditional SDs (the ``python`` and ``lme4`` cells of these rows are empty).
@@ -336,7 +343,7 @@ def compare_with_lme4(
         ("REML criterion" if ref.reml else "deviance", criterion(fit), float(ref.criterion))
     )
     if profile is not None and ref.profile is not None:
-        prof = _profile_in_lme4_terms(profile, fit).set_index("parm")
+        prof = _profile_in_lme4_terms(profile)
         for _, row in ref.profile.iterrows():
             if row["parm"] in prof.index:
                 rows.append(

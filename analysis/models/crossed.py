@@ -44,10 +44,12 @@ from scipy.linalg.lapack import dpotrf, dpotri
 
 from analysis.validation import (
     SINGULAR_TOL,
-    check_finite,
+    check_bool,
+    check_choice,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_memory,
+    check_positive,
     check_positive_int,
     column_names,
     level_effects,
@@ -788,33 +790,16 @@ class CrossedFit:
         return pd.DataFrame({"variance": var, "sd": self.sds, "share": var / var.sum()})
 
     def to_dict(self) -> dict[str, object]:
-        """Return the fit as JSON-ready plain Python objects (level labels as strings)."""
-        return {
-            "response": self.response,
-            "reml": self.reml,
-            "n_obs": self.n_obs,
-            "criterion_name": self.criterion_name,
-            "criterion": self.criterion,
-            "fixed": {
-                "term": list(self.fixed.index),
-                "estimate": self.fixed["estimate"].tolist(),
-                "se": self.fixed["se"].tolist(),
-            },
-            "sds": {str(k): float(v) for k, v in self.sds.items()},
-            "theta": [float(t) for t in self.theta],
-            "n_evals": self.n_evals,
-            "optimizer_status": self.optimizer_status,
-            "singular": self.singular,
-            "fit_seconds": self.fit_seconds,
-            "ranef": {
-                g: {
-                    "level": [str(v) for v in frame.index],
-                    "mode": frame["mode"].tolist(),
-                    "cond_sd": frame["cond_sd"].tolist(),
-                }
-                for g, frame in self.ranef.items()
-            },
-        }
+        """Return the fit as one JSON-ready document, in the package's one vocabulary.
+
+        That is :meth:`analysis.models.results.FitResult.to_dict` of
+        :func:`analysis.models.results.result_of` (what the ``fit-crossed`` command prints with
+        ``--json``): lme4's ``varcorr`` and ``ranef`` records, level labels as strings; the
+        optimiser's ``n_evals``, ``optimizer_status`` and ``theta`` are in its ``extras``.
+        """
+        from analysis.models.results import result_of
+
+        return result_of(self).to_dict()
 
 
 def fit_crossed(
@@ -880,13 +865,11 @@ def fit_crossed(
         empty, a column appears in two roles, the fixed-effect design is rank deficient, or the
         design would not fit in memory.
     """
-    if not isinstance(reml, (bool, np.bool_)):
-        raise ValueError(f"reml must be True or False, got {reml!r}")
+    reml = check_bool("reml", reml)
     tick = time.perf_counter()
-    if start not in ("moments", "lme4"):
-        raise ValueError(f"start must be 'moments' or 'lme4', got {start!r}")
-    if initial_step is not None and check_finite("initial_step", initial_step) <= 0:
-        raise ValueError(f"initial_step must be positive, got {initial_step!r}")
+    start = check_choice("start", start, ("moments", "lme4"))
+    if initial_step is not None:
+        initial_step = check_positive("initial_step", initial_step)
     fixed_list, group_list = model_columns(data, response, fixed, groups)
     y = numeric_response(data, response)
     if np.ptp(y) == 0:

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from analysis.validation import check_nonnegative, check_positive
+
 __all__ = ["RandomInterceptLikelihood", "MLFit"]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -159,8 +161,8 @@ class RandomInterceptLikelihood:
         reml
             Return the REML criterion instead of the ML deviance.
         """
-        if not (sd_resid > 0 and sd_group >= 0):
-            raise ValueError("sd_resid must be positive and sd_group non-negative")
+        check_positive("sd_resid", sd_resid)
+        check_nonnegative("sd_group", sd_group)
         q, logdet, xwx = self._gls(sd_group / sd_resid)
         s2 = sd_resid * sd_resid
         if not reml:

@@ -42,13 +42,17 @@ from scipy import stats
 from analysis.models.likelihood import RandomInterceptLikelihood
 from analysis.validation import (
     SINGULAR_TOL,
+    check_bool,
     check_fixed_dimension,
     check_fixed_factor_levels,
     check_grouping_levels,
     check_level,
     check_nonnegative,
-    check_response_scale,
+    check_positive,
+    finite_array,
+    numeric_response,
     require_columns,
+    require_rows,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -210,24 +214,14 @@ def prepare_data(
     if len(set(used)) != len(used):
         raise ValueError(f"response, fixed and group must name different columns, got {used}")
     require_columns(data, used)
-    if len(data) == 0:
-        raise ValueError("data is empty: there are no rows to fit")
+    require_rows(data)
     sub = data.loc[:, used].copy()
-    if not pd.api.types.is_numeric_dtype(sub[response]) or pd.api.types.is_bool_dtype(
-        sub[response]
-    ):
-        raise ValueError(
-            f"response column {response!r} must be numeric, got dtype {sub[response].dtype}"
-        )
     missing = [c for c in used if sub[c].isna().any()]
     if missing:
         raise ValueError(f"column(s) {missing} have missing values; drop or fill them first")
-    if not np.all(np.isfinite(sub[response].to_numpy(float))):
-        raise ValueError(f"response column {response!r} has infinite values")
-    check_response_scale(response, float(np.max(np.abs(sub[response].to_numpy(float)))))
+    y = numeric_response(sub, response)  # numeric, finite, within LARGEST_RESPONSE
     sub[group] = sub[group].astype(str)
     check_grouping_levels(group, sub[group].nunique(), len(sub), kind="group column")
-    y = sub[response].to_numpy(float)
     if np.ptp(y) == 0:
         raise ValueError(
             f"response column {response!r} is constant (every value is {y[0]:g}): there is no "
@@ -378,8 +372,7 @@ def fit_random_intercept(
     """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-    if not isinstance(reml, (bool, np.bool_)):
-        raise ValueError(f"reml must be True or False, got {reml!r}")
+    reml = check_bool("reml", reml)
     level = check_level(level)
     fixed_names = _as_names(fixed)
     scale = _response_scale(prepare_data(data, response, fixed_names, group)[response])
@@ -592,11 +585,9 @@ def shrinkage_factor(
         The factor(s), shaped like ``n``.
     """
     va = check_nonnegative("sd_group", sd_group) ** 2
-    ve = check_nonnegative("sd_resid", sd_resid) ** 2
-    if ve == 0:
-        raise ValueError("sd_resid must be positive")
-    arr = np.asarray(n, dtype=float)
-    if np.any(~np.isfinite(arr)) or np.any(arr <= 0):
+    ve = check_positive("sd_resid", sd_resid) ** 2
+    arr = finite_array("n", n, ndim=None, min_size=0)
+    if np.any(arr <= 0):
         raise ValueError(f"n must hold positive group sizes, got {n!r}")
     k = va / (va + ve / arr)
     if isinstance(n, pd.Series):

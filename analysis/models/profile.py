@@ -51,7 +51,7 @@ import contextlib
 import math
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.models.likelihood import RandomInterceptLikelihood
-from analysis.models.mixed import build_model
 from analysis.models.results import CONFINT_COLUMNS
-from analysis.validation import check_level
+from analysis.validation import check_level, check_positive, check_positive_int
 
 __all__ = [
     "CONFINT_COLUMNS",
@@ -70,23 +69,7 @@ __all__ = [
     "confint",
     "profiler",
     "Profiler",
-    "profile_ci",
-    "profile_curves",
-    "likelihood_from_data",
 ]
-
-
-def likelihood_from_data(
-    data: pd.DataFrame,
-    response: str = "Distance",
-    fixed: str | Sequence[str] = ("Bow",),
-    group: str = "Name",
-) -> RandomInterceptLikelihood:
-    """Build the closed-form likelihood of ``response ~ fixed + (1 | group)`` from a frame.
-
-    The design matrix is statsmodels' (treatment coding, first level as baseline).
-    """
-    return RandomInterceptLikelihood.from_model(build_model(data, response, fixed, group))
 
 
 @dataclass(frozen=True)
@@ -646,79 +629,5 @@ def profile(fit: Any, n_points: int = 41, zeta_max: float = 2.8) -> pd.DataFrame
 
 
 def _check_grid(n_points: int, zeta_max: float) -> None:
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 3:
-        raise ValueError(f"n_points must be an integer of at least 3, got {n_points!r}")
-    if not zeta_max > 0:
-        raise ValueError(f"zeta_max must be positive, got {zeta_max!r}")
-
-
-# ---------------------------------------------------------------------------------------------
-# From data (the command line's fit-mixed --json until it profiles its fit)
-# ---------------------------------------------------------------------------------------------
-
-_OLD_NAMES = ("sd_group", "sd_resid")
-
-
-def profile_ci(
-    data: pd.DataFrame,
-    response: str = "Distance",
-    fixed: str | Sequence[str] = ("Bow",),
-    group: str = "Name",
-    level: float = 0.95,
-) -> pd.DataFrame:
-    r"""Profile intervals of ``response ~ fixed + (1 | group)`` from data, without a fit.
-
-    The numbers of :func:`confint` on a :class:`~analysis.models.mixed.MixedFit` of the same
-    data (the same likelihood, profiled the same way), in the older layout. Prefer
-    :func:`confint` on the fit when there is one: this builds the likelihood again.
-
-    Parameters
-    ----------
-    data, response, fixed, group
-        The data and column roles, as for :func:`analysis.models.mixed.fit_random_intercept`.
-    level
-        Confidence level.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed ``["sd_group", "sd_resid"]`` with columns ``estimate`` (the ML estimate,
-        where the profile is lowest), ``lower`` and ``upper``.
-    """
-    level = check_level(level)
-    prof = _OneWayProfiler(likelihood_from_data(data, response, fixed, group), group)
-    rows = {}
-    for j, name in enumerate(_OLD_NAMES):
-        lower, upper = prof.interval(j, float(level))
-        rows[name] = {"estimate": float(prof.estimates[j]), "lower": lower, "upper": upper}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def profile_curves(
-    data: pd.DataFrame,
-    response: str = "Distance",
-    fixed: str | Sequence[str] = ("Bow",),
-    group: str = "Name",
-    n_points: int = 41,
-    zeta_max: float = 2.8,
-) -> pd.DataFrame:
-    r"""Profiled ML deviance of each SD on a grid, from data, without a fit.
-
-    :func:`profile` on a fit of the same data, in the older layout (``parameter`` is
-    ``"sd_group"`` or ``"sd_resid"``). Prefer :func:`profile` on the fit when there is one.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long format with columns ``parameter``, ``value``, ``deviance`` (profiled ML
-        deviance), ``delta`` (deviance minus its minimum) and ``zeta`` (signed square root of
-        ``delta``).
-    """
-    _check_grid(n_points, zeta_max)
-    prof = _OneWayProfiler(likelihood_from_data(data, response, fixed, group), group)
-    frames = []
-    for j, name in enumerate(_OLD_NAMES):
-        curve = prof.curve(j, n_points, zeta_max)
-        curve.insert(0, "parameter", name)
-        frames.append(curve)
-    return pd.concat(frames, ignore_index=True)
+    check_positive_int("n_points", n_points, minimum=3)
+    check_positive("zeta_max", zeta_max)

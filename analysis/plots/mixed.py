@@ -47,10 +47,11 @@ __all__ = [
 #: about 12 px, readable in the text column.
 CATERPILLAR_LABEL_SIZE = 9
 
-#: Axis labels of the two SDs.
+#: Axis labels of the two SDs of the archers' model, by lme4's parameter names (those of
+#: :func:`analysis.models.profile.profile` and :func:`~analysis.models.profile.confint`).
 PARAMETER_LABELS: dict[str, str] = {
-    "sd_group": r"archer SD $\sigma_a$ (m)",
-    "sd_resid": r"residual SD $\sigma_e$ (m)",
+    "sd_(Intercept)|Name": r"archer SD $\sigma_a$ (m)",
+    "sigma": r"residual SD $\sigma_e$ (m)",
 }
 
 
@@ -60,19 +61,26 @@ def plot_profiles(
     *,
     level: float = 0.95,
     truth: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Figure:
-    r"""Plot profile :math:`\zeta` curves of the two SDs, one panel each, as lme4's ``xyplot``.
+    r"""Plot profile :math:`\zeta` curves, one panel per parameter, as lme4's ``xyplot``.
 
     Parameters
     ----------
     curves
-        Output of :func:`analysis.models.profile.profile_curves`.
+        Output of :func:`analysis.models.profile.profile` (long format: ``parameter`` holds
+        lme4's names, such as ``sd_(Intercept)|Name`` and ``sigma``); one panel per parameter,
+        in its order.
     ci
-        Output of :func:`analysis.models.profile.profile_ci`; its ends are marked.
+        Output of :func:`analysis.models.profile.confint` (indexed by the same names); its
+        ends are marked.
     level
         Confidence level whose :math:`\pm z` lines are drawn.
     truth
         Optional true values by parameter name, drawn as dashed lines.
+    labels
+        Axis labels by parameter name; by default :data:`PARAMETER_LABELS`, and the name itself
+        for a parameter without one.
 
     Returns
     -------
@@ -80,10 +88,13 @@ def plot_profiles(
         The figure.
     """
     require_columns(curves, ["parameter", "value", "zeta"], argname="curves")
-    params = [p for p in ("sd_group", "sd_resid") if p in set(curves["parameter"])]
+    if ci is not None:
+        require_columns(ci, ["lower", "upper"], argname="ci")
+    params = [str(p) for p in pd.unique(curves["parameter"])]
     if not params:
-        raise ValueError("curves has no rows for 'sd_group' or 'sd_resid'")
-    z = float(stats.norm.ppf(0.5 + level / 2))
+        raise ValueError("curves has no rows: nothing to plot")
+    labels = PARAMETER_LABELS if labels is None else labels
+    z = float(stats.norm.ppf(0.5 + check_level(level) / 2))
     # Sized for the book's text column; the legend sits below the panels, clear of the curves.
     fig, axes = plt.subplots(
         1, len(params), figsize=(7.3, 3.9), squeeze=False, sharey=True, layout="constrained"
@@ -111,9 +122,10 @@ def plot_profiles(
             handles["truth"] = ax.axvline(
                 truth[name], color="#2e86c1", lw=1.2, ls="--", label="true value"
             )
-        ax.set_xlabel(PARAMETER_LABELS.get(name, name))
+        ax.set_xlabel(labels.get(name, name))
     axes[0][0].set_ylabel(r"$\zeta$ (signed root of deviance change)")
-    fig.suptitle("Likelihood profiles of the two SDs", fontweight="bold")
+    what = "the two SDs" if len(params) == 2 else "the variance parameters"
+    fig.suptitle(f"Likelihood profiles of {what}", fontweight="bold")
     fig.legend(
         handles=list(handles.values()), loc="outside lower center", ncol=len(handles), frameon=False
     )
