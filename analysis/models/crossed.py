@@ -390,36 +390,45 @@ class ProfiledDeviance:
         """
         m = self.m
         Pt = self.Pt
-        indptr = Pt.indptr
-        pos = np.arange(Pt.nnz)
-        row_of_pos = np.repeat(np.arange(Pt.shape[0]), np.diff(indptr))
-        n_after = indptr[row_of_pos + 1] - pos  # partners q >= p in the same row
-        first = np.repeat(pos, n_after)
-        group_start = np.repeat(np.cumsum(n_after) - n_after, n_after)
-        second = first + (np.arange(first.size) - group_start)
-        col_lo = Pt.indices[first].astype(np.int64)
-        col_hi = Pt.indices[second].astype(np.int64)  # col_hi >= col_lo: lower triangle
+        indptr = Pt.indptr.astype(np.int64)
+        n_per_row = np.diff(indptr)
+        n_after = indptr[1:].repeat(n_per_row) - np.arange(Pt.nnz)  # partners q >= p in the row
+        n_pairs = int(n_after.sum())
+        # One entry per pair of nonzeros of a row (millions for InstEval): 32-bit indices where
+        # they fit halve the set-up's peak memory, which a fresh process pays in page faults.
+        itype = np.int32 if max(n_pairs, Pt.nnz, m * m) < np.iinfo(np.int32).max else np.int64
+        first = np.arange(Pt.nnz, dtype=itype).repeat(n_after)
+        offset = np.arange(n_pairs, dtype=itype)
+        offset -= (np.cumsum(n_after) - n_after).astype(itype).repeat(n_after)
+        second = first + offset
+        del offset
         self.sizes, size_class = np.unique(self.counts, return_inverse=True)
         self.size_freq = np.bincount(size_class).astype(float)
         n_sizes = self.sizes.size
+        row_class = size_class.astype(itype).repeat(n_per_row)  # size class of each nonzero
         # The G part: its nonzero lower-triangle entries.
         g_hi, g_lo = np.nonzero(np.tril(self.G))
-        hi = np.concatenate([col_hi, g_hi])
-        lo = np.concatenate([col_lo, g_lo])
+        lo = np.concatenate([Pt.indices[first], g_lo.astype(itype)]).astype(itype, copy=False)
+        hi = np.concatenate([Pt.indices[second], g_hi.astype(itype)]).astype(itype, copy=False)
         values = np.concatenate([-Pt.data[first] * Pt.data[second], self.G[g_hi, g_lo]])
-        slot = np.concatenate([size_class[row_of_pos[first]], np.full(g_hi.size, n_sizes)])
-        # Block pair of each entry: (owner of row + 1, owner of column + 1).
+        slot = np.concatenate([row_class[first], np.full(g_hi.size, n_sizes, dtype=itype)])
+        del first, second, row_class
+        # Block pair of each entry: (owner of row + 1, owner of column + 1); hi >= lo: the lower
+        # triangle.
         n_own = self.n_factors + 1
-        pair = (self._owner[hi] + 1) * n_own + (self._owner[lo] + 1)
-        column = pair * (n_sizes + 1) + slot
-        flat = hi * m + lo
+        owner = (self._owner + 1).astype(itype)
+        column = (owner[hi] * n_own + owner[lo]) * (n_sizes + 1) + slot
+        del slot
+        flat = hi * itype(m) + lo
+        del hi, lo
         used = np.zeros(m * m, dtype=bool)
         used[flat] = True
         self._flat = np.flatnonzero(used)
-        row_id = (np.cumsum(used, dtype=np.int32) - 1)[flat]
+        row_id = (np.cumsum(used, dtype=itype) - 1)[flat]
+        del flat, used
         shape = (self._flat.size, n_own * n_own * (n_sizes + 1))
         # COO -> CSR sums the products falling on the same (entry, block pair, size).
-        self._map = sp.coo_matrix((values, (row_id, column.astype(np.int32))), shape=shape).tocsr()
+        self._map = sp.coo_matrix((values, (row_id, column)), shape=shape).tocsr()
         pairs = np.arange(n_own * n_own)
         self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
         self._diag_flat = self._diag_u * (m + 1)
