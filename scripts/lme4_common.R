@@ -57,6 +57,29 @@ positional_dirs <- function() {
   dirs
 }
 
+#' Named options: "--key value" for every name of `defaults`, "--key" alone for a logical
+#' default (a switch, set to TRUE); anything else stops the script. Returns `defaults` updated.
+named_options <- function(defaults) {
+  args <- commandArgs(trailingOnly = TRUE)
+  opts <- defaults
+  i <- 1
+  while (i <= length(args)) {
+    key <- sub("^--", "", args[i])
+    if (key %in% names(opts) && is.logical(opts[[key]])) {
+      opts[[key]] <- TRUE
+      i <- i + 1
+      next
+    }
+    if (!key %in% names(opts) || i == length(args)) stop("bad argument: ", args[i])
+    opts[[key]] <- args[i + 1]
+    i <- i + 2
+  }
+  opts
+}
+
+#' A data file's path as a record names it: relative to the repository when inside it.
+repo_relative <- function(path) sub(paste0("^", repo_root(), "/"), "", normalizePath(path))
+
 #' A list that jsonlite writes as an object, {} when empty.
 as_object <- function(x = list()) {
   if (length(x) == 0) structure(list(), names = character(0)) else x

@@ -29,26 +29,14 @@ opts <- list(
   out = file.path(root, "data", "reference", "insteval_lme4.json"), name = "",
   response = "y", fixed = "service", groups = "s,d,dept", factors = "service", ml = FALSE
 )
-args <- commandArgs(trailingOnly = TRUE)
-i <- 1
-while (i <= length(args)) {
-  key <- sub("^--", "", args[i])
-  if (key == "ml") {
-    opts$ml <- TRUE
-    i <- i + 1
-    next
-  }
-  if (!key %in% names(opts) || i == length(args)) stop("bad argument: ", args[i])
-  opts[[key]] <- args[i + 1]
-  i <- i + 2
-}
+opts <- named_options(opts)
 split_names <- function(x) if (nchar(x) == 0) character(0) else strsplit(x, ",")[[1]]
 fixed <- split_names(opts$fixed)
 groups <- split_names(opts$groups)
 factors <- split_names(opts$factors)
 if (nchar(opts$name) == 0) opts$name <- sub("(_lme4)?\\.json$", "", basename(opts$out))
 # The CSV as the record names it: relative to the repository where it is inside it.
-csv_name <- sub(paste0("^", root, "/"), "", normalizePath(opts$csv))
+csv_name <- repo_relative(opts$csv)
 
 data <- read.csv(opts$csv, stringsAsFactors = TRUE)
 for (g in c(groups, factors)) data[[g]] <- factor(data[[g]])

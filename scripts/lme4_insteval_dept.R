@@ -23,15 +23,8 @@ opts <- list(
   csv = file.path(root, "data", "insteval.csv.gz"),
   out = file.path(root, "data", "reference", "insteval_dept_lme4.json")
 )
-args <- commandArgs(trailingOnly = TRUE)
-i <- 1
-while (i <= length(args)) {
-  key <- sub("^--", "", args[i])
-  if (!key %in% names(opts) || i == length(args)) stop("bad argument: ", args[i])
-  opts[[key]] <- args[i + 1]
-  i <- i + 2
-}
-csv_name <- sub(paste0("^", root, "/"), "", normalizePath(opts$csv))
+opts <- named_options(opts)
+csv_name <- repo_relative(opts$csv)
 
 data <- read.csv(opts$csv)
 for (g in c("s", "d", "dept", "service")) data[[g]] <- factor(data[[g]])
