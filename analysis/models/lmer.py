@@ -61,6 +61,8 @@ __all__ = [
     "varcorr_frame",
     "ranef_frame",
     "profile_frame",
+    "refit_ml",
+    "lme4_parameter_names",
     "is_singular",
     "lrt",
     "formula_of",
@@ -792,6 +794,36 @@ def _profile_rows(
     return rows
 
 
+def lme4_parameter_names(fit: Any, names: list[str]) -> list[str]:
+    """Return lme4's parameter names: the formula front end's safe column names mapped back."""
+    terms = getattr(fit, "_analysis_terms", None)
+    if not terms:
+        return names
+    pattern = r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])"
+    return [re.sub(pattern, lambda m: terms.get(m.group(0), m.group(0)), n) for n in names]
+
+
+def refit_ml(fit: Any) -> Any:
+    """Return the ML fit a mixedlm fit is profiled on: itself, or lme4's ``refitML(fit)``.
+
+    Raises
+    ------
+    ValueError
+        For a REML fit not made by :func:`fit_lmer` (the refit needs its data and formula).
+    """
+    if not fit.REML:
+        return fit
+    data = _data(fit)
+    if data is None:
+        raise ValueError(
+            "profiling a REML mixedlm fit refits it by ML, which needs a fit made by "
+            "analysis.models.lmer.fit_lmer"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_lmer(fit._analysis_formula, data, reml=False)
+
+
 def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
     """Return lme4's profile-likelihood intervals for every variance parameter and fixed effect.
 
@@ -816,10 +848,7 @@ def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
     data = _data(fit)
     if data is None:
         raise ValueError("profile_frame needs a fit made by analysis.models.lmer.fit_lmer")
-    formula = fit._analysis_formula
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit_ml = fit if not fit.REML else fit_lmer(formula, data, reml=False)
+    fit_ml = refit_ml(fit)
     dev = _Deviance(fit_ml)
     psi_hat = _ml_estimates(dev, fit_ml)
     d_hat = dev(psi_hat)
@@ -836,16 +865,7 @@ def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
     except (ValueError, RuntimeError, KeyError) as err:  # pragma: no cover - mixedlm failure
         warnings.warn(f"mixedlm could not profile the fixed effects: {err}", stacklevel=2)
     table = pd.DataFrame(rows, columns=["parm", "lower", "upper"])
-    terms = getattr(fit, "_analysis_terms", None)
-    if terms:  # the front end's safe column names, back to lme4's
-        table["parm"] = [
-            re.sub(
-                r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])",
-                lambda m: terms.get(m.group(0), m.group(0)),
-                p,
-            )
-            for p in table["parm"]
-        ]
+    table["parm"] = lme4_parameter_names(fit, list(table["parm"]))
     return table
 
 

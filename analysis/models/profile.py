@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -420,43 +419,17 @@ def _crossed_profiler_from(fit: Any, problem: Any) -> _PsiProfiler:
     return prof
 
 
-def _lmer_ml(fit: Any) -> Any:
-    """Return the ML fit a mixedlm fit is profiled on: itself, or lme4's ``refitML``."""
-    if not fit.REML:
-        return fit
-    from analysis.models.lmer import fit_lmer
-
-    data = getattr(fit, "_analysis_data", None)
-    if data is None:
-        raise ValueError(
-            "profiling a REML mixedlm fit refits it by ML, which needs a fit made by "
-            "analysis.models.lmer.fit_lmer"
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_lmer(fit._analysis_formula, data, reml=False)
-
-
-def _lmer_names(fit: Any, names: list[str]) -> list[str]:
-    """Return lme4's parameter names, the front end's safe column names mapped back."""
-    terms = getattr(fit, "_analysis_terms", None)
-    if not terms:
-        return names
-    pattern = r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])"
-    return [re.sub(pattern, lambda m: terms.get(m.group(0), m.group(0)), n) for n in names]
-
-
 class _LmerProfiler(_PsiProfiler):
     """A mixedlm fit, through :mod:`analysis.models.lmer`'s deviance of SDs and correlations."""
 
     def __init__(self, fit: Any) -> None:
         from analysis.models import lmer
 
-        fit_ml = _lmer_ml(fit)
+        fit_ml = lmer.refit_ml(fit)
         dev = lmer._Deviance(fit_ml)
         psi_hat = lmer._ml_estimates(dev, fit_ml)
         rows = lmer.varcorr_frame(fit).fillna("")
-        names = _lmer_names(fit, dev.names())
+        names = lmer.lme4_parameter_names(fit, dev.names())
         if len(rows) != len(names):  # pragma: no cover - both list the same terms
             raise ValueError("the fit's variance components do not match its parameters")
         parameters = [
