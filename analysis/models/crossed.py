@@ -260,10 +260,15 @@ class _Solution:
     cond_sd: list[np.ndarray]
 
 
+#: Rows of the eliminated factor's block taken at a time in :meth:`ProfiledDeviance.solve`.
+_ROWS_PER_BLOCK = 128
+
 #: Bytes per pair of columns met by one level of the eliminated factor, in the set-up of
-#: :class:`ProfiledDeviance` (a dozen 8-byte arrays of that length, and the sparse map built
-#: from them), and per entry of the dense ``m x m`` matrices (G, its lower triangle, the
-#: Schur complement and its Cholesky factor, a boolean mask).
+#: :class:`ProfiledDeviance` (the sparse product's two entries per pair, the arrays of
+#: indices and values built from them, and the sparse map), and per entry of the dense
+#: ``m x m`` matrices (the Schur complement and its Cholesky factor, the inverse and its
+#: temporaries in :meth:`ProfiledDeviance.solve`, a boolean mask). Both are upper bounds:
+#: InstEval's set-up peaks at about a quarter of the estimate.
 BYTES_PER_PAIR = 128
 BYTES_PER_DENSE_ENTRY = 33
 
@@ -289,10 +294,11 @@ class ProfiledDeviance:
 
     Everything that does not depend on :math:`\theta` is computed once here: the cross
     products of the response, the fixed-effect columns and the indicator columns of every
-    factor but the largest (a dense ``m x m`` matrix, ``m`` = their total number of columns
-    plus one for the response), and the sparse cross products of those columns with the
-    largest factor's indicators. Each evaluation then costs one sparse product, one dense
-    ``m x m`` Cholesky factorisation, and a few vector operations.
+    factor but the largest (``m`` columns in all, one of them the response), and the sparse
+    cross products of those columns with the largest factor's indicators, gathered into one
+    sparse linear map from θ to the Schur complement. Each evaluation then costs one sparse
+    matrix-vector product, one dense ``m x m`` Cholesky factorisation, and a few vector
+    operations.
 
     Parameters
     ----------
@@ -357,62 +363,69 @@ class ProfiledDeviance:
             "fit-large command), or with lme4 on a larger machine",
             memory_limit,
         )
-        self.G = np.asarray((W0.T @ W0).toarray())
         # Which θ scales each column of the dense system (-1: a fixed-effect or response column).
         owner = np.concatenate(
             [np.full(self.n_levels[k], k) for k in self.rest] + [np.full(p + 1, -1)]
         ).astype(np.int64)
         self._owner = owner
         self._diag_u = np.arange(self.mu)
-        self._prepare_map()
+        self._prepare_map(W0)
         self.n_evals = 0
 
     # -- pieces --------------------------------------------------------------------------------
 
-    def _prepare_map(self) -> None:
+    def _prepare_map(self, W0: sp.csc_matrix) -> None:
         r"""Precompute the lower triangle of the Schur complement as a linear map.
 
         With :math:`D` the diagonal matrix of the θ's scaling each remaining column (1 for the
         fixed effects and the response), the Schur complement is
 
         .. math:: S = D\,(G - P\,\mathrm{diag}(w)\,P')\,D + I_u,\qquad
-                  w_j = \theta_e^2 / (\theta_e^2 n_j + 1).
+                  w_j = \theta_e^2 / (\theta_e^2 n_j + 1),
 
+        with :math:`G = W_0'W_0` the cross products of the remaining columns ``W0``.
         The weight :math:`w_j` of a level of the eliminated factor depends only on its number of
         rows :math:`n_j` (86 distinct sizes for InstEval's students), and the sparsity patterns
         of ``G`` and ``P`` are fixed. So each stored entry of the lower triangle of ``S`` is a
         fixed linear combination of a few numbers: the products of two θ's (one per pair of
-        column blocks) times the weight of each size, or times 1 for ``G``. We collect the
-        products ``P[a, j] P[b, j]`` once, summed by (entry, block pair, size), into a sparse
-        matrix with one row per entry, so that an evaluation is one sparse matrix-vector
-        product and a scatter into the dense array -- a few milliseconds, against a dozen
-        for the Cholesky factorisation that follows.
+        column blocks) times the weight of each size, or times 1 for ``G``. The sums
+        :math:`\sum_{j:\,n_j = s} P_{aj} P_{bj}` for every size :math:`s` are one sparse
+        matrix product: :math:`P` times :math:`P'` with each column spread into one column per
+        size. They go, with ``G``, into a sparse matrix with one row per entry, so that an
+        evaluation is one sparse matrix-vector product and a scatter into the dense array -- a
+        few milliseconds, against a dozen for the Cholesky factorisation that follows.
         """
         m = self.m
-        Pt = self.Pt
-        indptr = Pt.indptr.astype(np.int64)
-        n_per_row = np.diff(indptr)
-        n_after = indptr[1:].repeat(n_per_row) - np.arange(Pt.nnz)  # partners q >= p in the row
-        n_pairs = int(n_after.sum())
-        # One entry per pair of nonzeros of a row (millions for InstEval): 32-bit indices where
-        # they fit halve the set-up's peak memory, which a fresh process pays in page faults.
-        itype = np.int32 if max(n_pairs, Pt.nnz, m * m) < np.iinfo(np.int32).max else np.int64
-        first = np.arange(Pt.nnz, dtype=itype).repeat(n_after)
-        offset = np.arange(n_pairs, dtype=itype)
-        offset -= (np.cumsum(n_after) - n_after).astype(itype).repeat(n_after)
-        second = first + offset
-        del offset
+        Pt = self.Pt  # q_e x m
         self.sizes, size_class = np.unique(self.counts, return_inverse=True)
         self.size_freq = np.bincount(size_class).astype(float)
         n_sizes = self.sizes.size
-        row_class = size_class.astype(itype).repeat(n_per_row)  # size class of each nonzero
-        # The G part: its nonzero lower-triangle entries.
-        g_hi, g_lo = np.nonzero(np.tril(self.G))
-        lo = np.concatenate([Pt.indices[first], g_lo.astype(itype)]).astype(itype, copy=False)
-        hi = np.concatenate([Pt.indices[second], g_hi.astype(itype)]).astype(itype, copy=False)
-        values = np.concatenate([-Pt.data[first] * Pt.data[second], self.G[g_hi, g_lo]])
-        slot = np.concatenate([row_class[first], np.full(g_hi.size, n_sizes, dtype=itype)])
-        del first, second, row_class
+        # 32-bit indices where they fit: the set-up's arrays have millions of entries, and a
+        # fresh process pays for every megabyte it touches in page faults.
+        itype = np.int32 if max(m * m, m * n_sizes) < np.iinfo(np.int32).max else np.int64
+        # Column b of P' becomes column b * n_sizes + (size class of the row's level), so that
+        # P @ spread sums P[a, j] P[b, j] over the levels j of each size, in one product.
+        spread_cols = Pt.indices.astype(itype) * itype(n_sizes)
+        spread_cols += size_class.astype(itype).repeat(np.diff(Pt.indptr))
+        spread = sp.csr_matrix((Pt.data, spread_cols, Pt.indptr), shape=(Pt.shape[0], m * n_sizes))
+        del spread_cols
+        products = sp.csr_matrix(Pt.T @ spread)  # m x (m * n_sizes)
+        del spread
+        hi = np.arange(m, dtype=itype).repeat(np.diff(products.indptr))
+        lo, slot = np.divmod(products.indices.astype(itype, copy=False), itype(n_sizes))
+        lower = lo <= hi
+        values = -products.data[lower]
+        del products
+        hi, lo, slot = hi[lower], lo[lower], slot[lower]
+        del lower
+        # The G part: its nonzero lower-triangle entries, in the slot after the sizes.
+        G = sp.tril(W0.T @ W0, format="coo")
+        G.eliminate_zeros()
+        hi = np.concatenate([hi, G.row.astype(itype)])
+        lo = np.concatenate([lo, G.col.astype(itype)])
+        values = np.concatenate([values, G.data])
+        slot = np.concatenate([slot, np.full(G.nnz, n_sizes, dtype=itype)])
+        del G
         # Block pair of each entry: (owner of row + 1, owner of column + 1); hi >= lo: the lower
         # triangle.
         n_own = self.n_factors + 1
@@ -427,8 +440,7 @@ class ProfiledDeviance:
         row_id = (np.cumsum(used, dtype=itype) - 1)[flat]
         del flat, used
         shape = (self._flat.size, n_own * n_own * (n_sizes + 1))
-        # COO -> CSR sums the products falling on the same (entry, block pair, size).
-        self._map = sp.coo_matrix((values, (row_id, column)), shape=shape).tocsr()
+        self._map = sp.csr_matrix((values, (row_id, column)), shape=shape)
         pairs = np.arange(n_own * n_own)
         self._pair_owner = (pairs // n_own - 1, pairs % n_own - 1)
         self._diag_flat = self._diag_u * (m + 1)
@@ -614,15 +626,23 @@ class ProfiledDeviance:
         vcov = sigma2 * (Lx_inv.T @ Lx_inv)
         # Conditional variances of u: the diagonal of (Lambda'Z'Z Lambda + I)^{-1}.
         if mu > 0:
-            L1 = L[:mu, :mu]
-            S1_inv, info = dpotri(np.asfortranarray(L1), lower=1)
+            # L's strictly upper triangle is zero (dpotrf cleans it), so dpotri leaves the
+            # lower triangle of the inverse over zeros: U below is its upper triangle, C order.
+            inverse, info = dpotri(np.asfortranarray(L[:mu, :mu]), lower=1)
             if info != 0:
                 raise np.linalg.LinAlgError("could not invert the remaining random-effect block")
-            S1_inv = np.tril(S1_inv) + np.tril(S1_inv, -1).T
-            var_rest = np.diag(S1_inv).copy()
+            U = inverse.T
+            var_rest = np.diag(U).copy()
             B1 = sp.csr_matrix(self.Pt[:, :mu].multiply(te * d[None, :mu]))  # q_e x mu
-            M = np.asarray(B1 @ S1_inv)  # q_e x mu
-            quad = np.asarray(B1.multiply(M).sum(axis=1)).ravel()
+            # b' S^{-1} b = 2 b'U b - sum_k b_k^2 U_kk for each row b of B1, in blocks of rows
+            # (a q_e x mu product at once would touch tens of megabytes for InstEval).
+            quad = np.empty(B1.shape[0])
+            for lo in range(0, B1.shape[0], _ROWS_PER_BLOCK):
+                rows = B1[lo : lo + _ROWS_PER_BLOCK]
+                quad[lo : lo + rows.shape[0]] = np.asarray(rows.multiply(rows @ U).sum(axis=1))[
+                    :, 0
+                ]
+            quad = 2.0 * quad - B1.multiply(B1) @ var_rest
             var_e = 1.0 / a + quad / (a * a)
         else:
             var_rest = np.zeros(0)
@@ -682,8 +702,8 @@ class CrossedFit:
     profiled_deviance
         The criterion the fit minimised (:class:`ProfiledDeviance`), kept so that profiles
         and ML refits (:func:`analysis.models.profile.confint`) reuse its set-up instead of
-        building it again from the data; see :meth:`criterion_function`. It holds the dense
-        ``m x m`` cross-product matrix of the design (about 30 MB for InstEval).
+        building it again from the data; see :meth:`criterion_function`. It holds the sparse
+        map from θ to the Schur complement (about 17 MB for InstEval).
     """
 
     fixed: pd.DataFrame
