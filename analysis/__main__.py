@@ -7,11 +7,9 @@
 
 from __future__ import annotations
 
-import sys
-
-from analysis.cli import main
+from analysis.cli import main, run
 
 __all__ = ["main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -233,3 +233,24 @@ def test_the_readme_shows_what_the_command_prints(capsys, monkeypatch):
                 assert float(x) == pytest.approx(float(y), rel=1e-4, abs=1e-8), ours
             except ValueError:
                 assert x == y, ours
+
+
+def test_run_exits_with_mains_status_and_freezes_only_there(monkeypatch, tmp_path, capsys):
+    import gc
+
+    import analysis.cli as cli
+
+    frozen = []
+    monkeypatch.setattr(cli.gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(cli, "main", lambda: 2)
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == 2 and frozen == [True]
+    monkeypatch.undo()
+    # main() called from other code (as these tests do) leaves the collector alone.
+    path = tmp_path / "a.csv"
+    simulate_archers(6, 3, seed=1).data.to_csv(path, index=False)
+    before = gc.get_freeze_count()
+    assert main(["fit-mixed", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_groups"] == {"Name": 6}
+    assert gc.get_freeze_count() == before

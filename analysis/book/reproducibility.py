@@ -202,6 +202,8 @@ BENCHMARK_TITLES: dict[str, str] = {
     "book_beyond_normal": "Executing the chapters of the part beyond the normal "
     "({11_hits_and_misses}, {12_clicks_and_counts}, {13_ordered_ratings}: at most 90 s each) "
     "(bench_book.py)",
+    "cli_exit": "The command line's exit: fit-crossed on InstEval ending through run(), which "
+    "freezes the garbage collector before exit, and through main() alone (bench_cli_exit.py)",
     "glmer": "Generalized linear mixed models on lme4's VerbAgg: the glmer command against lme4 "
     "and mixedlm, whole processes, median of the repeats (bench_glmer.py)",
     "glmer_binary_100000": "The same on a simulated binary design of 100,000 rows with two "
