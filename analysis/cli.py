@@ -604,16 +604,8 @@ def _crossed_arguments(parser: argparse.ArgumentParser) -> None:
     _add_output(parser, top=5)
 
 
-def _intercepts_formula(response: str, fixed: Sequence[str], groups: Sequence[str]) -> str:
-    """Return lme4's formula of crossed random intercepts (``y ~ x + (1 | g) + (1 | h)``)."""
-    terms = [*(fixed or ["1"]), *(f"(1 | {g})" for g in groups)]
-    return f"{response} ~ {' + '.join(terms)}"
-
-
 def _fit_crossed(args: argparse.Namespace) -> _Output:
     """Run ``fit-crossed``: crossed random intercepts by REML (or ML)."""
-    import dataclasses
-
     import pandas as pd
 
     from analysis.models.crossed import fit_crossed
@@ -636,8 +628,7 @@ def _fit_crossed(args: argparse.Namespace) -> _Output:
     # all at once: a column at a time fragments a wide frame (pandas' PerformanceWarning)
     data = data.assign(**{col: pd.Categorical(data[col]) for col in factors})
     fit = fit_crossed(data, args.response, args.fixed, args.groups, reml=not args.ml)
-    formula = _intercepts_formula(args.response, args.fixed, args.groups)
-    result = dataclasses.replace(result_of(fit), formula=formula)
+    result = result_of(fit)
     if args.profile:
         result = _with_profile(result, fit, args.level)
     return _Output(result, args.csv, fit.fit_seconds)
@@ -689,7 +680,7 @@ def _fit_large(args: argparse.Namespace) -> _Output:
     from pathlib import Path
 
     from analysis.models.large import fit_large
-    from analysis.models.results import result_of
+    from analysis.models.results import intercepts_formula, result_of
 
     if args.workers < 0:
         raise CommandError(f"--workers must not be negative, got {args.workers}")
@@ -740,7 +731,7 @@ def _fit_large(args: argparse.Namespace) -> _Output:
     result = result_of(fit)
     result = dataclasses.replace(
         result,
-        formula=_intercepts_formula(args.response, args.fixed, args.groups),
+        formula=intercepts_formula(args.response, args.fixed, args.groups),
         extras={"solver": args.solver, "workers": args.workers, **result.extras},
     )
     return _Output(result, args.data, fit.fit_seconds, notes)

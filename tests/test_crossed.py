@@ -422,3 +422,11 @@ def test_moment_start_is_close_to_the_reml_optimum_or_absent():
 def test_start_is_validated(small):
     with pytest.raises(ValueError, match="start"):
         fit_crossed(small, "y", ["service"], ["s", "d"], start="zero")
+
+
+def test_the_result_names_the_fitted_model_in_lme4s_formula():
+    data = _small()
+    assert result_of(fit_crossed(data, "y", ["service"], ["s", "d"])).formula == (
+        "y ~ service + (1 | s) + (1 | d)"
+    )
+    assert result_of(fit_crossed(data, "y", [], ["d", "s"])).formula == "y ~ 1 + (1 | d) + (1 | s)"

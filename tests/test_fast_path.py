@@ -82,4 +82,5 @@ def test_fast_path_result_reports_lme4s_summary_numbers():
     assert doc["BIC"] == pytest.approx(ref.bic, abs=1e-2)
     assert doc["loglik"] == pytest.approx(ref.loglik, abs=1e-3)
     assert doc["sigma"] == pytest.approx(ref.sigma, rel=1e-4)
+    assert doc["formula"] == formula == ref.formula  # the user's, not the route's column names
     json.dumps(doc, allow_nan=False)

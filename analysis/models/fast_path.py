@@ -116,7 +116,8 @@ def fit_crossed_route(route: CrossedRoute, *, reml: bool = True) -> FitResult:
     Returns
     -------
     FitResult
-        Terms, groups and levels named as the formula front end names them.
+        Terms, groups and levels named as the formula front end names them; the formula as
+        the user gave it.
     """
     from analysis.models.crossed import fit_crossed
 
@@ -135,4 +136,5 @@ def fit_crossed_route(route: CrossedRoute, *, reml: bool = True) -> FitResult:
     varcorr = varcorr.sort_values(
         "grp", key=lambda s: s.map(lambda g: order.get(g, len(order))), kind="stable"
     ).reset_index(drop=True)
-    return replace(result, fixed=fixed, varcorr=varcorr, ranef=ranef)
+    formula = design.formula.text
+    return replace(result, fixed=fixed, varcorr=varcorr, ranef=ranef, formula=formula)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = [
     "VARCORR_COLUMNS",
     "RANEF_COLUMNS",
     "FitResult",
+    "intercepts_formula",
     "json_records",
     "lme4_parm",
     "result_of",
@@ -428,6 +430,22 @@ def _fixed(terms: list[str], estimate: Any, std_error: Any) -> pd.DataFrame:
     )
 
 
+def intercepts_formula(response: str, fixed: Sequence[str], groups: Sequence[str]) -> str:
+    """Return lme4's formula of random intercepts: ``y ~ service + (1 | s) + (1 | d)``.
+
+    Parameters
+    ----------
+    response
+        The response column.
+    fixed
+        The fixed-effect columns (none: ``1``, the intercept alone).
+    groups
+        The grouping columns, one random intercept each.
+    """
+    terms = [*(fixed or ["1"]), *(f"(1 | {g})" for g in groups)]
+    return f"{response} ~ {' + '.join(terms)}"
+
+
 def _intercept_varcorr(sds: dict[str, float], sigma: float | None) -> pd.DataFrame:
     rows = [(str(g), "(Intercept)", "", float(sd)) for g, sd in sds.items()]
     if sigma is not None:
@@ -520,6 +538,7 @@ def result_of(fit: Any) -> FitResult:
             loglik=-criterion / 2.0,
             singular=bool(fit.singular),
             converged=fit.optimizer_status != "maxeval reached",
+            formula=intercepts_formula(fit.response, list(fit.design.terms), fit.groups),
             extras={
                 "n_evals": int(fit.n_evals),
                 "optimizer_status": str(fit.optimizer_status),
