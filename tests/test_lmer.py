@@ -320,3 +320,19 @@ def test_cli_bad_input_exits_2_with_a_message(tmp_path, rows, formula, message):
 def test_cli_missing_file_exits_2():
     run = _cli("no/such.csv", "--formula", "y ~ 1 + (1 | g)")
     assert run.returncode == 2 and "no such file" in run.stderr
+
+
+def test_what_fit_lmer_records_lives_as_long_as_the_fit_and_not_on_it():
+    import gc
+
+    data = pd.read_csv(book_root() / "data" / "sleepstudy.csv")
+    formula = "Reaction ~ Days + (Days | Subject)"
+    fit = L.fit_lmer(formula, data, reml=False)
+    context = L.lmer_context(fit)
+    assert context is not None and context.formula == formula and len(context.data) == 180
+    assert not [name for name in vars(fit) if name.startswith("_analysis")]  # not patched in
+    assert L.lmer_context(object()) is None
+    before = len(L._CONTEXTS)
+    del fit, context
+    gc.collect()
+    assert len(L._CONTEXTS) == before - 1  # released with its fit

@@ -32,7 +32,9 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from dataclasses import dataclass
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,7 +56,9 @@ from analysis.validation import (
 
 __all__ = [
     "MAX_PROFILE_RANDOM",
+    "LmerContext",
     "fit_lmer",
+    "lmer_context",
     "grouping_columns",
     "lme4_term_name",
     "fixef_frame",
@@ -71,6 +75,54 @@ __all__ = [
 
 #: Largest number of random effects :func:`profile_frame` will profile (dense q x q algebra).
 MAX_PROFILE_RANDOM = 2000
+
+
+@dataclass(frozen=True, eq=False)
+class LmerContext:
+    """What :func:`fit_lmer` knows of a fit that mixedlm's result does not keep.
+
+    mixedlm's result is used as it is (not wrapped, not patched); :func:`lmer_context` finds
+    this record for it, for as long as the result lives.
+
+    Attributes
+    ----------
+    formula
+        The formula as the user typed it.
+    data
+        The rows fitted, for refits (lme4's ``refitML``, profiles) and lme4's term names.
+    groups
+        mixedlm's name of each grouping factor to lme4's, with whether its level labels are
+        reversed (lme4 labels the inner factor of ``a/b`` as ``b:a``).
+    dropped
+        Fixed-effect columns dropped as linearly dependent, as lme4 drops them.
+    terms
+        The safe column names the formula front end gave mixedlm, to lme4's names (for a
+        formula with transformations only).
+    """
+
+    formula: str
+    data: pd.DataFrame
+    groups: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+    terms: Mapping[str, str] | None = None
+
+
+#: id(fit) -> its LmerContext, each entry removed when its fit is collected.
+_CONTEXTS: dict[int, LmerContext] = {}
+
+
+def _remember(fit: Any, context: LmerContext) -> Any:
+    """Record ``context`` for ``fit`` until the fit is collected; return the fit."""
+    key = id(fit)
+    _CONTEXTS[key] = context
+    weakref.finalize(fit, _CONTEXTS.pop, key, None)
+    return fit
+
+
+def lmer_context(fit: Any) -> LmerContext | None:
+    """Return what :func:`fit_lmer` recorded of ``fit``, or ``None`` for any other fit."""
+    return _CONTEXTS.get(id(fit))
+
 
 _BAR = re.compile(r"\(([^()|]*?)\s*(\|\|?)\s*([^()]+?)\)")
 _NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
@@ -175,12 +227,17 @@ def _lme4_group_names(formula: str) -> dict[str, tuple[str, bool]]:
     return names
 
 
+def _groups(fit: Any) -> Mapping[str, tuple[str, bool]]:
+    context = lmer_context(fit)
+    return context.groups if context is not None else {}
+
+
 def _group_name(fit: Any, name: str) -> str:
-    return getattr(fit, "_analysis_groups", {}).get(name, (name, False))[0]
+    return _groups(fit).get(name, (name, False))[0]
 
 
 def _level_label(fit: Any, group: str, level: str) -> str:
-    lme4_name, reverse = getattr(fit, "_analysis_groups", {}).get(group, (group, False))
+    lme4_name, reverse = _groups(fit).get(group, (group, False))
     parts = level.split("/")
     return ":".join(reversed(parts) if reverse else parts)
 
@@ -278,11 +335,8 @@ def fit_lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> Any:
         dropped_of=lambda fit: _dropped_columns(formula, frame, fit),
         notes=notes,
     )
-    fit._analysis_data = frame  # the rows it was fitted to, for lme4's term names
-    fit._analysis_groups = _lme4_group_names(formula)
-    fit._analysis_formula = formula
-    fit._analysis_dropped = dropped
-    return fit
+    context = LmerContext(formula, frame, _lme4_group_names(formula), tuple(dropped))
+    return _remember(fit, context)
 
 
 def _run_mixedlm(
@@ -358,19 +412,15 @@ def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
     fit, dropped = _run_mixedlm(
         safe_formula, frame, reml=reml, formula=formula, dropped_of=dropped_of, notes=[]
     )
-    fit._analysis_data = data  # for refits (profiles refit by ML through the same route)
-    fit._analysis_terms = names  # the safe column names mixedlm saw, to lme4's names
-    fit._analysis_groups = {
-        safe: (lme4_name, False) for safe, lme4_name in names.items() if safe.startswith("g")
-    }
-    fit._analysis_formula = formula
-    fit._analysis_dropped = dropped
-    return fit
+    groups = {safe: (lme4_name, False) for safe, lme4_name in names.items() if safe.startswith("g")}
+    # the data as given: a refit (profiles refit by ML) goes through the same front end
+    return _remember(fit, LmerContext(formula, data, groups, tuple(dropped), names))
 
 
 def _term_name(fit: Any, name: str, data: pd.DataFrame | None) -> str:
     """lme4's name of a term of ``fit`` (the front end's name where it built the columns)."""
-    terms = getattr(fit, "_analysis_terms", None)
+    context = lmer_context(fit)
+    terms = context.terms if context is not None else None
     if terms is not None and name in terms:
         return terms[name]
     return lme4_term_name(name, data)
@@ -465,7 +515,8 @@ def lme4_term_name(name: str, data: pd.DataFrame | None) -> str:
 
 
 def _data(fit: Any) -> pd.DataFrame | None:
-    return getattr(fit, "_analysis_data", None)
+    context = lmer_context(fit)
+    return context.data if context is not None else None
 
 
 def fixef_frame(fit: Any) -> pd.DataFrame:
@@ -796,7 +847,8 @@ def _profile_rows(
 
 def lme4_parameter_names(fit: Any, names: list[str]) -> list[str]:
     """Return lme4's parameter names: the formula front end's safe column names mapped back."""
-    terms = getattr(fit, "_analysis_terms", None)
+    context = lmer_context(fit)
+    terms = context.terms if context is not None else None
     if not terms:
         return names
     pattern = r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])"
@@ -813,15 +865,15 @@ def refit_ml(fit: Any) -> Any:
     """
     if not fit.REML:
         return fit
-    data = _data(fit)
-    if data is None:
+    context = lmer_context(fit)
+    if context is None:
         raise ValueError(
             "profiling a REML mixedlm fit refits it by ML, which needs a fit made by "
             "analysis.models.lmer.fit_lmer"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_lmer(fit._analysis_formula, data, reml=False)
+        return fit_lmer(context.formula, context.data, reml=False)
 
 
 def profile_frame(fit: Any, level: float = 0.95) -> pd.DataFrame:
@@ -894,10 +946,10 @@ def lrt(null_fit: Any, alt_fit: Any) -> dict[str, float]:
 
 def formula_of(fit: Any) -> str:
     """Return the formula of a fit as the user typed it (mixedlm's own, failing that)."""
-    return str(
-        getattr(fit, "_analysis_formula", None)
-        or (fit.formula() if callable(fit.formula) else fit.formula)
-    )
+    context = lmer_context(fit)
+    if context is not None:
+        return context.formula
+    return str(fit.formula() if callable(fit.formula) else fit.formula)
 
 
 def group_sizes(fit: Any) -> dict[str, int]:

@@ -593,6 +593,7 @@ def result_of(fit: Any) -> FitResult:
 
         reml = bool(fit.REML)
         criterion = float(fit.REMLcrit() if reml else fit.deviance)
+        context = lmer.lmer_context(fit)
         return FitResult(
             kind="mixedlm",
             method="REML" if reml else "ML",
@@ -607,7 +608,7 @@ def result_of(fit: Any) -> FitResult:
             formula=lmer.formula_of(fit),
             n_groups=lmer.group_sizes(fit),
             extras={
-                "dropped_columns": list(getattr(fit, "_analysis_dropped", [])),
+                "dropped_columns": list(context.dropped if context is not None else ()),
                 "optimizer_message": str(fit.message),
             },
         )
