@@ -33,8 +33,8 @@ from analysis.datasets.insteval import insteval_path
 
 ARGS = ["fit-crossed", "--response", "y", "--fixed", "service", "--groups", *GROUPS, "--json"]
 VARIANTS = {
-    "run": [sys.executable, "-m", "analysis"],
-    "main": [
+    "run()": [sys.executable, "-m", "analysis"],
+    "main()": [
         sys.executable,
         "-c",
         "import sys; from analysis.cli import main; sys.exit(main(sys.argv[1:]))",
@@ -56,18 +56,18 @@ def main() -> None:
         for variant, prefix in VARIANTS.items():
             run = timed([*prefix, *argv], args.limit)
             outputs.setdefault(variant, run["stdout"])
-            if run["stdout"] != outputs[variant] or run["stdout"] != outputs["run"]:
+            if run["stdout"] != outputs[variant] or run["stdout"] != outputs["run()"]:
                 raise SystemExit(f"{variant}: the command printed another document")
             rows.append(
                 {
-                    "variant": variant,
+                    "method": variant,
                     "repeat": repeat,
                     "status": run["status"],
                     "command_s": run["wall_seconds"],
                     "peak_mb": run["peak_mb"],
                 }
             )
-            print(f"{variant:5s} {repeat}: {run['wall_seconds']:.2f} s", flush=True)
+            print(f"{variant:6s} {repeat}: {run['wall_seconds']:.2f} s", flush=True)
     table = pd.DataFrame(rows)
     table.insert(0, "timestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     table["cpu_count"] = info["cpu_count"]
@@ -76,11 +76,11 @@ def main() -> None:
     table["load_after"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "cli_exit.csv", index=False)
-    medians = table.groupby("variant")["command_s"].median()
+    medians = table.groupby("method")["command_s"].median()
     print(
         f"{info['cpu']} ({info['cpu_count']} CPUs), load {load_before:.2f} before: "
-        f"fit-crossed on InstEval, median of {args.repeats}: run() {medians['run']:.2f} s, "
-        f"main() {medians['main']:.2f} s, ratio {medians['run'] / medians['main']:.3f}"
+        f"fit-crossed on InstEval, median of {args.repeats}: run() {medians['run()']:.2f} s, "
+        f"main() {medians['main()']:.2f} s, ratio {medians['run()'] / medians['main()']:.3f}"
     )
 
 

@@ -337,8 +337,8 @@ def name_chapters(text: str, chapters: Mapping[str, str] | None) -> str:
     return _CHAPTER_STEM.sub(short, text)
 
 
-def _summarise_insteval_reml(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """One row per program: median times and memory over the repeats."""
+def _summarise_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One row per program (``method``): median times and memory over the repeats."""
     keep = [c for c in frame.columns if c not in ("repeat", *_NOISE_COLUMNS)]
     table = frame[keep]
     numeric = ["fit_s", "command_s", "peak_mb"]
@@ -372,7 +372,8 @@ def _summarise_large_moments(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 #: Benchmarks whose raw rows are summarised before display (repeats, replications).
 _SUMMARIES = {
-    "insteval_reml": _summarise_insteval_reml,
+    "cli_exit": _summarise_repeats,
+    "insteval_reml": _summarise_repeats,
     "large_moments": _summarise_large_moments,
 }
 
