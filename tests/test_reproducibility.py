@@ -122,6 +122,9 @@ def test_benchmark_table_summarises_repeats_and_replications():
     table = benchmark_table("insteval_reml", reml).data
     assert list(table["Fit (s)"]) == [2.0, 20.0]  # the median of the repeats
     assert len(table) == 2 and "Load before" not in table
+    exits = reml.drop(columns="fit_s").assign(command_s=[1.3, 1.5, 1.2, 1.4, 1.9, 1.6])
+    table = benchmark_table("cli_exit", exits).data  # the command line's exit, the same way
+    assert list(table["Whole command (s)"]) == [1.3, 1.5]
     moments = pd.DataFrame(
         {
             "replication": [0, 0, 1, 1],
