@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -329,25 +328,18 @@ def read_panel_layout(png: bytes) -> dict[str, Any] | None:
         The decoded JSON: ``panels`` (boxes as fractions), ``titles``, ``header``, ``footer``,
         ``side``.
     """
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
+    from PIL import Image, UnidentifiedImageError
+
+    # Pillow (matplotlib's own image library) reads the text chunks ahead of the image data
+    # when it opens a file, without decoding the pixels.
+    try:
+        image = Image.open(io.BytesIO(png))
+    except UnidentifiedImageError:
+        raise ValueError("not a PNG file") from None
+    if image.format != "PNG":
         raise ValueError("not a PNG file")
-    pos = 8
-    while pos + 8 <= len(png):
-        length = int.from_bytes(png[pos : pos + 4], "big")
-        kind = png[pos + 4 : pos + 8]
-        data = png[pos + 8 : pos + 8 + length]
-        if kind in (b"IDAT", b"IEND"):
-            return None
-        if kind == b"tEXt":
-            key, _, text = data.partition(b"\x00")
-            if key.decode("latin-1") == PANELS_KEY:
-                return json.loads(text.decode("latin-1"))
-        elif kind == b"zTXt":
-            key, _, rest = data.partition(b"\x00")
-            if key.decode("latin-1") == PANELS_KEY:
-                return json.loads(zlib.decompress(rest[1:]).decode("latin-1"))
-        pos += 12 + length
-    return None
+    text = image.info.get(PANELS_KEY)
+    return None if text is None else json.loads(text)
 
 
 def crop_panels(png: bytes) -> list[Any]:
