@@ -232,6 +232,11 @@ def _groups(fit: Any) -> Mapping[str, tuple[str, bool]]:
     return context.groups if context is not None else {}
 
 
+def _terms(fit: Any) -> Mapping[str, str] | None:
+    context = lmer_context(fit)
+    return context.terms if context is not None else None
+
+
 def _group_name(fit: Any, name: str) -> str:
     return _groups(fit).get(name, (name, False))[0]
 
@@ -419,8 +424,7 @@ def _fit_lmer_design(formula: str, data: pd.DataFrame, *, reml: bool) -> Any:
 
 def _term_name(fit: Any, name: str, data: pd.DataFrame | None) -> str:
     """lme4's name of a term of ``fit`` (the front end's name where it built the columns)."""
-    context = lmer_context(fit)
-    terms = context.terms if context is not None else None
+    terms = _terms(fit)
     if terms is not None and name in terms:
         return terms[name]
     return lme4_term_name(name, data)
@@ -847,8 +851,7 @@ def _profile_rows(
 
 def lme4_parameter_names(fit: Any, names: list[str]) -> list[str]:
     """Return lme4's parameter names: the formula front end's safe column names mapped back."""
-    context = lmer_context(fit)
-    terms = context.terms if context is not None else None
+    terms = _terms(fit)
     if not terms:
         return names
     pattern = r"(?<![A-Za-z0-9])(?:x\d+|z\d+_\d+|g\d+)(?![A-Za-z0-9_])"
